@@ -24,11 +24,15 @@ int main(void) {
     return 0;
 }
 C
+# A sanitizer build installs an instrumented library; its users must be too.
+san=""
+[ "${MMGEN_SANITIZE:-0}" = 1 ] && san="-fsanitize=address,undefined"
+
 # The .pc file records the configured prefix; point pkg-config at the copy.
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 flags=$(pkg-config --define-variable=prefix="$prefix" --cflags --libs mmgen)
 # shellcheck disable=SC2086
-gcc "$tmp/hello.c" -o "$tmp/hello" $flags
+gcc $san "$tmp/hello.c" -o "$tmp/hello" $flags
 out=$(LD_LIBRARY_PATH="$libdir" "$tmp/hello")
 ver=$(sed -n 's/^#define MMGEN_VERSION_STRING "\(.*\)"$/\1/p' "$src/include/mmgen/version.h")
 [ "$out" = "$ver" ] || { echo "installed program printed '$out', expected '$ver'"; exit 1; }
@@ -41,7 +45,7 @@ find_package(mmgen 1 REQUIRED)
 add_executable(hello ../hello.c)
 target_link_libraries(hello PRIVATE mmgen::mmgen)
 CM
-cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$prefix" > "$tmp/cm.log" 2>&1 &&
+cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$san" > "$tmp/cm.log" 2>&1 &&
   cmake --build "$tmp/cm/build" >> "$tmp/cm.log" 2>&1 || { cat "$tmp/cm.log"; exit 1; }
 out=$(LD_LIBRARY_PATH="$libdir" "$tmp/cm/build/hello")
 [ "$out" = "$ver" ] || { echo "find_package program printed '$out'"; exit 1; }
