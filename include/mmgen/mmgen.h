@@ -12,5 +12,7 @@
 #include "log.h"
 #include "memory.h"
 #include "constraint.h"
+#include "plugin_host.h"
+#include "tokenizer.h"
 
 #endif /* MMGEN_MMGEN_H */
