@@ -14,5 +14,6 @@
 #include "constraint.h"
 #include "plugin_host.h"
 #include "tokenizer.h"
+#include "sampling.h"
 
 #endif /* MMGEN_MMGEN_H */
