@@ -15,5 +15,8 @@
 #include "plugin_host.h"
 #include "tokenizer.h"
 #include "sampling.h"
+#include "model.h"
+#include "context.h"
+#include "generate.h"
 
 #endif /* MMGEN_MMGEN_H */

@@ -1,0 +1,52 @@
+/* core/config.h - model configs: validation, sizes and their JSON form (private).
+ *
+ * The JSON form is what safetensors files carry in __metadata__["mmgen.config"]:
+ *   {"vocab_size": 50257, "d_model": 768, "n_heads": 12, "n_encoder_layers": 0,
+ *    "n_decoder_layers": 12, "d_ff": 3072, "max_seq_len": 1024,
+ *    "norm_placement": "pre", "final_norm": true, "activation": "gelu_tanh",
+ *    "position_encoding": "learned", "tied_output": true, "bias": true,
+ *    "scale_embeddings": false, "layernorm_eps": 1e-05}
+ * Enums are spelled "post"/"pre", "relu"/"gelu"/"gelu_tanh",
+ * "sinusoidal"/"learned"/"none". Every field is required; unknown fields are
+ * ignored (a newer writer may add some). */
+#ifndef MMGEN_CORE_CONFIG_H
+#define MMGEN_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmgen/model.h"
+
+/* The metadata key holding the config JSON, and the "format" value. */
+#define MMG__CONFIG_KEY "mmgen.config"
+#define MMG__FORMAT_KEY "format"
+#define MMG__FORMAT_VALUE "mmgen"
+
+/* The defaults of mmg_model_config_init, full size. */
+void mmg__config_defaults(mmg_model_config *cfg);
+
+/* Copies a caller's config (any struct_size) into a full-size one with
+ * defaults for missing fields and validates it. MMG_ERR_INVALID_ARG for NULL
+ * or a bad struct_size, MMG_ERR_CONFIG naming the field otherwise. */
+mmg_status mmg__config_read(const mmg_model_config *user, mmg_model_config *out);
+
+/* Validates a full-size config (see mmg_model_config_validate). */
+mmg_status mmg__config_check(const mmg_model_config *cfg);
+
+/* The number of parameter floats the config needs; MMG_ERR_CONFIG on
+ * overflow. The config must have passed the per-field checks. */
+mmg_status mmg__config_n_params(const mmg_model_config *cfg, uint64_t *out);
+
+/* Writes the JSON form into a new mmg__malloc'ed string. */
+mmg_status mmg__config_to_json(const mmg_model_config *cfg, char **out);
+
+/* Parses the JSON form (len bytes) into a full-size config (validated).
+ * MMG_ERR_FORMAT names the field that is missing, mistyped or out of range
+ * (`where` prefixes the message, e.g. the file name). */
+mmg_status mmg__config_from_json(const char *json, size_t len, const char *where,
+                                 mmg_model_config *out);
+
+/* The machine's physical memory in bytes (0 if unknown). */
+uint64_t mmg__physical_memory(void);
+
+#endif /* MMGEN_CORE_CONFIG_H */

@@ -1,0 +1,312 @@
+/* core/forward.c - the batched full forward pass (teacher forcing, training).
+ *
+ * Reads like the architecture: embeddings, encoder layers, final encoder
+ * LayerNorm, decoder layers (self-attention, cross-attention, feed-forward),
+ * final decoder LayerNorm, output projection. Every intermediate the backward
+ * pass needs is kept in mmg__activations (model-impl.h documents which). */
+#include <string.h>
+
+#include "error.h"
+#include "memory.h"
+#include "model-impl.h"
+#include "ops.h"
+
+/* ---- activation layout ----------------------------------------------------------- */
+
+typedef struct acts_layout {
+    mmg__activations *a; /* NULL while counting */
+    uint64_t n;          /* floats so far */
+    int overflow;
+} acts_layout;
+
+static float *take(acts_layout *L, uint64_t d0, uint64_t d1, uint64_t d2, uint64_t d3) {
+    uint64_t n = d0;
+    uint64_t dims[3] = {d1, d2, d3};
+    for (int i = 0; i < 3; i++) {
+        if (dims[i] != 0 && n > UINT64_MAX / dims[i]) L->overflow = 1;
+        n *= dims[i];
+    }
+    /* Round each tensor up to 16 floats so every one starts 64-byte aligned. */
+    n = (n + 15) & ~(uint64_t)15;
+    if (n > UINT64_MAX - L->n) L->overflow = 1;
+    float *p = (L->a && !L->overflow) ? L->a->mem + L->n : NULL;
+    L->n += n;
+    return p;
+}
+
+static void layout_layer(acts_layout *L, mmg__layer_acts *la, const mmg_model *m, uint64_t B,
+                         uint64_t T, uint64_t Ts, int cross) {
+    const uint64_t C = (uint64_t)m->cfg.d_model, H = (uint64_t)m->cfg.n_heads,
+                   F = (uint64_t)m->cfg.d_ff;
+    mmg__layer_acts tmp;
+    if (!la) la = &tmp;
+    memset(la, 0, sizeof *la);
+    la->sa_ln = take(L, B, T, C, 1);
+    la->sa_mean = take(L, B, T, 1, 1);
+    la->sa_rstd = take(L, B, T, 1, 1);
+    la->sa_qkv = take(L, B, T, 3 * C, 1);
+    la->sa_att = take(L, B, H, T, T);
+    la->sa_y = take(L, B, T, C, 1);
+    la->sa_res = take(L, B, T, C, 1);
+    if (cross) {
+        la->ca_ln = take(L, B, T, C, 1);
+        la->ca_mean = take(L, B, T, 1, 1);
+        la->ca_rstd = take(L, B, T, 1, 1);
+        la->ca_q = take(L, B, T, C, 1);
+        la->ca_kv = take(L, B, Ts, 2 * C, 1);
+        la->ca_att = take(L, B, H, T, Ts);
+        la->ca_y = take(L, B, T, C, 1);
+        la->ca_res = take(L, B, T, C, 1);
+    }
+    la->ff_ln = take(L, B, T, C, 1);
+    la->ff_mean = take(L, B, T, 1, 1);
+    la->ff_rstd = take(L, B, T, 1, 1);
+    la->ff_h = take(L, B, T, F, 1);
+    la->ff_a = take(L, B, T, F, 1);
+    la->ff_res = take(L, B, T, C, 1);
+    la->out = m->cfg.norm_placement == MMG_NORM_PRE ? la->ff_res : la->ff_ln;
+}
+
+static void layout_acts(acts_layout *L, const mmg_model *m, uint64_t B, uint64_t Ts, uint64_t Tt) {
+    mmg__activations *a = L->a;
+    const uint64_t C = (uint64_t)m->cfg.d_model;
+    const int n_enc = m->cfg.n_encoder_layers, n_dec = m->cfg.n_decoder_layers;
+    const int fn = m->cfg.final_norm;
+    float *p;
+    if (n_enc > 0) {
+        p = take(L, B, Ts, C, 1);
+        if (a) a->enc_emb = p;
+        for (int l = 0; l < n_enc; l++) layout_layer(L, a ? &a->enc[l] : NULL, m, B, Ts, Ts, 0);
+        if (fn) {
+            p = take(L, B, Ts, C, 1);
+            if (a) a->enc_out = p;
+            p = take(L, B, Ts, 1, 1);
+            if (a) a->enc_mean = p;
+            p = take(L, B, Ts, 1, 1);
+            if (a) a->enc_rstd = p;
+        } else if (a) {
+            a->enc_out = a->enc[n_enc - 1].out;
+        }
+    }
+    p = take(L, B, Tt, C, 1);
+    if (a) a->dec_emb = p;
+    for (int l = 0; l < n_dec; l++) layout_layer(L, a ? &a->dec[l] : NULL, m, B, Tt, Ts, n_enc > 0);
+    if (fn) {
+        p = take(L, B, Tt, C, 1);
+        if (a) a->dec_out = p;
+        p = take(L, B, Tt, 1, 1);
+        if (a) a->dec_mean = p;
+        p = take(L, B, Tt, 1, 1);
+        if (a) a->dec_rstd = p;
+    } else if (a) {
+        a->dec_out = a->dec[n_dec - 1].out;
+    }
+}
+
+size_t mmg__activations_bytes(const mmg_model *m, int B, int Ts, int Tt) {
+    if (B <= 0 || Tt <= 0 || Ts < 0) return 0;
+    if (m->cfg.n_encoder_layers == 0) Ts = 0;
+    acts_layout L = {0};
+    layout_acts(&L, m, (uint64_t)B, (uint64_t)Ts, (uint64_t)Tt);
+    if (L.overflow || L.n > (uint64_t)(SIZE_MAX / sizeof(float)) - 16) return 0;
+    return (size_t)L.n * sizeof(float);
+}
+
+mmg_status mmg__activations_create(const mmg_model *m, int B, int Ts, int Tt, uint64_t memory_limit,
+                                   mmg__activations **out) {
+    if (B <= 0 || Tt <= 0 || Ts < 0 || (m->cfg.n_encoder_layers > 0 && Ts <= 0))
+        return mmg__error(MMG_ERR_INVALID_ARG,
+                          "activations: batch %d, source length %d, target length %d must be > 0",
+                          B, Ts, Tt);
+    if (m->cfg.n_encoder_layers == 0) Ts = 0;
+    size_t bytes = mmg__activations_bytes(m, B, Ts, Tt);
+    if (bytes == 0)
+        return mmg__error(MMG_ERR_LIMIT,
+                          "activations for batch %d x (%d, %d) tokens overflow the address space",
+                          B, Ts, Tt);
+    if (memory_limit && bytes > memory_limit)
+        return mmg__error(MMG_ERR_LIMIT,
+                          "activations for batch %d x (%d, %d) tokens need %zu bytes, over the "
+                          "limit of %llu bytes",
+                          B, Ts, Tt, bytes, (unsigned long long)memory_limit);
+    mmg__activations *a = mmg__calloc(1, sizeof *a);
+    if (!a) return mmg__error(MMG_ERR_NOMEM, "out of memory allocating activations");
+    a->B = B;
+    a->Ts = Ts;
+    a->Tt = Tt;
+    a->n_floats = bytes / sizeof(float);
+    a->enc = mmg__calloc((size_t)m->cfg.n_encoder_layers + 1, sizeof *a->enc);
+    a->dec = mmg__calloc((size_t)m->cfg.n_decoder_layers, sizeof *a->dec);
+    a->src_len = mmg__calloc((size_t)B, sizeof *a->src_len);
+    a->tgt_len = mmg__calloc((size_t)B, sizeof *a->tgt_len);
+    /* calloc: the padding rows of partially used buffers stay finite. */
+    a->mem = mmg__calloc(a->n_floats, sizeof(float));
+    if (!a->enc || !a->dec || !a->src_len || !a->tgt_len || !a->mem) {
+        mmg__activations_free(a);
+        return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %zu bytes of activations",
+                          bytes);
+    }
+    acts_layout L = {a, 0, 0};
+    layout_acts(&L, m, (uint64_t)B, (uint64_t)Ts, (uint64_t)Tt);
+    *out = a;
+    return MMG_OK;
+}
+
+void mmg__activations_free(mmg__activations *a) {
+    if (!a) return;
+    mmg__free(a->mem);
+    mmg__free(a->enc);
+    mmg__free(a->dec);
+    mmg__free(a->src_len);
+    mmg__free(a->tgt_len);
+    mmg__free(a);
+}
+
+/* ---- forward --------------------------------------------------------------------- */
+
+mmg_status mmg__check_tokens(const mmg_model *m, const char *what, const int32_t *tokens, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size)
+            return mmg__error(MMG_ERR_RANGE, "%s token %zu is %d; ids must be in [0, %d)", what, i,
+                              (int)tokens[i], m->cfg.vocab_size);
+    return MMG_OK;
+}
+
+/* One layer over x (B, T, C). Encoder layers: causal 0, no cross. Decoder
+ * layers: causal 1, and cross-attention over enc (B, Ts, C) when the model
+ * has an encoder. */
+static void layer_forward(const mmg_model *m, const mmg__layer *p, mmg__layer_acts *a,
+                          const float *x, int B, int T, const int32_t *len, int causal,
+                          const float *enc, int Ts, const int32_t *src_len) {
+    const int C = m->cfg.d_model, H = m->cfg.n_heads, hs = m->hs, F = m->cfg.d_ff;
+    const int N = B * T;
+    const int pre = m->cfg.norm_placement == MMG_NORM_PRE;
+    const float eps = m->cfg.layernorm_eps;
+    const float *in;
+
+    /* self-attention */
+    if (pre) {
+        mmg__layernorm_forward(a->sa_ln, a->sa_mean, a->sa_rstd, x, p->sa_ln_w, p->sa_ln_b, N, C,
+                               eps);
+        in = a->sa_ln;
+    } else {
+        in = x;
+    }
+    mmg__matmul_forward(a->sa_qkv, in, p->sa_qkv_w, p->sa_qkv_b, N, C, 3 * C);
+    mmg__attention_forward(a->sa_y, a->sa_att, NULL, a->sa_qkv, 3 * C, a->sa_qkv + C, 3 * C,
+                           a->sa_qkv + 2 * C, 3 * C, len, B, H, T, T, hs, causal, 0);
+    mmg__matmul_residual_forward(a->sa_res, a->sa_y, p->sa_out_w, p->sa_out_b, x, N, C, C);
+    if (pre) {
+        x = a->sa_res;
+    } else {
+        mmg__layernorm_forward(a->sa_ln, a->sa_mean, a->sa_rstd, a->sa_res, p->sa_ln_w,
+                               p->sa_ln_b, N, C, eps);
+        x = a->sa_ln;
+    }
+
+    /* cross-attention */
+    if (enc) {
+        if (pre) {
+            mmg__layernorm_forward(a->ca_ln, a->ca_mean, a->ca_rstd, x, p->ca_ln_w, p->ca_ln_b, N,
+                                   C, eps);
+            in = a->ca_ln;
+        } else {
+            in = x;
+        }
+        mmg__matmul_forward(a->ca_q, in, p->ca_q_w, p->ca_q_b, N, C, C);
+        mmg__matmul_forward(a->ca_kv, enc, p->ca_kv_w, p->ca_kv_b, B * Ts, C, 2 * C);
+        mmg__attention_forward(a->ca_y, a->ca_att, NULL, a->ca_q, C, a->ca_kv, 2 * C,
+                               a->ca_kv + C, 2 * C, src_len, B, H, T, Ts, hs, 0, 0);
+        mmg__matmul_residual_forward(a->ca_res, a->ca_y, p->ca_out_w, p->ca_out_b, x, N, C, C);
+        if (pre) {
+            x = a->ca_res;
+        } else {
+            mmg__layernorm_forward(a->ca_ln, a->ca_mean, a->ca_rstd, a->ca_res, p->ca_ln_w,
+                                   p->ca_ln_b, N, C, eps);
+            x = a->ca_ln;
+        }
+    }
+
+    /* feed-forward */
+    if (pre) {
+        mmg__layernorm_forward(a->ff_ln, a->ff_mean, a->ff_rstd, x, p->ff_ln_w, p->ff_ln_b, N, C,
+                               eps);
+        in = a->ff_ln;
+    } else {
+        in = x;
+    }
+    mmg__matmul_forward(a->ff_h, in, p->ff_w1, p->ff_b1, N, C, F);
+    mmg__activation_forward(a->ff_a, a->ff_h, (size_t)N * F, m->cfg.activation);
+    mmg__matmul_residual_forward(a->ff_res, a->ff_a, p->ff_w2, p->ff_b2, x, N, F, C);
+    if (!pre)
+        mmg__layernorm_forward(a->ff_ln, a->ff_mean, a->ff_rstd, a->ff_res, p->ff_ln_w,
+                               p->ff_ln_b, N, C, eps);
+}
+
+static mmg_status check_lengths(const char *what, const int32_t *len, int B, int T) {
+    if (!len) return MMG_OK;
+    for (int b = 0; b < B; b++)
+        if (len[b] < 1 || len[b] > T)
+            return mmg__error(MMG_ERR_RANGE, "%s length %d of sequence %d is outside [1, %d]", what,
+                              (int)len[b], b, T);
+    return MMG_OK;
+}
+
+mmg_status mmg__forward(const mmg_model *m, mmg__activations *acts, const int32_t *src,
+                        const int32_t *src_len, const int32_t *tgt, const int32_t *tgt_len, int B,
+                        int Ts, int Tt, float *logits) {
+    const mmg_model_config *c = &m->cfg;
+    const int C = c->d_model, n_enc = c->n_encoder_layers;
+    if (!acts || !tgt) return mmg__error(MMG_ERR_INVALID_ARG, "forward: NULL activations or target");
+    if (n_enc > 0 && !src)
+        return mmg__error(MMG_ERR_INVALID_ARG, "forward: an encoder-decoder model needs a source");
+    if (n_enc == 0) Ts = 0;
+    if (B < 1 || B > acts->B || Tt < 1 || Tt > acts->Tt || Ts > acts->Ts ||
+        (n_enc > 0 && Ts < 1))
+        return mmg__error(MMG_ERR_RANGE,
+                          "forward: batch %d x (source %d, target %d) is outside the activations' "
+                          "capacity %d x (%d, %d)",
+                          B, Ts, Tt, acts->B, acts->Ts, acts->Tt);
+    if (Ts > c->max_seq_len || Tt > c->max_seq_len)
+        return mmg__error(MMG_ERR_RANGE, "forward: sequence length %d exceeds max_seq_len %d",
+                          Ts > Tt ? Ts : Tt, c->max_seq_len);
+    mmg_status s = check_lengths("source", src_len, B, Ts);
+    if (!s) s = check_lengths("target", tgt_len, B, Tt);
+    if (!s && n_enc > 0) s = mmg__check_tokens(m, "source", src, (size_t)B * Ts);
+    if (!s) s = mmg__check_tokens(m, "target", tgt, (size_t)B * Tt);
+    if (s) return s;
+    acts->b = B;
+    acts->ts = Ts;
+    acts->tt = Tt;
+    for (int b = 0; b < B; b++) {
+        acts->src_len[b] = src_len ? src_len[b] : Ts;
+        acts->tgt_len[b] = tgt_len ? tgt_len[b] : Tt;
+    }
+
+    const float *enc = NULL;
+    if (n_enc > 0) {
+        mmg__embedding_forward(acts->enc_emb, src, B, Ts, 0, m->wte, m->emb_scale, m->pos, C);
+        const float *x = acts->enc_emb;
+        for (int l = 0; l < n_enc; l++) {
+            layer_forward(m, &m->enc[l], &acts->enc[l], x, B, Ts, acts->src_len, 0, NULL, 0, NULL);
+            x = acts->enc[l].out;
+        }
+        if (c->final_norm)
+            mmg__layernorm_forward(acts->enc_out, acts->enc_mean, acts->enc_rstd, x, m->enc_ln_w,
+                                   m->enc_ln_b, B * Ts, C, c->layernorm_eps);
+        enc = acts->enc_out;
+    }
+
+    mmg__embedding_forward(acts->dec_emb, tgt, B, Tt, 0, m->wte, m->emb_scale, m->pos, C);
+    const float *x = acts->dec_emb;
+    for (int l = 0; l < c->n_decoder_layers; l++) {
+        layer_forward(m, &m->dec[l], &acts->dec[l], x, B, Tt, acts->tgt_len, 1, enc, Ts,
+                      acts->src_len);
+        x = acts->dec[l].out;
+    }
+    if (c->final_norm)
+        mmg__layernorm_forward(acts->dec_out, acts->dec_mean, acts->dec_rstd, x, m->dec_ln_w,
+                               m->dec_ln_b, B * Tt, C, c->layernorm_eps);
+    if (logits) mmg__matmul_forward(logits, acts->dec_out, m->lm_head, NULL, B * Tt, C, c->vocab_size);
+    return MMG_OK;
+}

@@ -1,0 +1,292 @@
+/* core/model.c - creating and freeing models: the parameter layout (one
+ * allocation, pointers into it, a table of named tensors), seeded random
+ * initialisation, reference counting for contexts. Loading and saving are in
+ * model_io.c, the forward pass in forward.c. */
+#include "model-impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "error.h"
+#include "memory.h"
+#include "ops.h"
+#include "options.h"
+#include "rng.h"
+
+/* ---- options ---------------------------------------------------------------------- */
+
+static void options_defaults(mmg_model_options *o) {
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->seed = 0;
+    o->init_std = 0.02f;
+    o->memory_limit = 0;
+}
+
+void mmg_model_options_init(mmg_model_options *opts, size_t struct_size) {
+    mmg_model_options d;
+    options_defaults(&d);
+    mmg__init_options(opts, struct_size, &d, sizeof d);
+}
+
+/* ---- layout --------------------------------------------------------------------- */
+
+/* Builds the table of named tensors in canonical order. With `params` NULL it
+ * only counts (n_tensors, n_floats); otherwise it fills m->tensors and points
+ * every field. One function for both passes, so counting and pointing can
+ * never disagree. */
+typedef struct layout {
+    mmg_model *m;       /* NULL while counting */
+    size_t n_floats;
+    int n_tensors;
+} layout;
+
+static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int decay) {
+    size_t numel = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
+    float *p = NULL;
+    if (L->m) {
+        mmg__param *t = &L->m->tensors[L->n_tensors];
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->offset = L->n_floats;
+        t->data = L->m->params + L->n_floats;
+        t->numel = numel;
+        t->ndim = d1 > 0 ? 2 : 1;
+        t->shape[0] = d0;
+        t->shape[1] = d1 > 0 ? d1 : 1;
+        t->decay = decay;
+        p = t->data;
+    }
+    L->n_floats += numel;
+    L->n_tensors++;
+    return p;
+}
+
+static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int cross,
+                      const mmg_model_config *c) {
+    const int64_t C = c->d_model, F = c->d_ff;
+    const int bias = c->bias;
+    char n[MMG__PARAM_NAME_MAX];
+    mmg__layer tmp;
+    if (!ly) ly = &tmp;
+    memset(ly, 0, sizeof *ly);
+#define P(field, suffix, d0, d1, decay)                                  \
+    (snprintf(n, sizeof n, "%s.layers.%d.%s", prefix, i, suffix),        \
+     ly->field = add(L, n, d0, d1, decay))
+    P(sa_ln_w, "sa_norm.weight", C, 0, 0);
+    P(sa_ln_b, "sa_norm.bias", C, 0, 0);
+    P(sa_qkv_w, "self_attn.qkv.weight", 3 * C, C, 1);
+    if (bias) P(sa_qkv_b, "self_attn.qkv.bias", 3 * C, 0, 0);
+    P(sa_out_w, "self_attn.out.weight", C, C, 1);
+    if (bias) P(sa_out_b, "self_attn.out.bias", C, 0, 0);
+    if (cross) {
+        P(ca_ln_w, "ca_norm.weight", C, 0, 0);
+        P(ca_ln_b, "ca_norm.bias", C, 0, 0);
+        P(ca_q_w, "cross_attn.q.weight", C, C, 1);
+        if (bias) P(ca_q_b, "cross_attn.q.bias", C, 0, 0);
+        P(ca_kv_w, "cross_attn.kv.weight", 2 * C, C, 1);
+        if (bias) P(ca_kv_b, "cross_attn.kv.bias", 2 * C, 0, 0);
+        P(ca_out_w, "cross_attn.out.weight", C, C, 1);
+        if (bias) P(ca_out_b, "cross_attn.out.bias", C, 0, 0);
+    }
+    P(ff_ln_w, "ff_norm.weight", C, 0, 0);
+    P(ff_ln_b, "ff_norm.bias", C, 0, 0);
+    P(ff_w1, "ff.fc1.weight", F, C, 1);
+    if (bias) P(ff_b1, "ff.fc1.bias", F, 0, 0);
+    P(ff_w2, "ff.fc2.weight", C, F, 1);
+    if (bias) P(ff_b2, "ff.fc2.bias", C, 0, 0);
+#undef P
+}
+
+static void build_layout(layout *L, const mmg_model_config *c) {
+    mmg_model *m = L->m;
+    const int64_t C = c->d_model, V = c->vocab_size, T = c->max_seq_len;
+    const int has_enc = c->n_encoder_layers > 0;
+    float *p;
+    p = add(L, "tok_emb.weight", V, C, 1);
+    if (m) m->wte = p;
+    if (c->position_encoding == MMG_POS_LEARNED) {
+        p = add(L, "pos_emb.weight", T, C, 1);
+        if (m) m->wpe = p;
+    }
+    for (int i = 0; i < c->n_encoder_layers; i++)
+        add_layer(L, m ? &m->enc[i] : NULL, "encoder", i, 0, c);
+    if (has_enc && c->final_norm) {
+        p = add(L, "encoder.norm.weight", C, 0, 0);
+        if (m) m->enc_ln_w = p;
+        p = add(L, "encoder.norm.bias", C, 0, 0);
+        if (m) m->enc_ln_b = p;
+    }
+    for (int i = 0; i < c->n_decoder_layers; i++)
+        add_layer(L, m ? &m->dec[i] : NULL, "decoder", i, has_enc, c);
+    if (c->final_norm) {
+        p = add(L, "decoder.norm.weight", C, 0, 0);
+        if (m) m->dec_ln_w = p;
+        p = add(L, "decoder.norm.bias", C, 0, 0);
+        if (m) m->dec_ln_b = p;
+    }
+    if (!c->tied_output) {
+        p = add(L, "lm_head.weight", V, C, 1);
+        if (m) m->lm_head = p;
+    } else if (m) {
+        m->lm_head = m->wte;
+    }
+}
+
+static void *aligned_alloc64(size_t bytes) {
+    /* Through mmg__malloc (fault injection), over-allocated and aligned by
+     * hand; the original pointer sits just before the aligned block. */
+    void *raw = mmg__malloc(bytes + 64 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t a = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    ((void **)a)[-1] = raw;
+    return (void *)a;
+}
+
+static void aligned_free64(void *p) {
+    if (p) mmg__free(((void **)p)[-1]);
+}
+
+
+mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, mmg_model **out) {
+    mmg_model_config c;
+    mmg_status s = mmg__config_read(cfg, &c);
+    if (s) return s;
+    uint64_t n;
+    s = mmg__config_n_params(&c, &n);
+    if (s) return s;
+    uint64_t limit = memory_limit ? memory_limit : mmg__physical_memory();
+    uint64_t bytes = n * sizeof(float);
+    if (c.position_encoding == MMG_POS_SINUSOIDAL)
+        bytes += (uint64_t)c.max_seq_len * (uint64_t)c.d_model * sizeof(float);
+    if (limit && bytes > limit)
+        return mmg__error(MMG_ERR_LIMIT,
+                          "model needs %llu bytes of parameters (%llu floats), over the memory "
+                          "limit of %llu bytes",
+                          (unsigned long long)bytes, (unsigned long long)n,
+                          (unsigned long long)limit);
+
+    mmg_model *m = mmg__calloc(1, sizeof *m);
+    if (!m) return mmg__error(MMG_ERR_NOMEM, "out of memory allocating a model");
+    m->cfg = c;
+    m->hs = c.d_model / c.n_heads;
+    m->emb_scale = c.scale_embeddings ? sqrtf((float)c.d_model) : 1.0f;
+    m->refcount = 1;
+    layout count = {0};
+    build_layout(&count, &c);
+    m->n_params = count.n_floats;
+    m->n_tensors = count.n_tensors;
+    m->tensors = mmg__calloc((size_t)count.n_tensors, sizeof *m->tensors);
+    m->enc = mmg__calloc((size_t)c.n_encoder_layers + 1, sizeof *m->enc);
+    m->dec = mmg__calloc((size_t)c.n_decoder_layers, sizeof *m->dec);
+    m->params = aligned_alloc64(m->n_params * sizeof(float));
+    if (c.position_encoding == MMG_POS_SINUSOIDAL)
+        m->sinusoid = mmg__malloc((size_t)c.max_seq_len * (size_t)c.d_model * sizeof(float));
+    if (!m->tensors || !m->enc || !m->dec || !m->params ||
+        (c.position_encoding == MMG_POS_SINUSOIDAL && !m->sinusoid)) {
+        mmg__model_free_memory(m);
+        return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %llu bytes of parameters",
+                          (unsigned long long)bytes);
+    }
+    memset(m->params, 0, m->n_params * sizeof(float));
+    layout point = {m, 0, 0};
+    build_layout(&point, &c);
+    if (m->sinusoid) mmg__sinusoid_table(m->sinusoid, c.max_seq_len, c.d_model);
+    m->pos = c.position_encoding == MMG_POS_LEARNED ? m->wpe : m->sinusoid;
+    *out = m;
+    return MMG_OK;
+}
+
+void mmg__model_free_memory(mmg_model *m) {
+    if (!m) return;
+    aligned_free64(m->params);
+    mmg__free(m->sinusoid);
+    mmg__free(m->tensors);
+    mmg__free(m->enc);
+    mmg__free(m->dec);
+    mmg__free(m);
+}
+
+const mmg__param *mmg__model_find_param(const mmg_model *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+void mmg__model_retain(mmg_model *m) { __atomic_add_fetch(&m->refcount, 1, __ATOMIC_RELAXED); }
+
+void mmg__model_release(mmg_model *m) {
+    if (m && __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) == 0) mmg__model_free_memory(m);
+}
+
+/* ---- public ------------------------------------------------------------------------ */
+
+mmg_status mmg__model_options_read(const mmg_model_options *user, mmg_model_options *out) {
+    options_defaults(out);
+    return mmg__read_options(out, sizeof *out, user, "mmg_model_options");
+}
+
+/* dst (n) ~ N(0, std^2): Box-Muller in double precision using both values
+ * of each pair (twice as fast as one normal per pair for large models). */
+static void fill_normal(mmg__rng *rng, float *dst, size_t n, float std) {
+    for (size_t j = 0; j < n; j += 2) {
+        double u1 = 1.0 - mmg__rng_uniform_double(rng); /* (0, 1]: log is finite */
+        double u2 = mmg__rng_uniform_double(rng);
+        double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586476925 * u2;
+        dst[j] = (float)(std * r * cos(a));
+        if (j + 1 < n) dst[j + 1] = (float)(std * r * sin(a));
+    }
+}
+
+mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_options *opts,
+                            mmg_model **out) {
+    if (!out) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_create: out is NULL");
+    mmg_model_options o;
+    mmg_status s = mmg__model_options_read(opts, &o);
+    if (s) return s;
+    if (!(o.init_std >= 0.0f) || !isfinite(o.init_std))
+        return mmg__error(MMG_ERR_INVALID_ARG,
+                          "mmg_model_options.init_std is %g; it must be finite and >= 0",
+                          (double)o.init_std);
+    mmg_model *m;
+    s = mmg__model_alloc(config, o.memory_limit, &m);
+    if (s) return s;
+    /* Tensors in canonical order, each filled by one sequential RNG stream:
+     * the same seed gives the same weights on every machine. */
+    mmg__rng rng;
+    mmg__rng_seed(&rng, o.seed);
+    for (int i = 0; i < m->n_tensors; i++) {
+        mmg__param *t = &m->tensors[i];
+        if (t->ndim == 2) {
+            fill_normal(&rng, t->data, t->numel, o.init_std);
+        } else {
+            size_t len = strlen(t->name);
+            int is_ln_weight = len > 11 && strcmp(t->name + len - 11, "norm.weight") == 0;
+            float v = is_ln_weight ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->numel; j++) t->data[j] = v;
+        }
+    }
+    *out = m;
+    return MMG_OK;
+}
+
+void mmg_model_free(mmg_model *model) { mmg__model_release(model); }
+
+mmg_status mmg_model_get_config(const mmg_model *model, mmg_model_config *config) {
+    if (!model) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_get_config: model is NULL");
+    if (!config) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_get_config: config is NULL");
+    size_t size;
+    memcpy(&size, config, sizeof size);
+    if (size < sizeof(size_t))
+        return mmg__error(MMG_ERR_INVALID_ARG,
+                          "mmg_model_config.struct_size is %zu; set it with mmg_model_config_init",
+                          size);
+    size_t n = size < sizeof model->cfg ? size : sizeof model->cfg;
+    memcpy((char *)config + sizeof(size_t), (const char *)&model->cfg + sizeof(size_t),
+           n - sizeof(size_t));
+    return MMG_OK;
+}
+
+uint64_t mmg_model_n_params(const mmg_model *model) { return model ? model->n_params : 0; }

@@ -1,0 +1,325 @@
+/* core/ops.c - the transformer's forward kernels (see ops.h).
+ *
+ * Written for clarity first; the heavy work is in the BLAS calls, and the
+ * loops here are split over independent rows so OpenMP can share them out
+ * without changing any result bit. */
+#include "ops.h"
+
+/* mmgen never inspects floating-point exception flags, so let GCC assume
+ * comparisons do not trap: that is what lets it turn the clamps and selects
+ * of the loops below into vector code (with trapping math it keeps a branch
+ * per element). Results are unchanged. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "mmgen/model.h"
+#include "threads.h"
+
+/* ---- matrix products -------------------------------------------------------- */
+
+/* Work (elements or multiply-adds) below which a loop runs on the calling
+ * thread alone: starting a parallel region costs microseconds, more than a
+ * small loop itself, and the result is the same either way. */
+#define PAR_MIN 32768
+
+/* exp(x) in float arithmetic only, so `omp simd` loops vectorize it:
+ * x = k ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial
+ * (relative error < 2e-7, about 2 ulp), 2^k put into the exponent bits.
+ * Inputs below -87.3 give 0 (like expf's underflow), -inf included. */
+#pragma omp declare simd notinbranch
+static inline float fast_expf(float x) {
+    const float lo = -87.3f, hi = 88.0f; /* 2^k stays a normal float */
+    float xc = x < lo ? lo : (x > hi ? hi : x);
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t = xc * 1.44269504088896341f + shifter;
+    float k = t - shifter;
+    float r = xc - k * 0.693145751953125f - k * 1.428606765330187e-06f; /* ln2 hi + lo */
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { float f; int32_t i; } u = {t}, sc;
+    sc.i = (u.i - 0x4B400000 + 127) << 23; /* the low bits of t hold k */
+    float y = p * sc.f;
+    return x < lo ? 0.0f : y;
+}
+
+/* Output rows per sgemv call: small enough that a few hundred rows still
+ * spread over the threads, large enough that the call overhead vanishes. */
+#define GEMV_BLOCK 64
+
+void mmg__sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    mmg__threads_init();
+    if (M == 1 && !trans_a) {
+        /* A single row: matrix-vector products, each weight read once. */
+        const int bn = GEMV_BLOCK, n_blocks = (N + bn - 1) / bn;
+#pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)N * K >= PAR_MIN)
+        for (int jb = 0; jb < n_blocks; jb++) {
+            int n0 = jb * bn, n = N - n0 < bn ? N - n0 : bn;
+            if (trans_b) /* B is (N, K): y = B x */
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, K, alpha, B + (size_t)n0 * ldb, ldb, A,
+                            1, beta, C + n0, 1);
+            else /* B is (K, N): y = B^T x */
+                cblas_sgemv(CblasRowMajor, CblasTrans, K, n, alpha, B + n0, ldb, A, 1, beta,
+                            C + n0, 1);
+        }
+        return;
+    }
+    /* Blocks of at most MMG__GEMM_BLOCK_N x MMG__GEMM_BLOCK_N, halved (down to
+     * 64) while there are fewer than two per core of the machine, so small
+     * products still keep the cores busy without paying for repacking more
+     * than needed. The sizes depend on the shape and the machine only, never
+     * on a context's thread count. */
+    const long want = 2L * mmg__threads_cores();
+    int bm = MMG__GEMM_BLOCK_N, bn = MMG__GEMM_BLOCK_N;
+    for (;;) {
+        long tasks = (long)((M + bm - 1) / bm) * ((N + bn - 1) / bn);
+        if (tasks >= want || (bm <= 64 && bn <= 64)) break;
+        if (bn >= bm && bn > 64) bn /= 2;
+        else bm /= 2;
+    }
+    const int n_blocks_m = (M + bm - 1) / bm, n_blocks_n = (N + bn - 1) / bn;
+    const int n_blocks = n_blocks_m * n_blocks_n;
+#pragma omp parallel for schedule(dynamic, 1) if (n_blocks > 1 && (size_t)M * N * K >= PAR_MIN)
+    for (int blk = 0; blk < n_blocks; blk++) {
+        int ib = blk / n_blocks_n, jb = blk % n_blocks_n;
+        int m0 = ib * bm, m = M - m0 < bm ? M - m0 : bm;
+        int n0 = jb * bn, n = N - n0 < bn ? N - n0 : bn;
+        const float *a = trans_a ? A + m0 : A + (size_t)m0 * lda;
+        const float *b = trans_b ? B + (size_t)n0 * ldb : B + n0;
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, m, n, K, alpha, a, lda, b, ldb, beta,
+                    C + (size_t)m0 * ldc + n0, ldc);
+    }
+}
+
+void mmg__matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+                         int IC, int OC) {
+    if (bias) {
+        /* Start from the bias and accumulate (beta = 1): no second pass. */
+#pragma omp parallel for schedule(static) if ((size_t)N * OC >= PAR_MIN)
+        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
+        mmg__sgemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+    } else {
+        mmg__sgemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
+    }
+}
+
+void mmg__matmul_residual_forward(float *out, const float *inp, const float *w, const float *bias,
+                                  const float *resid, int N, int IC, int OC) {
+    /* The residual (and bias) first, then the product accumulates onto it
+     * (beta = 1): one pass over out instead of two. */
+#pragma omp parallel for schedule(static) if ((size_t)N * OC >= PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        float *o = out + (size_t)i * OC;
+        const float *r = resid + (size_t)i * OC;
+        if (bias)
+            for (int j = 0; j < OC; j++) o[j] = r[j] + bias[j];
+        else if (o != r)
+            memcpy(o, r, sizeof(float) * (size_t)OC);
+    }
+    mmg__sgemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+}
+
+/* ---- embeddings --------------------------------------------------------------- */
+
+void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int pos0,
+                            const float *wte, float scale, const float *pos, int C) {
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= PAR_MIN)
+    for (int bt = 0; bt < B * T; bt++) {
+        int t = bt % T;
+        float *o = out + (size_t)bt * C;
+        const float *e = wte + (size_t)tokens[bt] * C;
+        if (pos) {
+            const float *p = pos + (size_t)(pos0 + t) * C;
+            for (int i = 0; i < C; i++) o[i] = e[i] * scale + p[i];
+        } else {
+            for (int i = 0; i < C; i++) o[i] = e[i] * scale;
+        }
+    }
+}
+
+void mmg__sinusoid_table(float *out, int T, int C) {
+    for (int p = 0; p < T; p++) {
+        for (int i = 0; i < C; i += 2) {
+            double freq = exp(-log(10000.0) * (double)i / (double)C);
+            out[(size_t)p * C + i] = (float)sin(p * freq);
+            if (i + 1 < C) out[(size_t)p * C + i + 1] = (float)cos(p * freq);
+        }
+    }
+}
+
+/* ---- LayerNorm -------------------------------------------------------------------- */
+
+void mmg__layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                            const float *b, int N, int C, float eps) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        /* Two passes (mean, then variance of the deviations), biased
+         * variance (divide by C) as PyTorch. */
+        float m = 0.0f;
+#pragma omp simd reduction(+ : m)
+        for (int j = 0; j < C; j++) m += x[j];
+        m /= (float)C;
+        float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+        for (int j = 0; j < C; j++) {
+            float d = x[j] - m;
+            v += d * d;
+        }
+        v /= (float)C;
+        float s = 1.0f / sqrtf(v + eps);
+        for (int j = 0; j < C; j++) o[j] = (x[j] - m) * s * w[j] + b[j];
+        if (mean) mean[i] = m;
+        if (rstd) rstd[i] = s;
+    }
+}
+
+/* ---- activations ------------------------------------------------------------------ */
+
+/* erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7), float-only
+ * so loops vectorize. */
+#pragma omp declare simd notinbranch
+static inline float fast_erff(float x) {
+    float z = x < 0.0f ? -x : x;
+    float t = 1.0f / (1.0f + 0.3275911f * z);
+    float p = 1.061405429f;
+    p = p * t - 1.453152027f;
+    p = p * t + 1.421413741f;
+    p = p * t - 0.284496736f;
+    p = p * t + 0.254829592f;
+    float e = 1.0f - p * t * fast_expf(-z * z);
+    return x < 0.0f ? -e : e;
+}
+
+#pragma omp declare simd notinbranch
+static inline float gelu_erf(float x) { return 0.5f * x * (1.0f + fast_erff(x * 0.70710678118654752440f)); }
+
+/* 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) */
+#pragma omp declare simd notinbranch
+static inline float gelu_tanh(float x) {
+    const float k = 0.79788456080286535588f; /* sqrt(2 / pi) */
+    float u = k * (x + 0.044715f * x * x * x);
+    return x / (1.0f + fast_expf(-2.0f * u));
+}
+
+float mmg__gelu(float x) { return gelu_erf(x); }
+float mmg__gelu_tanh(float x) { return gelu_tanh(x); }
+
+void mmg__activation_forward(float *out, const float *inp, size_t n, int act) {
+    switch (act) {
+    case MMG_ACT_GELU:
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (size_t i = 0; i < n; i++) out[i] = gelu_erf(inp[i]);
+        break;
+    case MMG_ACT_GELU_TANH:
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (size_t i = 0; i < n; i++) out[i] = gelu_tanh(inp[i]);
+        break;
+    default: /* MMG_ACT_RELU */
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+        break;
+    }
+}
+
+void mmg__residual_forward(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* ---- softmax and attention ------------------------------------------------------- */
+
+
+float mmg__softmax_forward(float *x, int n) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    if (mx == -INFINITY) { /* everything masked: define the row as zeros */
+        for (int i = 0; i < n; i++) x[i] = 0.0f;
+        return mx;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < n; i++) {
+        x[i] = fast_expf(x[i] - mx); /* 0 for -inf */
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+    return mx;
+}
+
+/* One block of query rows of one head. S (rows, ld Tk) gets the scores and
+ * then the probabilities; y (rows, ld y_stride) the weighted values. */
+static void attend_block(float *y, int y_stride, float *S, const float *q, int q_stride,
+                         const float *k, int k_stride, const float *v, int v_stride, int rows,
+                         int t0, int Tk, int key_len, int causal, int q_pos0, int hs, float scale) {
+    /* keys any row of the block may see */
+    int nk_max = key_len < Tk ? key_len : Tk;
+    if (causal && q_pos0 + t0 + rows < nk_max) nk_max = q_pos0 + t0 + rows;
+    if (nk_max < 1) nk_max = 1;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk_max, hs, scale, q, q_stride, k,
+                k_stride, 0.0f, S, Tk);
+    for (int i = 0; i < rows; i++) {
+        float *p = S + (size_t)i * Tk;
+        int nk = nk_max;
+        if (causal && q_pos0 + t0 + i + 1 < nk) nk = q_pos0 + t0 + i + 1;
+        if (nk < 1) nk = 1; /* never an empty row: key 0 always counts */
+        float mx = -INFINITY;
+        for (int j = 0; j < nk; j++) mx = p[j] > mx ? p[j] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < nk; j++) {
+            p[j] = fast_expf(p[j] - mx);
+            sum += p[j];
+        }
+        float inv = 1.0f / sum;
+#pragma omp simd
+        for (int j = 0; j < nk; j++) p[j] *= inv;
+        for (int j = nk; j < Tk; j++) p[j] = 0.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, nk_max, 1.0f, S, Tk, v,
+                v_stride, 0.0f, y, y_stride);
+}
+
+void mmg__attention_forward(float *out, float *att, float *scratch, const float *q, int q_stride,
+                            const float *k, int k_stride, const float *v, int v_stride,
+                            const int32_t *key_len, int B, int H, int Tq, int Tk, int hs, int causal,
+                            int q_pos0) {
+    mmg__threads_init();
+    const int C = H * hs;
+    const float scale = 1.0f / sqrtf((float)hs);
+    const int QB = MMG__ATT_BLOCK_Q;
+    const int n_qb = (Tq + QB - 1) / QB;
+    const long tasks = (long)B * H * n_qb;
+    /* One task = one block of query rows of one head: a fixed set of BLAS
+     * calls, whatever the thread count. */
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && (size_t)Tq * Tk * C >= PAR_MIN)
+    for (long r = 0; r < tasks; r++) {
+        int qb = (int)(r % n_qb);
+        int h = (int)((r / n_qb) % H);
+        int b = (int)(r / ((long)n_qb * H));
+        int t0 = qb * QB, rows = Tq - t0 < QB ? Tq - t0 : QB;
+        float *S = att ? att + (((size_t)b * H + h) * Tq + t0) * Tk
+                       : scratch + (size_t)omp_get_thread_num() * QB * Tk;
+        attend_block(out + ((size_t)b * Tq + t0) * C + (size_t)h * hs, C, S,
+                     q + ((size_t)b * Tq + t0) * q_stride + (size_t)h * hs, q_stride,
+                     k + (size_t)b * Tk * k_stride + (size_t)h * hs, k_stride,
+                     v + (size_t)b * Tk * v_stride + (size_t)h * hs, v_stride, rows, t0, Tk,
+                     key_len ? key_len[b] : Tk, causal, q_pos0, hs, scale);
+    }
+}

@@ -1,0 +1,96 @@
+/* core/ops.h - the transformer's forward kernels (private).
+ *
+ * Plain functions over row-major float arrays, llm.c style: `out` first, then
+ * inputs, then sizes. None allocates. Parallel loops use OpenMP with the
+ * calling thread's thread count (set it with omp_set_num_threads, as contexts
+ * do); matrix products go through OpenBLAS running single-threaded inside
+ * mmgen's own OpenMP split (see mmg__sgemm).
+ *
+ * Determinism: every kernel gives bit-identical results for any thread count:
+ * loops are split over independent rows/heads, and mmg__sgemm splits the
+ * output columns into fixed-size blocks that do not depend on the thread
+ * count, so each block is the same single-threaded BLAS call whatever the
+ * threads. Generation relies on this (a seed gives the same tokens on every
+ * thread count). */
+#ifndef MMGEN_CORE_OPS_H
+#define MMGEN_CORE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Activation ids match mmg_activation (mmgen/model.h). */
+
+/* C = alpha * op(A) op(B) + beta * C, row-major like cblas_sgemm with
+ * CblasRowMajor: op(A) is (M, K), op(B) is (K, N), C is (M, N) with leading
+ * dimension ldc. trans_a/trans_b: 0 = as stored, 1 = transposed. Output
+ * columns are split in fixed blocks of MMG__GEMM_BLOCK_N computed in parallel
+ * (one single-threaded cblas_sgemm per block; cblas_sgemv per block when
+ * M == 1 and trans_a == 0). Block sizes depend only on (M, N): smaller for
+ * small products so they still spread over the threads. Safe for the
+ * backward pass too, e.g.
+ *   dinp (N, IC) += dout (N, OC) W (OC, IC):  mmg__sgemm(0, 0, N, IC, OC, 1, dout, OC, W, IC, 1, dinp, IC)
+ *   dW (OC, IC) += dout^T inp:                mmg__sgemm(1, 0, OC, IC, N, 1, dout, OC, inp, IC, 1, dW, IC) */
+#define MMG__GEMM_BLOCK_N 256
+void mmg__sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
+
+/* A linear layer: out (N, OC) = inp (N, IC) W^T + bias, with W (OC, IC) and
+ * bias (OC) or NULL. N == 1 uses sgemv (each weight read once). */
+void mmg__matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+                         int IC, int OC);
+
+/* A linear layer with its residual: out (N, OC) = resid + inp W^T + bias
+ * (resid (N, OC)). out must not alias inp; it may equal resid. */
+void mmg__matmul_residual_forward(float *out, const float *inp, const float *w, const float *bias,
+                                  const float *resid, int N, int IC, int OC);
+
+/* out (B, T, C) = wte[tokens] * scale + pos[pos0 + t] (pos (>= pos0 + T, C)
+ * or NULL). tokens (B, T) must be in range (checked by callers). */
+void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int pos0,
+                            const float *wte, float scale, const float *pos, int C);
+
+/* The paper's table: pe[p][2i] = sin(p / 10000^(2i/C)), pe[p][2i+1] = cos(same),
+ * computed in double; out (T, C). Odd C: the last column is a sin. */
+void mmg__sinusoid_table(float *out, int T, int C);
+
+/* out (N, C) = (inp - mean) * rstd * w + b per row; mean/rstd (N) are saved
+ * for the backward pass when non-NULL. Biased variance, like PyTorch. out may
+ * equal inp. */
+void mmg__layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                            const float *b, int N, int C, float eps);
+
+/* out (n) = act(inp), act an mmg_activation. out may equal inp. The GELUs
+ * are computed with float-only formulas that vectorize: erf within 1.5e-7
+ * absolute (Abramowitz & Stegun 7.1.26), exp within 2e-7 relative. */
+void mmg__activation_forward(float *out, const float *inp, size_t n, int act);
+float mmg__gelu(float x);      /* "exact": 0.5 x (1 + erf(x / sqrt 2)) */
+float mmg__gelu_tanh(float x); /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+
+/* out (n) = a + b. out may equal a or b. */
+void mmg__residual_forward(float *out, const float *a, const float *b, size_t n);
+
+/* In-place numerically stable softmax of one row x (n); entries that are
+ * -INFINITY become 0. Returns the row max used (for tests). */
+float mmg__softmax_forward(float *x, int n);
+
+/* Multi-head scaled dot-product attention, per head and block of
+ * MMG__ATT_BLOCK_Q query rows: scores S = scale * Q K^T by cblas_sgemm (only
+ * over the keys the block can see), a masked softmax per row, Y = S V by
+ * cblas_sgemm.
+ *   out      (B, Tq, H*hs) heads concatenated
+ *   att      (B, H, Tq, Tk) probabilities saved for backward (0 where masked),
+ *            or NULL: then `scratch` holds one block per OpenMP thread
+ *            (omp_get_max_threads() * MMG__ATT_BLOCK_Q * Tk floats) and
+ *            nothing is saved
+ *   q        query of (b, t, head h) at q + (b*Tq + t)*q_stride + h*hs
+ *   k, v     key/value of (b, j, h) at k + (b*Tk + j)*k_stride + h*hs (same for v)
+ *   key_len  (B) keys j >= key_len[b] are masked (padding); NULL = none
+ *   causal   query t (absolute position q_pos0 + t) sees keys j <= q_pos0 + t
+ * Scores are scaled by 1/sqrt(hs). Every query row has at least key 0. */
+#define MMG__ATT_BLOCK_Q 64
+void mmg__attention_forward(float *out, float *att, float *scratch, const float *q, int q_stride,
+                            const float *k, int k_stride, const float *v, int v_stride,
+                            const int32_t *key_len, int B, int H, int Tq, int Tk, int hs, int causal,
+                            int q_pos0);
+
+#endif /* MMGEN_CORE_OPS_H */

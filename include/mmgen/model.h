@@ -1,0 +1,142 @@
+/* mmgen/model.h - the transformer: its configuration, creation, loading and
+ * saving.
+ *
+ * One implementation covers the encoder-decoder of "Attention Is All You
+ * Need" (n_encoder_layers > 0: encoder self-attention, decoder masked
+ * self-attention + cross-attention) and decoder-only GPT-style stacks
+ * (n_encoder_layers = 0). The model works on token ids only; one vocabulary
+ * and one token embedding table are shared by the encoder, the decoder and
+ * (when tied) the output projection.
+ *
+ * A model is immutable after create/load and may be shared by any number of
+ * threads; computing with it happens in contexts (mmgen/context.h), each with
+ * its own KV cache. Weights are stored in safetensors files with the config
+ * in the header's __metadata__ (see ABI.md for tensor names and shapes). */
+#ifndef MMGEN_MODEL_H
+#define MMGEN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+#include "status.h"
+
+/* Where LayerNorm sits around each sub-layer. Values are ABI. */
+typedef enum mmg_norm_placement {
+    MMG_NORM_POST = 0, /* x = LN(x + sublayer(x)): the paper, PyTorch's default */
+    MMG_NORM_PRE = 1   /* x = x + sublayer(LN(x)): GPT-2 */
+} mmg_norm_placement;
+
+/* The feed-forward activation. Values are ABI. */
+typedef enum mmg_activation {
+    MMG_ACT_RELU = 0,
+    MMG_ACT_GELU = 1,      /* exact: x * Phi(x) with erf */
+    MMG_ACT_GELU_TANH = 2  /* GPT-2's tanh approximation */
+} mmg_activation;
+
+/* How positions enter the embeddings. Values are ABI. */
+typedef enum mmg_position_encoding {
+    MMG_POS_SINUSOIDAL = 0, /* the paper's fixed sin/cos table, not a parameter */
+    MMG_POS_LEARNED = 1,    /* a (max_seq_len, d_model) parameter, GPT-2 style */
+    MMG_POS_NONE = 2
+} mmg_position_encoding;
+
+/* A model's architecture. Fill with mmg_model_config_init(&c, sizeof c), set
+ * at least vocab_size, then change fields. Grows only at the end. Integer
+ * flags are 0/1. Defaults are the paper's base model (post-LN, ReLU,
+ * sinusoidal) with PyTorch's final LayerNorm after each stack. */
+typedef struct mmg_model_config {
+    size_t struct_size;
+    int32_t vocab_size;         /* number of token ids; default 0 (must be set) */
+    int32_t d_model;            /* width C; default 512 */
+    int32_t n_heads;            /* attention heads; must divide d_model; default 8 */
+    int32_t n_encoder_layers;   /* 0 = decoder-only; default 6 */
+    int32_t n_decoder_layers;   /* >= 1; default 6 */
+    int32_t d_ff;               /* feed-forward width; default 2048 */
+    int32_t max_seq_len;        /* longest source or target sequence; default 512 */
+    int32_t norm_placement;     /* mmg_norm_placement; default MMG_NORM_POST */
+    int32_t final_norm;         /* LayerNorm after the last layer of each stack
+                                   (nn.Transformer's encoder.norm/decoder.norm,
+                                   GPT-2's ln_f); default 1 */
+    int32_t activation;         /* mmg_activation; default MMG_ACT_RELU */
+    int32_t position_encoding;  /* mmg_position_encoding; default MMG_POS_SINUSOIDAL */
+    int32_t tied_output;        /* output projection = token embedding; default 1 */
+    int32_t bias;               /* biases on attention and feed-forward linears
+                                   (LayerNorms always have them); default 1 */
+    int32_t scale_embeddings;   /* multiply token embeddings by sqrt(d_model) as
+                                   the paper does; default 0 */
+    float layernorm_eps;        /* default 1e-5 */
+} mmg_model_config;
+
+/* How to create or load a model. Fill with mmg_model_options_init. */
+typedef struct mmg_model_options {
+    size_t struct_size;
+    uint64_t seed;          /* random initialisation seed (create only); default 0 */
+    float init_std;         /* std of the normal init of weight matrices and
+                               embeddings (create only); default 0.02 */
+    uint64_t memory_limit;  /* bytes the parameters may take; 0 (default) = the
+                               machine's physical memory */
+} mmg_model_options;
+
+typedef struct mmg_model mmg_model;
+
+MMG_EXTERN_C_BEGIN
+
+/* Fills `config` with the defaults above, writing only `struct_size` bytes.
+ * Does nothing for NULL or a struct_size smaller than a size_t. [thread-safe] */
+MMG_API void mmg_model_config_init(mmg_model_config *config, size_t struct_size);
+
+/* Checks a config without allocating: sizes > 0 (n_encoder_layers >= 0),
+ * n_heads divides d_model, enums in range, layernorm_eps > 0 and finite, and
+ * that the parameter count fits in memory (no overflow). Returns MMG_OK or
+ * MMG_ERR_CONFIG with a message naming the field and value (MMG_ERR_INVALID_ARG
+ * for NULL or a bad struct_size). [thread-safe] */
+MMG_API mmg_status mmg_model_config_validate(const mmg_model_config *config);
+
+/* Fills `opts` with defaults, writing only `struct_size` bytes. [thread-safe] */
+MMG_API void mmg_model_options_init(mmg_model_options *opts, size_t struct_size);
+
+/* Creates a model with random weights: weight matrices and embeddings
+ * ~ N(0, init_std^2) from the seeded RNG (same seed, same weights on every
+ * machine), biases 0, LayerNorm weights 1. `opts` may be NULL (defaults).
+ * Returns MMG_OK; MMG_ERR_CONFIG for a bad config; MMG_ERR_LIMIT when the
+ * parameters would exceed opts->memory_limit (checked before allocating);
+ * MMG_ERR_NOMEM. *out is untouched on error; release with mmg_model_free.
+ * [thread-safe] */
+MMG_API mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_options *opts,
+                                    mmg_model **out);
+
+/* Loads a model from a safetensors file written by mmg_model_save (or an
+ * exporter using the same names): the config comes from the file's
+ * __metadata__ ("mmgen.config"), F32, F16 and BF16 tensors are converted to
+ * float. The file is mapped read-only while loading and unmapped before
+ * returning (the model owns one copy of the weights). Returns MMG_OK; MMG_ERR_IO (cannot open/read); MMG_ERR_FORMAT
+ * (malformed file, bad config JSON, a missing tensor, a dtype or shape that
+ * does not match the config: the message names the tensor or field);
+ * MMG_ERR_CONFIG; MMG_ERR_LIMIT; MMG_ERR_NOMEM. *out untouched on error.
+ * [thread-safe] */
+MMG_API mmg_status mmg_model_load(const char *path, const mmg_model_options *opts,
+                                  mmg_model **out);
+
+/* Writes the model (all F32) with its config in __metadata__ to `path`,
+ * through a temporary file renamed into place. Returns MMG_OK, MMG_ERR_IO,
+ * MMG_ERR_NOMEM or MMG_ERR_INVALID_ARG. [thread-safe: the model is only read] */
+MMG_API mmg_status mmg_model_save(const mmg_model *model, const char *path);
+
+/* Releases the caller's reference. Contexts made from the model hold their own
+ * reference, so its memory goes when the last of them is freed; still, using a
+ * model pointer after mmg_model_free is undefined. NULL is a no-op.
+ * [thread-safe; not concurrently with other calls on the same handle] */
+MMG_API void mmg_model_free(mmg_model *model);
+
+/* Copies the model's config into *config, writing at most
+ * config->struct_size bytes (set it first, e.g. with mmg_model_config_init).
+ * Returns MMG_OK or MMG_ERR_INVALID_ARG. [thread-safe] */
+MMG_API mmg_status mmg_model_get_config(const mmg_model *model, mmg_model_config *config);
+
+/* The number of parameters (floats); 0 for NULL. [thread-safe] */
+MMG_API uint64_t mmg_model_n_params(const mmg_model *model);
+
+MMG_EXTERN_C_END
+
+#endif /* MMGEN_MODEL_H */
