@@ -192,7 +192,7 @@ static char *corpus(size_t *n) {
         char *s = read_file(path, n);
         if (s) return s;
     }
-    cr_log_warn("tinyshakespeare not found; training on a generated corpus");
+    cr_log_info("tinyshakespeare not found; training on a generated corpus");
     char *s = tiny_corpus(200000);
     *n = strlen(s);
     return s;
