@@ -7,8 +7,11 @@
  *    "position_encoding": "learned", "tied_output": true, "bias": true,
  *    "scale_embeddings": false, "layernorm_eps": 1e-05}
  * Enums are spelled "post"/"pre", "relu"/"gelu"/"gelu_tanh",
- * "sinusoidal"/"learned"/"none". Every field is required; unknown fields are
- * ignored (a newer writer may add some). */
+ * "sinusoidal"/"learned"/"none", flags true/false. A missing key keeps its
+ * default (so files written before a field existed still load); an unknown
+ * or repeated key is an error (a field this library does not know would
+ * change the architecture it builds). The same code serves model files,
+ * checkpoints and the public mmg_model_config_to_json/_from_json. */
 #ifndef MMGEN_CORE_CONFIG_H
 #define MMGEN_CORE_CONFIG_H
 
@@ -37,12 +40,25 @@ mmg_status mmg__config_check(const mmg_model_config *cfg);
  * overflow. The config must have passed the per-field checks. */
 mmg_status mmg__config_n_params(const mmg_model_config *cfg, uint64_t *out);
 
-/* Writes the JSON form into a new mmg__malloc'ed string. */
+/* Writes the JSON form of a full-size config into a new mmg__malloc'ed
+ * string. MMG_ERR_CONFIG when a field has no JSON spelling (an enum out of
+ * range, a flag other than 0/1, a non-finite layernorm_eps); no other
+ * validation. */
 mmg_status mmg__config_to_json(const mmg_model_config *cfg, char **out);
 
-/* Parses the JSON form (len bytes) into a full-size config (validated).
- * MMG_ERR_FORMAT names the field that is missing, mistyped or out of range
- * (`where` prefixes the message, e.g. the file name). */
+/* Applies the keys of the JSON object text (len bytes; trailing whitespace
+ * and NULs allowed) to the full-size config *cfg, which keeps the fields the
+ * text does not name; *cfg is unchanged on error. No validation across
+ * fields. MMG_ERR_FORMAT: not one JSON object; MMG_ERR_CONFIG: an unknown or
+ * repeated key, a value of the wrong type or outside its range (the message
+ * names key and value). `prefix`, when not NULL, starts the message (e.g. the
+ * file name). */
+mmg_status mmg__config_parse_json(const char *json, size_t len, const char *prefix,
+                                  mmg_model_config *cfg);
+
+/* A file's config: defaults, then mmg__config_parse_json, then
+ * mmg__config_check. Every failure is MMG_ERR_FORMAT with a message starting
+ * "<where>: metadata "mmgen.config": " and naming the key or field. */
 mmg_status mmg__config_from_json(const char *json, size_t len, const char *where,
                                  mmg_model_config *out);
 

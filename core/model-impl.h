@@ -66,6 +66,12 @@ typedef struct mmg__param {
                           0: biases and LayerNorm parameters */
 } mmg__param;
 
+/* One metadata entry; key and value are mmg__malloc'ed copies. */
+typedef struct mmg__model_meta {
+    char *key;
+    char *value;
+} mmg__model_meta;
+
 struct mmg_model {
     mmg_model_config cfg; /* full-size copy, validated */
     int hs;               /* head size C / H */
@@ -91,6 +97,12 @@ struct mmg_model {
     float emb_scale;   /* sqrt(C) with scale_embeddings, else 1 */
 
     int refcount;      /* the user's handle + one per live context (atomic ops) */
+
+    /* String metadata saved into the file's __metadata__ beside the config
+     * (mmg_model_set_metadata; core/model_metadata.c). Not used by compute. */
+    mmg__model_meta *meta; /* (n_meta) in the order keys were first set */
+    size_t n_meta;
+    size_t cap_meta;
 };
 
 /* Builds the tensor table and points every field into a new zeroed params
@@ -104,6 +116,13 @@ void mmg__model_free_memory(mmg_model *m);
 
 /* Reads caller model options (NULL = defaults) into a full-size struct. */
 mmg_status mmg__model_options_read(const mmg_model_options *user, mmg_model_options *out);
+
+/* Metadata keys the library writes itself ("format", "mmgen.config"):
+ * mmg_model_set_metadata refuses them and loading does not copy them. */
+int mmg__model_meta_reserved(const char *key);
+
+/* Frees every metadata entry (for mmg__model_free_memory). */
+void mmg__model_meta_clear(mmg_model *m);
 
 /* Finds a tensor by name; NULL when absent. */
 const mmg__param *mmg__model_find_param(const mmg_model *m, const char *name);

@@ -1,7 +1,8 @@
 /* core/model.c - creating and freeing models: the parameter layout (one
  * allocation, pointers into it, a table of named tensors), seeded random
  * initialisation, reference counting for contexts. Loading and saving are in
- * model_io.c, the forward pass in forward.c. */
+ * model_io.c, string metadata in model_metadata.c, the forward pass in
+ * forward.c. */
 #include "model-impl.h"
 
 #include <math.h>
@@ -201,6 +202,7 @@ mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, 
 
 void mmg__model_free_memory(mmg_model *m) {
     if (!m) return;
+    mmg__model_meta_clear(m);
     aligned_free64(m->params);
     mmg__free(m->sinusoid);
     mmg__free(m->tensors);

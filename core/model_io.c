@@ -1,10 +1,17 @@
 /* core/model_io.c - loading and saving models as safetensors.
  *
  * A model file carries __metadata__ {"format": "mmgen", "mmgen.config":
- * <config JSON>} and exactly the tensors of model->tensors (names and shapes
- * in ABI.md). Loading is strict: a missing tensor, an unexpected extra one, a
- * shape or dtype that disagrees with the config is MMG_ERR_FORMAT naming the
- * tensor, so a file never half-loads into the wrong architecture. */
+ * <config JSON>, ...the model's own metadata...} and exactly the tensors of
+ * model->tensors (names and shapes in ABI.md). Loading is strict: a missing
+ * tensor, an unexpected extra one, a shape or dtype that disagrees with the
+ * config is MMG_ERR_FORMAT naming the tensor, so a file never half-loads
+ * into the wrong architecture.
+ *
+ * Memory: tensors are read with pread() straight into the parameter block
+ * (F16/BF16 through a 1 MiB buffer), never through the file's mapping, so the
+ * peak is the parameters plus O(1 MiB), not the parameters plus the file
+ * (mapped pages count in the resident set until unmapped).
+ * bench/bench_model_load.c measures it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +20,24 @@
 #include "memory.h"
 #include "model-impl.h"
 #include "safetensors.h"
+
+/* Copies the file's non-reserved metadata entries into the model. */
+static mmg_status load_metadata(mmg__st_file *f, mmg_model *m) {
+    size_t n = mmg__st_metadata_count(f);
+    for (size_t i = 0; i < n; i++) {
+        const char *key, *value;
+        mmg__st_metadata_at(f, i, &key, &value);
+        if (mmg__model_meta_reserved(key)) continue;
+        mmg_status s = mmg_model_set_metadata(m, key, value);
+        /* The reader accepted the header, so only an escape that decodes to
+         * invalid UTF-8 (a lone surrogate) can be refused here. */
+        if (s == MMG_ERR_INVALID_ARG)
+            return mmg__error(MMG_ERR_FORMAT, "%s: __metadata__ \"%.64s\" is not valid UTF-8",
+                              mmg__st_path(f), key);
+        if (s) return mmg__error_prefix("%s", mmg__st_path(f));
+    }
+    return MMG_OK;
+}
 
 static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_model **out) {
     const char *path = mmg__st_path(f);
@@ -31,13 +56,8 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     mmg_model *m;
     s = mmg__model_alloc(&cfg, o->memory_limit, &m);
     if (s) return mmg__error_prefix("%s", path);
-    for (int i = 0; i < m->n_tensors && !s; i++) {
-        const mmg__param *p = &m->tensors[i];
-        const mmg__st_tensor *t;
-        s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);
-        if (!s) s = mmg__st_read_f32(t, p->data, p->numel);
-    }
-    /* Every tensor in the file must be one the config asked for. */
+    /* Every tensor in the file must be one the config asked for; checked
+     * before reading any data. */
     size_t n = mmg__st_count(f);
     for (size_t i = 0; i < n && !s; i++) {
         const mmg__st_tensor *t = mmg__st_at(f, i);
@@ -47,6 +67,13 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
                            "(check tied_output, bias, position_encoding, layer counts)",
                            path, t->name);
     }
+    for (int i = 0; i < m->n_tensors && !s; i++) {
+        const mmg__param *p = &m->tensors[i];
+        const mmg__st_tensor *t;
+        s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);
+        if (!s) s = mmg__st_pread_f32(f, t, p->data, p->numel);
+    }
+    if (!s) s = load_metadata(f, m);
     if (s) {
         mmg__model_free_memory(m);
         return s;
@@ -78,6 +105,8 @@ mmg_status mmg_model_save(const mmg_model *model, const char *path) {
     if (!s) s = mmg__st_writer_create(&w);
     if (!s) s = mmg__st_writer_metadata(w, MMG__FORMAT_KEY, MMG__FORMAT_VALUE);
     if (!s) s = mmg__st_writer_metadata(w, MMG__CONFIG_KEY, json);
+    for (size_t i = 0; i < model->n_meta && !s; i++)
+        s = mmg__st_writer_metadata(w, model->meta[i].key, model->meta[i].value);
     for (int i = 0; i < model->n_tensors && !s; i++) {
         const mmg__param *p = &model->tensors[i];
         s = mmg__st_writer_add(w, p->name, MMG__DT_F32, p->ndim, p->shape, p->data,

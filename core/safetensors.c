@@ -9,7 +9,8 @@
  *
  * The file object is one allocation: the struct, the tensors sorted by data
  * offset, an index sorted by name for bsearch, the metadata pairs and all
- * strings, so close() is munmap + one free. */
+ * strings, so close() is munmap (and close of the descriptor a mapped file
+ * keeps for pread) + one free. */
 #include "safetensors.h"
 
 #include <errno.h>
@@ -138,6 +139,8 @@ struct mmg__st_file {
     size_t size;
     size_t data_start;          /* 8 + header length */
     void *map;                  /* munmap(map, size) on close, or NULL */
+    int fd;                     /* the file, kept open while mapped for
+                                   mmg__st_pread_f32; -1 otherwise */
     uint8_t *owned;             /* buffer filled by read(), or NULL */
     size_t n_tensors;
     mmg__st_tensor *tensors;    /* (n_tensors,) sorted by data offset */
@@ -513,6 +516,7 @@ static mmg_status parse_file(const char *path, const uint8_t *base, size_t size,
     }
     mmg__st_file *f = (mmg__st_file *)block;
     memset(f, 0, sizeof *f);
+    f->fd = -1;
     f->base = base;
     f->size = size;
     f->data_start = 8 + hlen;
@@ -641,16 +645,23 @@ mmg_status mmg__st_open(const char *path, mmg__st_file **out) {
         }
         base = owned;
     }
-    close(fd); /* the mapping stays valid */
+    /* A mapped file keeps its descriptor for mmg__st_pread_f32; read data
+     * is already in memory. */
+    if (!map) {
+        close(fd);
+        fd = -1;
+    }
     mmg__st_file *f = NULL;
     mmg_status st = parse_file(path, base, size, &f);
     if (st != MMG_OK) {
         if (map) munmap(map, size);
+        if (fd >= 0) close(fd);
         mmg__free(owned);
         return st;
     }
     f->map = map;
     f->owned = owned;
+    f->fd = fd;
     *out = f;
     return MMG_OK;
 }
@@ -658,6 +669,7 @@ mmg_status mmg__st_open(const char *path, mmg__st_file **out) {
 void mmg__st_close(mmg__st_file *f) {
     if (!f) return;
     if (f->map) munmap(f->map, f->size);
+    if (f->fd >= 0) close(f->fd);
     mmg__free(f->owned);
     mmg__free(f);
 }
@@ -767,6 +779,61 @@ mmg_status mmg__st_read_f32(const mmg__st_tensor *t, float *dst, size_t n) {
     }
 }
 
+/* pread() all of [off, off + n) into dst; MMG_ERR_IO naming the tensor on
+ * an error or a file that ends early (truncated since it was opened). */
+static mmg_status pread_full(const mmg__st_file *f, const mmg__st_tensor *t, void *dst, size_t n,
+                             size_t off) {
+    uint8_t *p = dst;
+    while (n > 0) {
+        ssize_t r = pread(f->fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            char e[128];
+            if (r < 0) errno_text(errno, e, sizeof e);
+            else snprintf(e, sizeof e, "the file ends at byte %zu (truncated after it was opened?)", off);
+            return mmg__error(MMG_ERR_IO, "%s: reading tensor '%s': %s", f->path, t->name, e);
+        }
+        p += r;
+        off += (size_t)r;
+        n -= (size_t)r;
+    }
+    return MMG_OK;
+}
+
+/* Source bytes converted per pread in mmg__st_pread_f32. */
+#define PREAD_CHUNK ((size_t)1 << 20)
+
+mmg_status mmg__st_pread_f32(const mmg__st_file *f, const mmg__st_tensor *t, float *dst, size_t n) {
+    if (!f || !t || (!dst && n))
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg__st_pread_f32: NULL file, tensor or dst");
+    /* In-memory data, a dtype or count read_f32 refuses, nothing to read. */
+    if (f->fd < 0 || n != t->numel || !mmg__dtype_is_float(t->dtype) || n == 0)
+        return mmg__st_read_f32(t, dst, n);
+    size_t off = (size_t)(t->data - f->base);
+    if (t->dtype == MMG__DT_F32) return pread_full(f, t, dst, t->nbytes, off);
+    size_t es = mmg__dtype_size(t->dtype), per = PREAD_CHUNK / es;
+    size_t buf_bytes = (t->nbytes < PREAD_CHUNK ? t->nbytes : per * es);
+    uint8_t *buf = mmg__malloc(buf_bytes);
+    if (!buf)
+        return mmg__error(MMG_ERR_NOMEM, "%s: out of memory for a %zu-byte read buffer (tensor '%s')",
+                          f->path, buf_bytes, t->name);
+    mmg_status st = MMG_OK;
+    for (size_t done = 0; done < n && st == MMG_OK; done += per) {
+        size_t k = n - done < per ? n - done : per;
+        st = pread_full(f, t, buf, k * es, off + done * es);
+        if (st == MMG_OK) {
+            /* read_f32 converts any float dtype; point a copy of t at the chunk */
+            mmg__st_tensor chunk = *t;
+            chunk.data = buf;
+            chunk.numel = k;
+            chunk.nbytes = k * es;
+            st = mmg__st_read_f32(&chunk, dst + done, k);
+        }
+    }
+    mmg__free(buf);
+    return st;
+}
+
 mmg_status mmg__st_expect(const mmg__st_file *f, const char *name, int ndim, const int64_t *shape,
                           const mmg__st_tensor **out) {
     if (!f || !name || ndim < 0 || ndim > MMG__ST_MAX_DIMS || (!shape && ndim))
@@ -845,6 +912,8 @@ static int valid_utf8(const char *s) {
     }
     return 1;
 }
+
+int mmg__st_valid_utf8(const char *s) { return s && valid_utf8(s); }
 
 mmg_status mmg__st_writer_create(mmg__st_writer **out) {
     if (!out) return mmg__error(MMG_ERR_INVALID_ARG, "mmg__st_writer_create: out is NULL");

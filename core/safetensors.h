@@ -8,7 +8,9 @@
  *
  * The reader maps the file read-only and parses only the header, so opening a
  * 500 MB checkpoint costs O(header); tensor data is read in place through
- * mmg__st_tensor.data. Every malformed header gives MMG_ERR_FORMAT naming the
+ * mmg__st_tensor.data, or copied out with pread (mmg__st_pread_f32) by
+ * loaders that must not hold the file and its copy in memory at once; a
+ * mapped file keeps its descriptor open until mmg__st_close. Every malformed header gives MMG_ERR_FORMAT naming the
  * file and the tensor or field. The writer serializes in the order tensors were
  * added and replaces the target file atomically (temp file, fsync, rename).
  *
@@ -114,6 +116,15 @@ size_t mmg__st_data_size(const mmg__st_file *f);
  * MMG_ERR_FORMAT naming the tensor, expected vs found). F64 rounds to nearest
  * (overflow gives inf). The source may be unaligned. [thread-safe] */
 mmg_status mmg__st_read_f32(const mmg__st_tensor *t, float *dst, size_t n);
+/* The same, reading the tensor's bytes from the file with pread() instead
+ * of through the mapping, so loading never has the file's pages and the
+ * destination resident at once: F32 goes straight into dst, F16/BF16/F64
+ * through a buffer of at most 1 MiB (mmg__malloc: MMG_ERR_NOMEM). A file
+ * opened from memory or read() into memory is converted from there
+ * (mmg__st_read_f32). A read error, or a file truncated since it was
+ * opened, is MMG_ERR_IO naming the file and tensor (where the mapping would
+ * have raised SIGBUS). [thread-safe] */
+mmg_status mmg__st_pread_f32(const mmg__st_file *f, const mmg__st_tensor *t, float *dst, size_t n);
 /* Checks that `name` exists, its dtype is a float type and its shape equals
  * shape[0..ndim); the error (MMG_ERR_FORMAT, also for a missing tensor) names
  * the file, the tensor and both shapes. On success *out = tensor (out may be
@@ -122,6 +133,10 @@ mmg_status mmg__st_expect(const mmg__st_file *f, const char *name, int ndim, con
                           const mmg__st_tensor **out);
 
 /* ---- writing --------------------------------------------------------------- */
+
+/* Nonzero when `s` is UTF-8 the writer accepts for a metadata key or value
+ * or a tensor name (control characters are fine: they are escaped). */
+int mmg__st_valid_utf8(const char *s);
 
 /* Collects tensors and metadata, then serializes them. [one thread per object] */
 typedef struct mmg__st_writer mmg__st_writer;

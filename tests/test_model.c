@@ -3,6 +3,7 @@
  * lengths, misuse of contexts, allocation failures. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "config.h"
 #include "memory.h"
 #include "mmgen/context.h"
+#include "mmgen/memory.h"
 #include "mmgen/model.h"
 #include "model-impl.h"
 #include "safetensors.h"
@@ -195,8 +197,8 @@ Test(model, save_load_roundtrip) {
 }
 
 /* Writes a model file from `m`, changing one thing. */
-typedef enum { SKIP_TENSOR, WRONG_SHAPE, WRONG_DTYPE, EXTRA_TENSOR, BAD_JSON, MISSING_FIELD,
-               NO_CONFIG, BAD_FORMAT, INCONSISTENT_CONFIG } damage;
+typedef enum { SKIP_TENSOR, WRONG_SHAPE, WRONG_DTYPE, EXTRA_TENSOR, BAD_JSON, UNKNOWN_KEY,
+               NO_CONFIG, BAD_FORMAT, INCONSISTENT_CONFIG, BAD_ENUM, DROP_KEY } damage;
 
 static void write_damaged(const mmg_model *m, damage d, const char *victim) {
     mmg__st_writer *w;
@@ -206,10 +208,23 @@ static void write_damaged(const mmg_model *m, damage d, const char *victim) {
     const char *meta = json;
     char buf[1200];
     if (d == BAD_JSON) meta = "{\"vocab_size\": 31, \"d_model\": ";
-    if (d == MISSING_FIELD) {
+    if (d == UNKNOWN_KEY) {
         snprintf(buf, sizeof buf, "%s", json);
         char *p = strstr(buf, "\"d_ff\"");
         memcpy(p, "\"d_fx\"", 6);
+        meta = buf;
+    }
+    if (d == DROP_KEY) { /* a file from before "bias" existed: the default applies */
+        snprintf(buf, sizeof buf, "%s", json);
+        char *p = strstr(buf, ", \"bias\": true");
+        cr_assert_not_null(p);
+        memmove(p, p + 14, strlen(p + 14) + 1);
+        meta = buf;
+    }
+    if (d == BAD_ENUM) {
+        snprintf(buf, sizeof buf, "%s", json);
+        char *p = strstr(buf, "\"relu\"");
+        memcpy(p, "\"relx\"", 6);
         meta = buf;
     }
     if (d == INCONSISTENT_CONFIG) {
@@ -273,7 +288,8 @@ Test(model, malformed_model_files_name_the_problem) {
                       "encoder.layers.0.ff.fc2.bias");
     expect_load_error(m, EXTRA_TENSOR, "lm_head.weight", MMG_ERR_FORMAT, "lm_head.weight");
     expect_load_error(m, BAD_JSON, "", MMG_ERR_FORMAT, "mmgen.config");
-    expect_load_error(m, MISSING_FIELD, "", MMG_ERR_FORMAT, "d_ff");
+    expect_load_error(m, UNKNOWN_KEY, "", MMG_ERR_FORMAT, "unknown key \"d_fx\"");
+    expect_load_error(m, BAD_ENUM, "", MMG_ERR_FORMAT, "\"activation\" is \"relx\"");
     expect_load_error(m, NO_CONFIG, "", MMG_ERR_FORMAT, "mmgen.config");
     expect_load_error(m, BAD_FORMAT, "", MMG_ERR_FORMAT, "gguf");
     expect_load_error(m, INCONSISTENT_CONFIG, "", MMG_ERR_FORMAT, "n_heads");
@@ -436,4 +452,374 @@ Test(model, allocation_failures) {
     }
     unlink(tmp_path);
     mmg_model_free(ref);
+}
+
+/* ---- config JSON (mmg_model_config_to_json / _from_json) ---------------------- */
+
+Test(model_config_json, round_trip_every_field) {
+    mmg_model_config c = small_config();
+    c.n_encoder_layers = 0;
+    c.norm_placement = MMG_NORM_PRE;
+    c.final_norm = 0;
+    c.activation = MMG_ACT_GELU_TANH;
+    c.position_encoding = MMG_POS_NONE;
+    c.tied_output = 0;
+    c.bias = 0;
+    c.scale_embeddings = 1;
+    c.layernorm_eps = 1e-6f;
+    char *json = NULL;
+    cr_assert_eq(mmg_model_config_to_json(&c, &json), MMG_OK, "%s", mmg_last_error());
+    cr_assert_str_eq(json,
+                     "{\"vocab_size\": 31, \"d_model\": 12, \"n_heads\": 3, \"n_encoder_layers\": 0, "
+                     "\"n_decoder_layers\": 2, \"d_ff\": 20, \"max_seq_len\": 10, "
+                     "\"norm_placement\": \"pre\", \"final_norm\": false, \"activation\": "
+                     "\"gelu_tanh\", \"position_encoding\": \"none\", \"tied_output\": false, "
+                     "\"bias\": false, \"scale_embeddings\": true, \"layernorm_eps\": 1e-06}");
+    mmg_model_config back;
+    mmg_model_config_init(&back, sizeof back);
+    cr_assert_eq(mmg_model_config_from_json(json, strlen(json), &back), MMG_OK, "%s",
+                 mmg_last_error());
+    cr_assert_eq(memcmp(&back, &c, sizeof c), 0, "every field survives the round trip");
+    /* the same text is what a saved model carries as "mmgen.config" */
+    mmg_model *m = create(&c, 2);
+    tmp_file("cfgjson");
+    cr_assert_eq(mmg_model_save(m, tmp_path), MMG_OK);
+    char *stored = NULL;
+    cr_assert_eq(mmg_model_file_metadata(tmp_path, "mmgen.config", &stored), MMG_OK, "%s",
+                 mmg_last_error());
+    cr_assert_str_eq(stored, json);
+    mmg_free(stored);
+    unlink(tmp_path);
+    mmg_model_free(m);
+    mmg_free(json);
+    /* odd floats: the shortest text that reads back as the same float */
+    float eps[] = {1e-5f, 3.14159274f, 1.17549435e-38f, 0.1f, 123456792.f};
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        c.layernorm_eps = eps[i];
+        cr_assert_eq(mmg_model_config_to_json(&c, &json), MMG_OK);
+        cr_assert_eq(mmg_model_config_from_json(json, strlen(json), &back), MMG_OK, "%s", json);
+        cr_assert_eq(back.layernorm_eps, eps[i], "%s", json);
+        mmg_free(json);
+    }
+}
+
+Test(model_config_json, missing_keys_take_the_defaults) {
+    mmg_model_config want, got;
+    mmg_model_config_init(&want, sizeof want);
+    want.vocab_size = 100;
+    want.activation = MMG_ACT_GELU;
+    /* the caller's values are not kept: only defaults and the text */
+    got = small_config();
+    const char *json = "  {\"activation\": \"gelu\", \"vocab_size\": 100}\n";
+    cr_assert_eq(mmg_model_config_from_json(json, strlen(json), &got), MMG_OK, "%s",
+                 mmg_last_error());
+    cr_assert_eq(memcmp(&got, &want, sizeof got), 0);
+    /* an empty object is the defaults; a NUL after the text is allowed */
+    cr_assert_eq(mmg_model_config_from_json("{}", 3, &got), MMG_OK, "%s", mmg_last_error());
+    mmg_model_config_init(&want, sizeof want);
+    cr_assert_eq(memcmp(&got, &want, sizeof got), 0);
+    /* not validated as a whole: vocab_size 0 is left to validate() */
+    cr_assert_eq(mmg_model_config_validate(&got), MMG_ERR_CONFIG);
+}
+
+/* Expects from_json to fail with `status`, name `needle` and leave out alone. */
+static void expect_json_error(const char *json, mmg_status status, const char *needle) {
+    mmg_model_config c = small_config(), before = c;
+    cr_assert_eq(mmg_model_config_from_json(json, strlen(json), &c), status, "%s: %s", json,
+                 mmg_last_error());
+    cr_assert(strstr(mmg_last_error(), needle), "%s: message '%s' should contain '%s'", json,
+              mmg_last_error(), needle);
+    cr_assert_eq(memcmp(&c, &before, sizeof c), 0, "out untouched on error");
+}
+
+Test(model_config_json, bad_keys_and_values_are_named) {
+    expect_json_error("{\"vocab_size\": 10, \"d_modle\": 64}", MMG_ERR_CONFIG,
+                      "unknown key \"d_modle\"");
+    expect_json_error("{\"activation\": \"swish\"}", MMG_ERR_CONFIG,
+                      "\"activation\" is \"swish\"; expected \"relu\", \"gelu\" or \"gelu_tanh\"");
+    expect_json_error("{\"norm_placement\": 1}", MMG_ERR_CONFIG,
+                      "\"norm_placement\" is 1; expected \"post\" or \"pre\"");
+    expect_json_error("{\"position_encoding\": \"Learned\"}", MMG_ERR_CONFIG, "\"Learned\"");
+    expect_json_error("{\"d_model\": \"big\"}", MMG_ERR_CONFIG, "\"d_model\" is \"big\"; expected an integer");
+    expect_json_error("{\"d_model\": 12.5}", MMG_ERR_CONFIG, "\"d_model\" is 12.5");
+    expect_json_error("{\"n_heads\": 3000000000}", MMG_ERR_CONFIG, "\"n_heads\" is 3000000000");
+    expect_json_error("{\"bias\": 1}", MMG_ERR_CONFIG, "\"bias\" is 1; expected true or false");
+    expect_json_error("{\"tied_output\": \"yes\"}", MMG_ERR_CONFIG, "\"tied_output\"");
+    expect_json_error("{\"layernorm_eps\": 1e999}", MMG_ERR_CONFIG, "\"layernorm_eps\"");
+    expect_json_error("{\"layernorm_eps\": 1e300}", MMG_ERR_CONFIG, "expected a finite number");
+    expect_json_error("{\"layernorm_eps\": null}", MMG_ERR_CONFIG, "\"layernorm_eps\" is null");
+    expect_json_error("{\"d_ff\": 8, \"d_ff\": 16}", MMG_ERR_CONFIG, "\"d_ff\" appears twice");
+    expect_json_error("{\"d_ff\": 8", MMG_ERR_FORMAT, "not valid JSON");
+    expect_json_error("[1, 2]", MMG_ERR_FORMAT, "expected one JSON object");
+    expect_json_error("{\"d_ff\": 8} {}", MMG_ERR_FORMAT, "nothing after it");
+    expect_json_error("", MMG_ERR_FORMAT, "not valid JSON");
+    /* only `len` bytes are read */
+    mmg_model_config c = small_config();
+    cr_assert_eq(mmg_model_config_from_json("{\"d_ff\": 8}garbage", 11, &c), MMG_OK, "%s",
+                 mmg_last_error());
+    cr_assert_eq(c.d_ff, 8);
+    /* bad arguments */
+    cr_assert_eq(mmg_model_config_from_json(NULL, 0, &c), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(mmg_model_config_from_json("{}", 2, NULL), MMG_ERR_INVALID_ARG);
+    c.struct_size = 3;
+    cr_assert_eq(mmg_model_config_from_json("{}", 2, &c), MMG_ERR_INVALID_ARG);
+    char *json = (char *)0x1;
+    c = small_config();
+    cr_assert_eq(mmg_model_config_to_json(NULL, &json), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(mmg_model_config_to_json(&c, NULL), MMG_ERR_INVALID_ARG);
+    /* what JSON cannot spell */
+    c.activation = 9;
+    cr_assert_eq(mmg_model_config_to_json(&c, &json), MMG_ERR_CONFIG);
+    cr_assert(strstr(mmg_last_error(), "activation is 9"), "%s", mmg_last_error());
+    c = small_config(), c.bias = 2;
+    cr_assert_eq(mmg_model_config_to_json(&c, &json), MMG_ERR_CONFIG);
+    cr_assert(strstr(mmg_last_error(), "bias is 2"), "%s", mmg_last_error());
+    c = small_config(), c.layernorm_eps = INFINITY;
+    cr_assert_eq(mmg_model_config_to_json(&c, &json), MMG_ERR_CONFIG);
+    cr_assert(strstr(mmg_last_error(), "layernorm_eps"), "%s", mmg_last_error());
+    cr_assert_eq(json, (char *)0x1, "out untouched on error");
+}
+
+/* A caller built against an older, smaller mmg_model_config: only its
+ * struct_size bytes are read and written; the fields it lacks take their
+ * defaults when writing JSON. */
+Test(model_config_json, older_smaller_struct) {
+    size_t old_size = offsetof(mmg_model_config, activation);
+    unsigned char buf[sizeof(mmg_model_config) + 16];
+    memset(buf, 0xAB, sizeof buf);
+    mmg_model_config *c = (mmg_model_config *)(void *)buf;
+    mmg_model_config_init(c, old_size);
+    cr_assert_eq(c->struct_size, old_size);
+    for (size_t i = old_size; i < sizeof buf; i++) cr_assert_eq(buf[i], 0xAB, "init wrote byte %zu", i);
+    const char *json = "{\"vocab_size\": 77, \"norm_placement\": \"pre\", \"activation\": \"gelu\", "
+                       "\"layernorm_eps\": 0.001}";
+    cr_assert_eq(mmg_model_config_from_json(json, strlen(json), c), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(c->struct_size, old_size);
+    cr_assert_eq(c->vocab_size, 77);
+    cr_assert_eq(c->norm_placement, MMG_NORM_PRE);
+    cr_assert_eq(c->d_model, 512);
+    for (size_t i = old_size; i < sizeof buf; i++)
+        cr_assert_eq(buf[i], 0xAB, "from_json wrote byte %zu past struct_size", i);
+    /* to_json ignores the 0xAB bytes past struct_size: defaults there */
+    char *out = NULL;
+    cr_assert_eq(mmg_model_config_to_json(c, &out), MMG_OK, "%s", mmg_last_error());
+    cr_assert(strstr(out, "\"vocab_size\": 77"), "%s", out);
+    cr_assert(strstr(out, "\"norm_placement\": \"pre\""), "%s", out);
+    cr_assert(strstr(out, "\"activation\": \"relu\""), "%s", out);
+    cr_assert(strstr(out, "\"layernorm_eps\": 1e-05"), "%s", out);
+    mmg_free(out);
+}
+
+Test(model_config_json, files_missing_a_key_load_with_its_default) {
+    mmg_model_config c = small_config();
+    mmg_model *m = create(&c, 4);
+    tmp_file("dropkey");
+    write_damaged(m, DROP_KEY, "");
+    mmg_model *l = NULL;
+    cr_assert_eq(mmg_model_load(tmp_path, NULL, &l), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(memcmp(&l->cfg, &m->cfg, sizeof c), 0);
+    cr_assert_eq(memcmp(l->params, m->params, m->n_params * sizeof(float)), 0);
+    unlink(tmp_path);
+    mmg_model_free(l);
+    mmg_model_free(m);
+}
+
+/* ---- metadata ----------------------------------------------------------------- */
+
+static void expect_meta(const mmg_model *m, const char *key, const char *value) {
+    const char *v = NULL;
+    cr_assert_eq(mmg_model_get_metadata(m, key, &v), MMG_OK, "%s: %s", key, mmg_last_error());
+    cr_assert_str_eq(v, value, "metadata %s", key);
+}
+
+Test(model_metadata, round_trip_through_save_and_load) {
+    mmg_model_config c = small_config();
+    mmg_model *m = create(&c, 7);
+    cr_assert_eq(mmg_model_metadata_count(m), 0);
+    size_t big_n = 300000;
+    char *big = malloc(big_n + 1);
+    for (size_t i = 0; i < big_n; i++) big[i] = (char)('a' + i % 26);
+    big[big_n] = 0;
+    cr_assert_eq(mmg_model_set_metadata(m, "mmgen.tokenizer", "{\"plugin\": \"text\"}"), MMG_OK,
+                 "%s", mmg_last_error());
+    cr_assert_eq(mmg_model_set_metadata(m, "description", "caf\xc3\xa9 \"quoted\"\n\ttab"), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "empty", ""), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "big", big), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "gone", "x"), MMG_OK);
+    /* replace keeps the position; remove shifts the ones after */
+    const char *old_desc;
+    cr_assert_eq(mmg_model_get_metadata(m, "description", &old_desc), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "mmgen.tokenizer", "{\"plugin\": \"image\"}"), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "empty", NULL), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "never-set", NULL), MMG_OK);
+    cr_assert_str_eq(old_desc, "caf\xc3\xa9 \"quoted\"\n\ttab", "other keys' pointers stay valid");
+    const char *order[] = {"mmgen.tokenizer", "description", "big", "gone"};
+    cr_assert_eq(mmg_model_metadata_count(m), 4);
+    for (size_t i = 0; i < 4; i++) cr_assert_str_eq(mmg_model_metadata_key_at(m, i), order[i]);
+    cr_assert_null(mmg_model_metadata_key_at(m, 4));
+    cr_assert_null(mmg_model_metadata_key_at(NULL, 0));
+    cr_assert_eq(mmg_model_metadata_count(NULL), 0);
+    cr_assert_eq(mmg_model_set_metadata(m, "gone", NULL), MMG_OK);
+
+    tmp_file("meta");
+    cr_assert_eq(mmg_model_save(m, tmp_path), MMG_OK, "%s", mmg_last_error());
+    mmg_model *l = NULL;
+    cr_assert_eq(mmg_model_load(tmp_path, NULL, &l), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(mmg_model_metadata_count(l), 3);
+    for (size_t i = 0; i < 3; i++) cr_assert_str_eq(mmg_model_metadata_key_at(l, i), order[i]);
+    expect_meta(l, "mmgen.tokenizer", "{\"plugin\": \"image\"}");
+    expect_meta(l, "description", "caf\xc3\xa9 \"quoted\"\n\ttab");
+    expect_meta(l, "big", big);
+    const char *v = (const char *)0x1;
+    cr_assert_eq(mmg_model_get_metadata(l, "empty", &v), MMG_ERR_NOT_FOUND);
+    cr_assert_eq(mmg_model_get_metadata(l, "gone", &v), MMG_ERR_NOT_FOUND);
+    cr_assert(strstr(mmg_last_error(), "gone"), "%s", mmg_last_error());
+    cr_assert_eq(v, (const char *)0x1, "out untouched on error");
+    cr_assert_eq(memcmp(l->params, m->params, m->n_params * sizeof(float)), 0);
+    /* one entry of the file without loading it; reserved entries too */
+    char *fv = NULL;
+    cr_assert_eq(mmg_model_file_metadata(tmp_path, "description", &fv), MMG_OK);
+    cr_assert_str_eq(fv, "caf\xc3\xa9 \"quoted\"\n\ttab");
+    mmg_free(fv);
+    cr_assert_eq(mmg_model_file_metadata(tmp_path, "format", &fv), MMG_OK);
+    cr_assert_str_eq(fv, "mmgen");
+    mmg_free(fv);
+    fv = (char *)0x1;
+    cr_assert_eq(mmg_model_file_metadata(tmp_path, "gone", &fv), MMG_ERR_NOT_FOUND);
+    cr_assert_eq(mmg_model_file_metadata("/nonexistent/x.safetensors", "a", &fv), MMG_ERR_IO);
+    cr_assert_eq(mmg_model_file_metadata(NULL, "a", &fv), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(fv, (char *)0x1);
+    /* saving the loaded model again gives the same file, byte for byte */
+    char again[300];
+    snprintf(again, sizeof again, "%s.again", tmp_path);
+    cr_assert_eq(mmg_model_save(l, again), MMG_OK);
+    FILE *a = fopen(tmp_path, "rb"), *b = fopen(again, "rb");
+    int ca, cb;
+    do {
+        ca = fgetc(a), cb = fgetc(b);
+        cr_assert_eq(ca, cb);
+    } while (ca != EOF);
+    fclose(a);
+    fclose(b);
+    unlink(again);
+    unlink(tmp_path);
+    free(big);
+    mmg_model_free(l);
+    mmg_model_free(m);
+}
+
+Test(model_metadata, reserved_and_invalid_keys_are_refused) {
+    mmg_model_config c = small_config();
+    mmg_model *m = create(&c, 7);
+    cr_assert_eq(mmg_model_set_metadata(m, "format", "gguf"), MMG_ERR_INVALID_ARG);
+    cr_assert(strstr(mmg_last_error(), "\"format\""), "%s", mmg_last_error());
+    cr_assert_eq(mmg_model_set_metadata(m, "mmgen.config", "{}"), MMG_ERR_INVALID_ARG);
+    cr_assert(strstr(mmg_last_error(), "mmgen.config"), "%s", mmg_last_error());
+    cr_assert_eq(mmg_model_set_metadata(m, "format", NULL), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(mmg_model_set_metadata(m, "bad\xff", "v"), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(mmg_model_set_metadata(m, "k", "\xc3\x28"), MMG_ERR_INVALID_ARG);
+    cr_assert(strstr(mmg_last_error(), "UTF-8"), "%s", mmg_last_error());
+    cr_assert_eq(mmg_model_set_metadata(m, NULL, "v"), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(mmg_model_set_metadata(NULL, "k", "v"), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(mmg_model_metadata_count(m), 0, "nothing was added");
+    const char *v;
+    cr_assert_eq(mmg_model_get_metadata(m, "mmgen.config", &v), MMG_ERR_NOT_FOUND);
+    cr_assert(strstr(mmg_last_error(), "mmg_model_get_config"), "%s", mmg_last_error());
+    cr_assert_eq(mmg_model_get_metadata(m, NULL, &v), MMG_ERR_INVALID_ARG);
+    cr_assert_eq(mmg_model_get_metadata(m, "k", NULL), MMG_ERR_INVALID_ARG);
+    mmg_model_free(m);
+}
+
+/* Another writer's file: its own metadata entries come along; the reserved
+ * ones are not copied. */
+Test(model_metadata, foreign_entries_are_loaded) {
+    mmg_model_config c = small_config();
+    mmg_model *m = create(&c, 1);
+    tmp_file("foreign");
+    mmg__st_writer *w;
+    char *json;
+    cr_assert_eq(mmg__config_to_json(&m->cfg, &json), MMG_OK);
+    cr_assert_eq(mmg__st_writer_create(&w), MMG_OK);
+    cr_assert_eq(mmg__st_writer_metadata(w, "exporter", "torch_parity.py"), MMG_OK);
+    cr_assert_eq(mmg__st_writer_metadata(w, "mmgen.config", json), MMG_OK);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const mmg__param *p = &m->tensors[i];
+        cr_assert_eq(mmg__st_writer_add(w, p->name, MMG__DT_F32, p->ndim, p->shape, p->data,
+                                        p->numel * 4), MMG_OK);
+    }
+    cr_assert_eq(mmg__st_writer_write(w, tmp_path), MMG_OK);
+    mmg__st_writer_free(w);
+    mmg__free(json);
+    mmg_model *l;
+    cr_assert_eq(mmg_model_load(tmp_path, NULL, &l), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(mmg_model_metadata_count(l), 1);
+    expect_meta(l, "exporter", "torch_parity.py");
+    unlink(tmp_path);
+    mmg_model_free(l);
+    mmg_model_free(m);
+}
+
+/* Every allocation failure while setting, saving and loading metadata is
+ * MMG_ERR_NOMEM (or the writer's error), leaves the model as it was and
+ * leaks nothing (the sanitizer build checks leaks). */
+Test(model_metadata, allocation_failures) {
+    mmg_model_config c = small_config();
+    mmg_model *m = create(&c, 1);
+    cr_assert_eq(mmg_model_set_metadata(m, "a", "1"), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "b", "2"), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "c", "3"), MMG_OK);
+    cr_assert_eq(mmg_model_set_metadata(m, "d", "4"), MMG_OK); /* the array is full: the next grows it */
+    const char *keys[] = {"e", "b"}; /* a new key (grows the array), a replaced value */
+    for (int what = 0; what < 2; what++) {
+        for (long n = 1;; n++) {
+            mmg__fault_fail_after(n);
+            mmg_status s = mmg_model_set_metadata(m, keys[what], "new");
+            mmg__fault_fail_after(0);
+            if (s == MMG_OK) break;
+            cr_assert_eq(s, MMG_ERR_NOMEM, "%s", mmg_last_error());
+            cr_assert_eq(mmg_model_metadata_count(m), (size_t)(4 + what), "unchanged after a failure");
+            expect_meta(m, "b", "2");
+            cr_assert(n < 100);
+        }
+    }
+    cr_assert_eq(mmg_model_metadata_count(m), 5);
+    expect_meta(m, "b", "new");
+    tmp_file("metafault");
+    for (long n = 1;; n++) {
+        mmg__fault_fail_after(n);
+        mmg_status s = mmg_model_save(m, tmp_path);
+        mmg__fault_fail_after(0);
+        if (s == MMG_OK) break;
+        cr_assert(s == MMG_ERR_NOMEM || s == MMG_ERR_IO, "%s", mmg_last_error());
+        cr_assert(n < 1000);
+    }
+    for (long n = 1;; n++) {
+        mmg__fault_fail_after(n);
+        mmg_model *l = NULL;
+        mmg_status s = mmg_model_load(tmp_path, NULL, &l);
+        mmg__fault_fail_after(0);
+        if (s == MMG_OK) {
+            cr_assert_eq(mmg_model_metadata_count(l), 5);
+            expect_meta(l, "e", "new");
+            mmg_model_free(l);
+            break;
+        }
+        cr_assert_eq(s, MMG_ERR_NOMEM, "allocation %ld: %s", n, mmg_last_error());
+        cr_assert_null(l);
+        cr_assert(n < 1000);
+    }
+    char *v = NULL;
+    for (long n = 1;; n++) {
+        mmg__fault_fail_after(n);
+        mmg_status s = mmg_model_file_metadata(tmp_path, "c", &v);
+        mmg__fault_fail_after(0);
+        if (s == MMG_OK) break;
+        cr_assert_eq(s, MMG_ERR_NOMEM, "%s", mmg_last_error());
+        cr_assert_null(v);
+        cr_assert(n < 100);
+    }
+    cr_assert_str_eq(v, "3");
+    mmg_free(v);
+    unlink(tmp_path);
+    mmg_model_free(m);
 }

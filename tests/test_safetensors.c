@@ -8,6 +8,7 @@
  * allocation failure by fault injection. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -1045,4 +1046,207 @@ Test(safetensors, interop_file) {
         unlink(path);
         rmdir(dir);
     }
+}
+
+/* ---- mmg__st_pread_f32: reading without the mapping ----------------------------- */
+
+static uint32_t lcg_next(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
+
+/* Writes a file with float tensors larger than the 1 MiB pread buffer, a
+ * tiny one, an empty one and an integer one; returns the open writer's
+ * buffers through the statics so the caller can free them. */
+static float *p_f32;
+static uint16_t *p_f16, *p_bf16;
+static double *p_f64;
+enum { P_F32 = 300001, P_F16 = 700003, P_BF16 = 3, P_F64 = 200001 };
+
+static void write_pread_file(const char *path) {
+    uint32_t s = 12345;
+    p_f32 = malloc(P_F32 * sizeof *p_f32);
+    p_f16 = malloc(P_F16 * sizeof *p_f16);
+    p_bf16 = malloc(P_BF16 * sizeof *p_bf16);
+    p_f64 = malloc(P_F64 * sizeof *p_f64);
+    for (size_t i = 0; i < P_F32; i++) p_f32[i] = (float)(int32_t)lcg_next(&s) * 0x1p-20f;
+    for (size_t i = 0; i < P_F16; i++) p_f16[i] = (uint16_t)(lcg_next(&s) >> 16);
+    for (size_t i = 0; i < P_BF16; i++) p_bf16[i] = (uint16_t)(lcg_next(&s) >> 16);
+    for (size_t i = 0; i < P_F64; i++) p_f64[i] = (double)(int32_t)lcg_next(&s) * 1e-7;
+    int64_t a[1] = {P_F32}, b[2] = {P_F16, 1}, c[1] = {P_BF16}, d[1] = {P_F64}, e[2] = {0, 5}, g[1] = {2};
+    int64_t ints[2] = {1, 2};
+    mmg__st_writer *w = NULL;
+    cr_assert_eq(mmg__st_writer_create(&w), MMG_OK);
+    cr_assert_eq(mmg__st_writer_add(w, "f32", MMG__DT_F32, 1, a, p_f32, P_F32 * 4), MMG_OK);
+    cr_assert_eq(mmg__st_writer_add(w, "f16", MMG__DT_F16, 2, b, p_f16, P_F16 * 2), MMG_OK);
+    cr_assert_eq(mmg__st_writer_add(w, "bf16", MMG__DT_BF16, 1, c, p_bf16, P_BF16 * 2), MMG_OK);
+    cr_assert_eq(mmg__st_writer_add(w, "f64", MMG__DT_F64, 1, d, p_f64, P_F64 * 8), MMG_OK);
+    cr_assert_eq(mmg__st_writer_add(w, "empty", MMG__DT_F16, 2, e, NULL, 0), MMG_OK);
+    cr_assert_eq(mmg__st_writer_add(w, "ints", MMG__DT_I64, 1, g, ints, sizeof ints), MMG_OK);
+    cr_assert_eq(mmg__st_writer_write(w, path), MMG_OK, "%s", mmg_last_error());
+    mmg__st_writer_free(w);
+}
+
+static void free_pread_data(void) {
+    free(p_f32);
+    free(p_f16);
+    free(p_bf16);
+    free(p_f64);
+}
+
+/* The number of open file descriptors (entries of /proc/self/fd). */
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    int n = 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n;
+}
+
+/* pread and the mapping give the same floats, bit for bit. */
+static void check_pread_equals_read(const mmg__st_file *f) {
+    const char *names[] = {"f32", "f16", "bf16", "f64", "empty"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const mmg__st_tensor *t = mmg__st_find(f, names[i]);
+        cr_assert_not_null(t);
+        float *x = malloc((t->numel + 1) * 4), *y = malloc((t->numel + 1) * 4);
+        cr_assert_eq(mmg__st_read_f32(t, x, t->numel), MMG_OK);
+        cr_assert_eq(mmg__st_pread_f32(f, t, y, t->numel), MMG_OK, "%s: %s", names[i], mmg_last_error());
+        cr_assert_eq(memcmp(x, y, t->numel * 4), 0, "tensor %s differs", names[i]);
+        free(x);
+        free(y);
+    }
+    /* what read_f32 refuses, pread_f32 refuses the same way */
+    float tmp[4];
+    cr_assert_eq(mmg__st_pread_f32(f, mmg__st_find(f, "ints"), tmp, 2), MMG_ERR_FORMAT);
+    cr_assert(strstr(mmg_last_error(), "ints"), "%s", mmg_last_error());
+    cr_assert_eq(mmg__st_pread_f32(f, mmg__st_find(f, "bf16"), tmp, 4), MMG_ERR_FORMAT);
+    cr_assert_eq(mmg__st_pread_f32(NULL, mmg__st_find(f, "bf16"), tmp, 3), MMG_ERR_INVALID_ARG);
+}
+
+Test(safetensors_pread, matches_the_mapping_for_every_float_dtype) {
+    char *dir = temp_dir(), path[512];
+    snprintf(path, sizeof path, "%s/pread.safetensors", dir);
+    write_pread_file(path);
+    int fds_before = open_fds();
+    mmg__st_file *f = NULL;
+    cr_assert_eq(mmg__st_open(path, &f), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(open_fds(), fds_before + 1, "a mapped file keeps its descriptor");
+    check_pread_equals_read(f);
+    /* the values are the written ones (F32 exactly, F16 per element) */
+    const mmg__st_tensor *t = mmg__st_find(f, "f16");
+    float *y = malloc(P_F16 * 4);
+    cr_assert_eq(mmg__st_pread_f32(f, t, y, P_F16), MMG_OK);
+    for (size_t i = 0; i < P_F16; i += 9973) {
+        float want = mmg__f16_to_f32(p_f16[i]);
+        cr_assert(memcmp(&want, &y[i], 4) == 0, "f16 element %zu", i);
+    }
+    free(y);
+    mmg__st_close(f);
+    cr_assert_eq(open_fds(), fds_before, "close releases the descriptor");
+    /* a file opened from memory falls back to the in-memory bytes */
+    size_t len;
+    uint8_t *mem = read_whole(path, &len);
+    cr_assert_eq(mmg__st_open_memory(mem, len, &f), MMG_OK);
+    check_pread_equals_read(f);
+    mmg__st_close(f);
+    free(mem);
+    unlink(path);
+    rmdir(dir);
+    free_pread_data();
+}
+
+/* Through the mapping, reading a truncated file raises SIGBUS; through
+ * pread it is an error naming the file and the tensor. */
+Test(safetensors_pread, a_file_truncated_after_opening_is_an_io_error) {
+    char *dir = temp_dir(), path[512];
+    snprintf(path, sizeof path, "%s/shrinks.safetensors", dir);
+    write_pread_file(path);
+    mmg__st_file *f = NULL;
+    cr_assert_eq(mmg__st_open(path, &f), MMG_OK, "%s", mmg_last_error());
+    const mmg__st_tensor *t = mmg__st_find(f, "f64");
+    cr_assert_eq(truncate(path, (off_t)mmg__st_file_size(f) / 2), 0);
+    float *y = malloc(P_F32 * 4); /* the larger of f64 and f32 */
+    cr_assert_eq(mmg__st_pread_f32(f, t, y, P_F64), MMG_ERR_IO);
+    cr_assert(strstr(mmg_last_error(), path) && strstr(mmg_last_error(), "'f64'") &&
+                  strstr(mmg_last_error(), "truncated"),
+              "%s", mmg_last_error());
+    /* the first tensor lies before the cut: still readable */
+    cr_assert_eq(mmg__st_pread_f32(f, mmg__st_find(f, "f32"), y, P_F32), MMG_OK, "%s", mmg_last_error());
+    free(y);
+    mmg__st_close(f);
+    unlink(path);
+    rmdir(dir);
+    free_pread_data();
+}
+
+Test(safetensors_pread, allocation_failure_of_the_buffer) {
+    char *dir = temp_dir(), path[512];
+    snprintf(path, sizeof path, "%s/nomem.safetensors", dir);
+    write_pread_file(path);
+    mmg__st_file *f = NULL;
+    cr_assert_eq(mmg__st_open(path, &f), MMG_OK, "%s", mmg_last_error());
+    float *y = malloc(P_F16 * 4);
+    mmg__fault_fail_after(1);
+    mmg_status st = mmg__st_pread_f32(f, mmg__st_find(f, "f16"), y, P_F16);
+    mmg__fault_fail_after(0);
+    cr_assert_eq(st, MMG_ERR_NOMEM, "%s", mmg_last_error());
+    /* F32 needs no buffer */
+    mmg__fault_fail_after(1);
+    st = mmg__st_pread_f32(f, mmg__st_find(f, "f32"), y, P_F32);
+    mmg__fault_fail_after(0);
+    cr_assert_eq(st, MMG_OK, "%s", mmg_last_error());
+    free(y);
+    mmg__st_close(f);
+    unlink(path);
+    rmdir(dir);
+    free_pread_data();
+    EXPECT_NO_LEAKS();
+}
+
+static long current_rss_kb(void) {
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (fp && fgets(line, sizeof line, fp))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    if (fp) fclose(fp);
+    return kb;
+}
+
+/* The point of pread: the file's pages never join the resident set. The
+ * mapping, as the control, does add them. */
+Test(safetensors_pread, the_files_pages_stay_out_of_the_resident_set) {
+    char *dir = temp_dir(), path[512];
+    snprintf(path, sizeof path, "%s/rss.safetensors", dir);
+    const size_t numel = (size_t)1 << 24; /* 64 MiB of F32 */
+    char hdr[256];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "{\"big\":{\"dtype\":\"F32\",\"shape\":[%zu],\"data_offsets\":[0,%zu]}}", numel, numel * 4);
+    size_t len;
+    uint8_t *b = make_file(hdr, (size_t)hl, 0, &len);
+    write_whole(path, b, len);
+    free(b);
+    if (truncate(path, (off_t)(len + numel * 4)) != 0 || current_rss_kb() < 0) {
+        unlink(path);
+        rmdir(dir);
+        cr_skip_test("no sparse file or no /proc/self/status here");
+    }
+    float *dst = malloc(numel * 4);
+    memset(dst, 1, numel * 4); /* resident before measuring */
+    mmg__st_file *f = NULL;
+    cr_assert_eq(mmg__st_open(path, &f), MMG_OK, "%s", mmg_last_error());
+    const mmg__st_tensor *t = mmg__st_find(f, "big");
+    long before = current_rss_kb();
+    cr_assert_eq(mmg__st_pread_f32(f, t, dst, numel), MMG_OK, "%s", mmg_last_error());
+    long pread_grew = current_rss_kb() - before;
+    cr_assert_eq(dst[0], 0.0f);
+    cr_assert_eq(dst[numel - 1], 0.0f);
+    before = current_rss_kb();
+    cr_assert_eq(mmg__st_read_f32(t, dst, numel), MMG_OK);
+    long map_grew = current_rss_kb() - before;
+    cr_assert_lt(pread_grew, 8 * 1024, "pread grew the resident set by %ld KiB", pread_grew);
+    cr_assert_gt(map_grew, 32 * 1024, "control: the mapping grew it by only %ld KiB", map_grew);
+    mmg__st_close(f);
+    free(dst);
+    unlink(path);
+    rmdir(dir);
 }

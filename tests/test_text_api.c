@@ -165,3 +165,103 @@ Test(text_api, every_allocation_failure_is_reported) {
     cr_assert_gt(n, 20, "the session allocates");
     cr_log_info("%ld allocation failures handled", n - 1);
 }
+
+/* Encodes `doc` with both tokenizers and expects the same ids. */
+static void expect_same_encoding(mmg_tokenizer *a, mmg_tokenizer *b, const char *doc) {
+    int32_t *x, *y;
+    size_t nx, ny;
+    cr_assert_eq(mmg_tokenizer_encode(a, (const uint8_t *)doc, strlen(doc), &x, &nx), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(mmg_tokenizer_encode(b, (const uint8_t *)doc, strlen(doc), &y, &ny), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(nx, ny);
+    cr_assert(memcmp(x, y, nx * sizeof *x) == 0);
+    mmg_free(x);
+    mmg_free(y);
+}
+
+/* Restores `state` into tokenizers created without a config (NULL and ""),
+ * and checks they are `orig` again: vocabulary size, special tokens and
+ * aliases, encoding, and a saved state identical byte for byte. */
+static void expect_restores_without_config(mmg_tokenizer *orig, const char *doc,
+                                           const char *const *specials, size_t n_specials) {
+    uint8_t *state;
+    size_t size;
+    cr_assert_eq(mmg_tokenizer_save_state(orig, &state, &size), MMG_OK, "%s", mmg_last_error());
+    const char *configs[] = {NULL, ""};
+    for (int c = 0; c < 2; c++) {
+        mmg_tokenizer *u = NULL;
+        cr_assert_eq(mmg_tokenizer_create(P, configs[c], &u), MMG_OK, "config %d: %s", c, mmg_last_error());
+        /* nothing to work with before the state arrives */
+        int32_t *ids;
+        size_t n;
+        cr_assert_eq(mmg_tokenizer_vocab_size(u), 0);
+        cr_assert_eq(mmg_tokenizer_encode(u, (const uint8_t *)"x", 1, &ids, &n), MMG_ERR_STATE);
+        cr_assert_eq(mmg_tokenizer_load_state(u, state, size), MMG_OK, "%s", mmg_last_error());
+        cr_assert_eq(mmg_tokenizer_vocab_size(u), mmg_tokenizer_vocab_size(orig));
+        for (size_t i = 0; i < n_specials; i++) {
+            int32_t a = -1, b = -2;
+            cr_assert_eq(mmg_tokenizer_special_token(orig, specials[i], &a), MMG_OK, "%s", specials[i]);
+            cr_assert_eq(mmg_tokenizer_special_token(u, specials[i], &b), MMG_OK, "%s", specials[i]);
+            cr_assert_eq(a, b, "special token %s", specials[i]);
+        }
+        expect_same_encoding(orig, u, doc);
+        uint8_t *again;
+        size_t again_size;
+        cr_assert_eq(mmg_tokenizer_save_state(u, &again, &again_size), MMG_OK);
+        cr_assert_eq(again_size, size);
+        cr_assert(memcmp(again, state, size) == 0, "the restored tokenizer saves the same state");
+        mmg_free(again);
+        /* it cannot learn: it was not made with a vocab_size */
+        const uint8_t *docs[] = {(const uint8_t *)doc};
+        size_t sizes[] = {strlen(doc)};
+        cr_assert_eq(mmg_tokenizer_fit(u, docs, sizes, 1), MMG_ERR_STATE);
+        cr_assert(strstr(mmg_last_error(), "vocab_size"), "%s", mmg_last_error());
+        mmg_tokenizer_free(u);
+    }
+    mmg_free(state);
+}
+
+/* A saved state is self-contained: a tokenizer created with no config at
+ * all takes it, with its special tokens and bos/eos/pad choices. */
+Test(text_api, state_loads_into_a_tokenizer_created_without_config) {
+    mmg_tokenizer *t;
+    cr_assert_eq(mmg_tokenizer_create(P,
+                                      "{\"vocab_size\": 330, \"pattern\": \"cl100k\", \"special_tokens\": "
+                                      "[\"<|im_start|>\", \"<|im_end|>\"], \"bos\": \"<|im_start|>\", "
+                                      "\"eos\": \"<|im_end|>\"}",
+                                      &t),
+                 MMG_OK, "%s", mmg_last_error());
+    const uint8_t *docs[] = {(const uint8_t *)CORPUS};
+    size_t sizes[] = {strlen(CORPUS)};
+    cr_assert_eq(mmg_tokenizer_fit(t, docs, sizes, 1), MMG_OK, "%s", mmg_last_error());
+    const char *specials[] = {"bos", "eos", "pad", "<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    expect_restores_without_config(t, CORPUS, specials, 6);
+    int32_t bos;
+    cr_assert_eq(mmg_tokenizer_special_token(t, "bos", &bos), MMG_OK);
+    int32_t im_start;
+    cr_assert_eq(mmg_tokenizer_special_token(t, "<|im_start|>", &im_start), MMG_OK);
+    cr_assert_eq(bos, im_start, "the alias came from the config, and the state carries it");
+    mmg_tokenizer_free(t);
+    /* an explicit config without a vocabulary is still refused */
+    mmg_tokenizer *u = (mmg_tokenizer *)0x1;
+    cr_assert_eq(mmg_tokenizer_create(P, "{}", &u), MMG_ERR_CONFIG);
+    cr_assert_eq(u, (mmg_tokenizer *)0x1);
+}
+
+/* The same for GPT-2's vocabulary files: after save_state, the files are
+ * no longer needed. */
+Test(text_api, gpt2_state_loads_without_the_vocabulary_files) {
+    const char *data = getenv("MMGEN_TEST_DATA");
+    char enc[4200], bpe[4200], cfg[8600];
+    snprintf(enc, sizeof enc, "%s/gpt2/encoder.json", data ? data : "");
+    snprintf(bpe, sizeof bpe, "%s/gpt2/vocab.bpe", data ? data : "");
+    FILE *f = data ? fopen(enc, "rb") : NULL;
+    if (!f) cr_skip_test("shared data (gpt2/encoder.json) not found; set MMGEN_TEST_DATA");
+    fclose(f);
+    snprintf(cfg, sizeof cfg, "{\"vocab\": \"gpt2\", \"encoder_json\": \"%s\", \"vocab_bpe\": \"%s\"}", enc, bpe);
+    mmg_tokenizer *t;
+    cr_assert_eq(mmg_tokenizer_create(P, cfg, &t), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(mmg_tokenizer_vocab_size(t), 50257);
+    const char *specials[] = {"bos", "eos", "<|endoftext|>"};
+    expect_restores_without_config(t, CORPUS, specials, 3);
+    mmg_tokenizer_free(t);
+}

@@ -8,10 +8,11 @@
  * and one token embedding table are shared by the encoder, the decoder and
  * (when tied) the output projection.
  *
- * A model is immutable after create/load and may be shared by any number of
- * threads; computing with it happens in contexts (mmgen/context.h), each with
- * its own KV cache. Weights are stored in safetensors files with the config
- * in the header's __metadata__ (see ABI.md for tensor names and shapes). */
+ * A model's weights are immutable after create/load (outside training) and
+ * it may be shared by any number of threads; computing with it happens in
+ * contexts (mmgen/context.h), each with its own KV cache. Weights are stored
+ * in safetensors files with the config and the model's string metadata in
+ * the header's __metadata__ (see ABI.md for tensor names and shapes). */
 #ifndef MMGEN_MODEL_H
 #define MMGEN_MODEL_H
 
@@ -93,6 +94,34 @@ MMG_API void mmg_model_config_init(mmg_model_config *config, size_t struct_size)
  * for NULL or a bad struct_size). [thread-safe] */
 MMG_API mmg_status mmg_model_config_validate(const mmg_model_config *config);
 
+/* Writes `config` as the JSON object model files carry in their
+ * "mmgen.config" metadata (ABI.md): every field, enums as strings ("pre",
+ * "gelu_tanh", "learned"), flags as true/false, layernorm_eps as the
+ * shortest decimal that reads back as the same float. Fields beyond
+ * config->struct_size take their defaults. Nothing else is validated (a
+ * config whose vocab_size is not set yet can be written). *out_json is a
+ * NUL-terminated string; release it with mmg_free. Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG (NULL, bad struct_size); MMG_ERR_CONFIG for a field
+ * JSON cannot spell (an enum out of range, a flag other than 0/1, a
+ * non-finite layernorm_eps), naming it; MMG_ERR_NOMEM. *out_json is
+ * untouched on error. [thread-safe] */
+MMG_API mmg_status mmg_model_config_to_json(const mmg_model_config *config, char **out_json);
+
+/* Reads a config from JSON text (`len` bytes, no NUL needed; trailing
+ * whitespace or NULs allowed): the keys of mmg_model_config_to_json, each
+ * optional. A missing key keeps its default from mmg_model_config_init;
+ * the caller's other values are not kept. Writes at most out->struct_size
+ * bytes (set it first, e.g. with mmg_model_config_init); `out` is untouched
+ * on error. The result is not validated as a whole (vocab_size may still be
+ * 0): call mmg_model_config_validate, as mmg_model_create does. The same
+ * reader serves model files and checkpoints. Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG (NULL, bad struct_size); MMG_ERR_FORMAT when the text
+ * is not one JSON object; MMG_ERR_CONFIG for an unknown or repeated key, a
+ * value of the wrong type ("d_model": "big", "bias": 1), a number that is
+ * not an int32 or not finite, an enum spelling that does not exist: the
+ * message names the key and the value. [thread-safe] */
+MMG_API mmg_status mmg_model_config_from_json(const char *json, size_t len, mmg_model_config *out);
+
 /* Fills `opts` with defaults, writing only `struct_size` bytes. [thread-safe] */
 MMG_API void mmg_model_options_init(mmg_model_options *opts, size_t struct_size);
 
@@ -108,19 +137,23 @@ MMG_API mmg_status mmg_model_create(const mmg_model_config *config, const mmg_mo
 
 /* Loads a model from a safetensors file written by mmg_model_save (or an
  * exporter using the same names): the config comes from the file's
- * __metadata__ ("mmgen.config"), F32, F16 and BF16 tensors are converted to
- * float. The file is mapped read-only while loading and unmapped before
- * returning (the model owns one copy of the weights). Returns MMG_OK; MMG_ERR_IO (cannot open/read); MMG_ERR_FORMAT
- * (malformed file, bad config JSON, a missing tensor, a dtype or shape that
- * does not match the config: the message names the tensor or field);
- * MMG_ERR_CONFIG; MMG_ERR_LIMIT; MMG_ERR_NOMEM. *out untouched on error.
- * [thread-safe] */
+ * __metadata__ ("mmgen.config", read as mmg_model_config_from_json does,
+ * then validated), F32, F16 and BF16 tensors are converted to float, and
+ * the other string metadata entries become the model's metadata. Tensors
+ * are read from the file straight into the model's one copy of the
+ * weights (pread, not a mapping), so loading needs the weights' memory plus
+ * about 1 MiB, not twice the file. Returns MMG_OK; MMG_ERR_IO (cannot
+ * open/read); MMG_ERR_FORMAT (malformed file, bad config JSON, a missing or
+ * extra tensor, a dtype or shape that does not match the config: the
+ * message names the tensor or field); MMG_ERR_LIMIT; MMG_ERR_NOMEM. *out
+ * untouched on error. [thread-safe] */
 MMG_API mmg_status mmg_model_load(const char *path, const mmg_model_options *opts,
                                   mmg_model **out);
 
-/* Writes the model (all F32) with its config in __metadata__ to `path`,
- * through a temporary file renamed into place. Returns MMG_OK, MMG_ERR_IO,
- * MMG_ERR_NOMEM or MMG_ERR_INVALID_ARG. [thread-safe: the model is only read] */
+/* Writes the model (all F32) with its config and its metadata in
+ * __metadata__ to `path`, through a temporary file renamed into place.
+ * Returns MMG_OK, MMG_ERR_IO, MMG_ERR_NOMEM or MMG_ERR_INVALID_ARG.
+ * [thread-safe: the model is only read; not while its metadata is set] */
 MMG_API mmg_status mmg_model_save(const mmg_model *model, const char *path);
 
 /* Releases the caller's reference. Contexts made from the model hold their own
@@ -136,6 +169,54 @@ MMG_API mmg_status mmg_model_get_config(const mmg_model *model, mmg_model_config
 
 /* The number of parameters (floats); 0 for NULL. [thread-safe] */
 MMG_API uint64_t mmg_model_n_params(const mmg_model *model);
+
+/* ---- metadata ---------------------------------------------------------------
+ * A model carries string key/value metadata that mmg_model_save writes into
+ * the file's __metadata__ beside the config and mmg_model_load restores
+ * (every string entry but the reserved ones), so one file can hold a model
+ * and what it needs, e.g. its tokenizer's state. Keys and values are UTF-8.
+ * Reserved keys, written by mmgen itself: "format" and "mmgen.config".
+ *
+ * Metadata is the one part of a model that changes after create/load:
+ * set it before sharing the model with other threads (or contexts used on
+ * them). Reading it is thread-safe while nobody sets it. */
+
+/* Sets metadata `key` to a copy of `value`, replacing an earlier value;
+ * `value` NULL removes the key (no error when absent). A new key goes after
+ * the existing ones (the order saved and listed). Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG for a NULL model or key, a reserved key, a key or
+ * value that is not valid UTF-8; MMG_ERR_NOMEM (the model unchanged).
+ * [one thread per object; not while other threads use the model] */
+MMG_API mmg_status mmg_model_set_metadata(mmg_model *model, const char *key, const char *value);
+
+/* Points *out_value at the value of `key`, owned by the model: valid until
+ * that key is set again or removed, or the model is freed. Returns MMG_OK;
+ * MMG_ERR_NOT_FOUND when the model has no such key (always for the reserved
+ * keys: the config is mmg_model_get_config); MMG_ERR_INVALID_ARG for NULL.
+ * *out_value is untouched on error. [thread-safe; not concurrently with
+ * mmg_model_set_metadata on the same model] */
+MMG_API mmg_status mmg_model_get_metadata(const mmg_model *model, const char *key,
+                                          const char **out_value);
+
+/* The number of metadata entries; 0 for NULL. [thread-safe; not concurrently
+ * with mmg_model_set_metadata on the same model] */
+MMG_API size_t mmg_model_metadata_count(const mmg_model *model);
+
+/* The key of entry `index` (0 .. count-1, in the order keys were first set
+ * or found in the file), owned by the model and valid until that key is
+ * removed or the model freed; NULL for a bad index or NULL model. Removing a
+ * key shifts the indexes after it. [thread-safe; not concurrently with
+ * mmg_model_set_metadata on the same model] */
+MMG_API const char *mmg_model_metadata_key_at(const mmg_model *model, size_t index);
+
+/* Reads one __metadata__ entry of a safetensors file (a model file, a
+ * training checkpoint) without loading its tensors: reserved entries too
+ * (e.g. "mmgen.config", for mmg_model_config_from_json). *out_value is a
+ * NUL-terminated copy; release it with mmg_free. Returns MMG_OK; MMG_ERR_IO
+ * (cannot open/read); MMG_ERR_FORMAT (not a valid safetensors file);
+ * MMG_ERR_NOT_FOUND (no such entry); MMG_ERR_INVALID_ARG; MMG_ERR_NOMEM.
+ * *out_value untouched on error. [thread-safe] */
+MMG_API mmg_status mmg_model_file_metadata(const char *path, const char *key, char **out_value);
 
 MMG_EXTERN_C_END
 

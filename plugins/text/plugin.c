@@ -18,7 +18,13 @@
  * right after the last token.
  * Special tokens reach a token stream only through special_token(); encode
  * never parses them out of a document. Decoding a special token gives its
- * name's bytes, as tiktoken's decode does. */
+ * name's bytes, as tiktoken's decode does.
+ *
+ * No config (NULL, or empty text) makes a tokenizer without a vocabulary,
+ * waiting for load_state: a saved state is self-contained (tokens, merges
+ * by rank, pattern, special tokens and bos/eos/pad), so restoring one never
+ * needs the vocabulary files or the config it was first made with. An
+ * explicit config without a vocabulary source ({}) is still an error. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,8 +255,14 @@ static int text_create(const char *config_json, size_t config_size, void **out_i
     t->default_specials = 1;
     t->min_frequency = 1;
     int rc = 0;
+    /* Trailing NULs and whitespace are not part of the config. */
+    while (config_json && config_size &&
+           (config_json[config_size - 1] == 0 || config_json[config_size - 1] == ' ' ||
+            config_json[config_size - 1] == '\n' || config_json[config_size - 1] == '\t' ||
+            config_json[config_size - 1] == '\r'))
+        config_size--;
     if (!config_json || config_size == 0) {
-        rc = txt_error(MMG_ERR_CONFIG, "text config: empty; give {\"vocab_size\": N} to learn a vocabulary, or a vocabulary file (\"tiktoken\" or \"vocab\": \"gpt2\")");
+        /* empty: no vocabulary until load_state() */
     } else {
         const char *end = NULL;
         cJSON *root = cJSON_ParseWithLengthOpts(config_json, config_size, &end, 0);
@@ -274,7 +286,8 @@ static int text_fit(void *instance, const mmg_plugin_document *docs, size_t n_do
     text_tok *t = instance;
     if (!t || (!docs && n_docs)) return txt_error(MMG_ERR_INVALID_ARG, "text: fit needs a tokenizer and documents");
     if (!t->fit_vocab_size)
-        return txt_error(MMG_ERR_STATE, "text: this tokenizer's vocabulary comes from files; create one with {\"vocab_size\": N} to learn merges");
+        return txt_error(MMG_ERR_STATE, "text: fit needs a tokenizer created with {\"vocab_size\": N}; this one "
+                                        "was created from vocabulary files or without a config (for load_state)");
     int32_t n_special = t->default_specials ? 1 : 0;
     for (size_t i = 0; i < t->n_specials; i++) n_special += t->specials[i].id < 0;
     int32_t n_tokens = t->fit_vocab_size - n_special;
