@@ -18,5 +18,6 @@
 #include "model.h"
 #include "context.h"
 #include "generate.h"
+#include "train.h"
 
 #endif /* MMGEN_MMGEN_H */

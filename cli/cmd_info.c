@@ -1,0 +1,78 @@
+/* cli/cmd_info.c - `mmgen info MODEL`: what a model file holds (its
+ * architecture, parameter count, metadata and embedded tokenizer), read
+ * through the library's own loader so a file that `info` accepts is one
+ * `generate` accepts. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "mmgen/model.h"
+#include "tokfile.h"
+
+/* Prints the config as "  key  value" lines, in the words of its JSON form
+ * (mmg_model_config_to_json), so the names are those --config takes. */
+static int print_config(const mmg_model_config *cfg) {
+    char *json = NULL;
+    if (mmg_model_config_to_json(cfg, &json) != MMG_OK) return cli_fail("writing the config");
+    cJSON *root = cJSON_Parse(json);
+    mmg_free(json);
+    if (!root) return cli_error("out of memory");
+    for (const cJSON *e = root->child; e; e = e->next) {
+        char *v = cJSON_IsString(e) ? NULL : cJSON_PrintUnformatted(e);
+        printf("  %-18s %s\n", e->string, cJSON_IsString(e) ? e->valuestring : v ? v : "?");
+        cJSON_free(v);
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv) {
+    args_option opts[] = {{0}};
+    const args_command cmd = {"info", "MODEL",
+                              "Describes a model file written by `mmgen train`: its config, its\n"
+                              "parameter count and the tokenizer it carries.",
+                              NULL};
+    const char *pos[1];
+    int n = 0;
+    int rc = args_parse(&cmd, opts, argc, argv, pos, 1, &n);
+    if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    if (n != 1) return args_usage_error(&cmd, "give one model file");
+    mmg_model *model = NULL;
+    if (mmg_model_load(pos[0], NULL, &model) != MMG_OK) return cli_fail("loading model '%s'", pos[0]);
+    mmg_model_config cfg;
+    mmg_model_config_init(&cfg, sizeof cfg);
+    if (mmg_model_get_config(model, &cfg) != MMG_OK) rc = cli_fail("reading the config of '%s'", pos[0]);
+    if (!rc) {
+        uint64_t np = mmg_model_n_params(model);
+        printf("model       %s\n", pos[0]);
+        printf("kind        %s\n", cfg.n_encoder_layers > 0 ? "encoder-decoder" : "decoder-only");
+        printf("parameters  %llu (%.2f M, %.1f MB as float32)\n", (unsigned long long)np, (double)np / 1e6,
+               (double)np * 4 / 1e6);
+        printf("config\n");
+        rc = print_config(&cfg);
+        size_t n_meta = mmg_model_metadata_count(model);
+        if (!rc && n_meta) {
+            printf("metadata   ");
+            for (size_t i = 0; i < n_meta; i++) {
+                const char *key = mmg_model_metadata_key_at(model, i), *value = "";
+                mmg_model_get_metadata(model, key, &value);
+                printf("%s %s (%zu bytes)", i ? "," : "", key, strlen(value));
+            }
+            printf("\n");
+        }
+        cli_tok t;
+        int found = 0;
+        if (!rc) rc = tokfile_from_loaded_model(model, pos[0], &t, &found);
+        if (!rc && found) {
+            printf("tokenizer   %s (%s), %d tokens\n", t.plugin, mmg_modality_name(t.modality),
+                   (int)mmg_tokenizer_vocab_size(t.tok));
+            tokfile_free(&t);
+        } else if (!rc) {
+            printf("tokenizer   none (generate needs --tokenizer, or prints token ids)\n");
+        }
+    }
+    mmg_model_free(model);
+    return rc;
+}

@@ -1,0 +1,409 @@
+/* cli/cmd_tokenizer.c - `mmgen tokenizer fit|new|encode|decode|info|eval`.
+ *
+ * A tokenizer is made by a plugin from a JSON config, fitted on sample
+ * documents (BPE merges, an image codebook) and saved as one JSON file
+ * (tokfile.h) that train and generate read. encode/decode turn a document
+ * into token ids and back, so any stage can be inspected by hand; eval
+ * measures the round trip (bytes per token for text, PSNR for images). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "files.h"
+#include "image_quality.h"
+#include "tokens_io.h"
+#include "tokfile.h"
+
+#define MAX_FILES 65536
+
+static int usage_status(int rc) { return rc == ARGS_HELP ? CLI_OK : CLI_USAGE; }
+
+/* The tokenizer named by --tokenizer (file or model), or --plugin/--config
+ * alone for plugins that need no learned state. */
+static int open_tokenizer(const args_command *cmd, const char *path, const char *plugin,
+                          const char *config_arg, cli_tok *out) {
+    char *config = NULL;
+    if (config_arg && !(config = files_json_arg("--config", config_arg))) return CLI_ERR;
+    int rc;
+    if (path) rc = tokfile_load(path, plugin, config, out);
+    else if (plugin) rc = tokfile_create(plugin, config, out);
+    else rc = args_usage_error(cmd, "give --tokenizer FILE (from `mmgen tokenizer fit`, or a model)");
+    free(config);
+    return rc;
+}
+
+static void human_bytes(double b, char *buf, size_t size) {
+    if (b >= 1e6) snprintf(buf, size, "%.1f MB", b / 1e6);
+    else if (b >= 1e3) snprintf(buf, size, "%.1f kB", b / 1e3);
+    else snprintf(buf, size, "%.0f bytes", b);
+}
+
+/* ---- fit / new ------------------------------------------------------------- */
+
+static int tokenizer_fit(int argc, char **argv, int fit) {
+    const char *plugin = NULL, *config_arg = NULL, *output = NULL;
+    args_option opts[] = {
+        {"plugin", 'p', ARG_STRING, &plugin, "NAME", "the plugin: a name (text, image) or a path to a .so"},
+        {"config", 'c', ARG_STRING, &config_arg, "JSON|FILE", "the plugin's JSON config, inline or in a file"},
+        {"output", 'o', ARG_STRING, &output, "FILE", "where to write the tokenizer (JSON)"},
+        {0}};
+    const args_command fit_cmd = {
+        "tokenizer fit", "--plugin NAME --config JSON -o OUT FILES...",
+        "Creates a tokenizer with the plugin's config, learns its state (BPE merges,\n"
+        "an image codebook) from the documents FILES (each file one document; - is\n"
+        "standard input) and writes it to OUT as one JSON file.",
+        "examples:\n"
+        "  mmgen tokenizer fit --plugin text --config '{\"vocab_size\": 4096}' -o tok.json input.txt\n"
+        "  mmgen tokenizer fit --plugin image --config '{\"patch_size\": 4, \"codebook_size\": 256}' \\\n"
+        "      -o img.json a.png b.png\n"};
+    const args_command new_cmd = {
+        "tokenizer new", "--plugin NAME [--config JSON] -o OUT",
+        "Creates a tokenizer that needs no fitting (e.g. GPT-2's vocabulary:\n"
+        "{\"vocab\": \"gpt2\", \"encoder_json\": PATH, \"vocab_bpe\": PATH}) and writes it\n"
+        "to OUT as one JSON file.",
+        NULL};
+    const args_command *cmd = fit ? &fit_cmd : &new_cmd;
+    const char **files = malloc(MAX_FILES * sizeof *files);
+    if (!files) return cli_error("out of memory");
+    int n = 0;
+    int rc = args_parse(cmd, opts, argc, argv, files, fit ? MAX_FILES : 0, &n);
+    if (rc != ARGS_OK) {
+        free(files);
+        return usage_status(rc);
+    }
+    if (!plugin) rc = args_usage_error(cmd, "--plugin is required (see `mmgen plugins`)");
+    else if (!output) rc = args_usage_error(cmd, "-o/--output is required");
+    else if (fit && n == 0) rc = args_usage_error(cmd, "no documents to fit on; give one or more FILES");
+    if (rc) {
+        free(files);
+        return CLI_USAGE;
+    }
+    cli_tok t;
+    rc = open_tokenizer(cmd, NULL, plugin, config_arg, &t);
+    if (rc) {
+        free(files);
+        return rc;
+    }
+    uint8_t **docs = calloc((size_t)n + 1, sizeof *docs);
+    size_t *sizes = calloc((size_t)n + 1, sizeof *sizes);
+    double total = 0, t0 = cli_now();
+    if (!docs || !sizes) rc = cli_error("out of memory");
+    for (int i = 0; i < n && !rc; i++) {
+        if (files_read(files[i], &docs[i], &sizes[i]) != 0) rc = CLI_ERR;
+        total += (double)sizes[i];
+    }
+    if (!rc && fit &&
+        mmg_tokenizer_fit(t.tok, (const uint8_t *const *)docs, sizes, (size_t)n) != MMG_OK)
+        rc = cli_fail("fitting the '%s' tokenizer on %d document%s", t.plugin, n, n == 1 ? "" : "s");
+    char *json = rc ? NULL : tokfile_serialize(&t);
+    if (!rc && !json) rc = CLI_ERR;
+    if (!rc && files_write(output, json, strlen(json)) != 0) rc = CLI_ERR;
+    if (!rc && strcmp(output, "-") != 0) {
+        char hb[32];
+        human_bytes(total, hb, sizeof hb);
+        if (fit)
+            printf("fitted a tokenizer (%s plugin): %d tokens from %d document%s (%s) in %.1f s -> %s\n", t.plugin,
+                   (int)mmg_tokenizer_vocab_size(t.tok), n, n == 1 ? "" : "s", hb, cli_now() - t0,
+                   output);
+        else
+            printf("a tokenizer (%s plugin): %d tokens -> %s\n", t.plugin, (int)mmg_tokenizer_vocab_size(t.tok),
+                   output);
+    }
+    free(json);
+    for (int i = 0; i < n; i++) free(docs ? docs[i] : NULL);
+    free(docs);
+    free(sizes);
+    free(files);
+    tokfile_free(&t);
+    return rc;
+}
+
+/* ---- encode ------------------------------------------------------------------ */
+
+static int tokenizer_encode(int argc, char **argv) {
+    const char *tok_path = NULL, *plugin = NULL, *config_arg = NULL, *output = "-";
+    int32_t format = TOKENS_TEXT;
+    int add_bos = 0, add_eos = 0;
+    args_option opts[] = {
+        {"tokenizer", 't', ARG_STRING, &tok_path, "FILE", "tokenizer file, or a model that carries one"},
+        {"plugin", 'p', ARG_STRING, &plugin, "NAME", "with --tokenizer: the file is this plugin's raw state; "
+                                                     "alone: a plugin that needs no state"},
+        {"config", 'c', ARG_STRING, &config_arg, "JSON|FILE", "the plugin's config (with --plugin)"},
+        {"output", 'o', ARG_STRING, &output, "FILE", "where to write the ids (- = stdout)"},
+        {"format", 'f', ARG_CHOICE, &format, "FMT", "text: a line of ids per document; lines: one id per "
+                                                    "line; u16/u32: little-endian binary (for train --tokens)",
+         0, 0, tokens_format_names},
+        {"bos", 0, ARG_FLAG, &add_bos, NULL, "start each document with the bos token"},
+        {"eos", 0, ARG_FLAG, &add_eos, NULL, "end each document with the eos token"},
+        {0}};
+    const args_command cmd = {
+        "tokenizer encode", "--tokenizer FILE [options] [FILES...]",
+        "Encodes each document FILE (default: standard input) into token ids.",
+        "example:\n  echo 'To be, or not to be' | mmgen tokenizer encode -t tok.json\n"};
+    const char **files = malloc(MAX_FILES * sizeof *files);
+    if (!files) return cli_error("out of memory");
+    int n = 0;
+    int rc = args_parse(&cmd, opts, argc, argv, files, MAX_FILES, &n);
+    if (rc != ARGS_OK) {
+        free(files);
+        return usage_status(rc);
+    }
+    if (n == 0) files[n++] = "-";
+    cli_tok t;
+    if ((rc = open_tokenizer(&cmd, tok_path, plugin, config_arg, &t)) != 0) {
+        free(files);
+        return rc;
+    }
+    int32_t bos = add_bos ? tokfile_special(&t, "bos") : -1;
+    int32_t eos = add_eos ? tokfile_special(&t, "eos") : -1;
+    if ((add_bos && bos < 0) || (add_eos && eos < 0))
+        rc = cli_error("the %s tokenizer has no %s token", t.plugin, add_bos && bos < 0 ? "bos" : "eos");
+    uint8_t *out = NULL;
+    size_t len = 0, cap = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        uint8_t *doc;
+        size_t size;
+        if (files_read(files[i], &doc, &size) != 0) {
+            rc = CLI_ERR;
+            break;
+        }
+        int32_t *ids = NULL;
+        size_t count = 0;
+        if (mmg_tokenizer_encode(t.tok, doc, size, &ids, &count) != MMG_OK) {
+            rc = cli_fail("encoding '%s'", files[i]);
+        } else {
+            /* one buffer with the optional bos/eos around the ids */
+            int32_t *all = malloc((count + 2) * sizeof *all);
+            size_t m = 0;
+            if (!all) {
+                rc = cli_error("out of memory");
+            } else {
+                if (bos >= 0) all[m++] = bos;
+                if (count) memcpy(all + m, ids, count * sizeof *ids);
+                m += count;
+                if (eos >= 0) all[m++] = eos;
+                if (tokens_format_append(all, m, (tokens_format)format, &out, &len, &cap)) rc = CLI_ERR;
+            }
+            free(all);
+        }
+        mmg_free(ids);
+        free(doc);
+    }
+    if (!rc && files_write(output, out, len) != 0) rc = CLI_ERR;
+    free(out);
+    free(files);
+    tokfile_free(&t);
+    return rc;
+}
+
+/* ---- decode ------------------------------------------------------------------ */
+
+static int tokenizer_decode(int argc, char **argv) {
+    const char *tok_path = NULL, *plugin = NULL, *config_arg = NULL, *output = "-";
+    int32_t format = TOKENS_TEXT;
+    args_option opts[] = {
+        {"tokenizer", 't', ARG_STRING, &tok_path, "FILE", "tokenizer file, or a model that carries one"},
+        {"plugin", 'p', ARG_STRING, &plugin, "NAME", "with --tokenizer: the file is this plugin's raw state"},
+        {"config", 'c', ARG_STRING, &config_arg, "JSON|FILE", "the plugin's config (with --plugin)"},
+        {"output", 'o', ARG_STRING, &output, "FILE", "where to write the document (- = stdout)"},
+        {"format", 'f', ARG_CHOICE, &format, "FMT", "how the ids are written (text and lines both read "
+                                                    "any whitespace-separated ids)",
+         0, 0, tokens_format_names},
+        {0}};
+    const args_command cmd = {
+        "tokenizer decode", "--tokenizer FILE [options] [IDS_FILE]",
+        "Decodes token ids (from IDS_FILE, default standard input) into one document.",
+        "example:\n  mmgen tokenizer encode -t img.json a.png | mmgen tokenizer decode -t img.json -o a2.png\n"};
+    const char *pos[1];
+    int n = 0;
+    int rc = args_parse(&cmd, opts, argc, argv, pos, 1, &n);
+    if (rc != ARGS_OK) return usage_status(rc);
+    const char *input = n ? pos[0] : "-";
+    cli_tok t;
+    if ((rc = open_tokenizer(&cmd, tok_path, plugin, config_arg, &t)) != 0) return rc;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int32_t *ids = NULL;
+    size_t count = 0;
+    if (files_read(input, &data, &size) != 0) rc = CLI_ERR;
+    if (!rc && tokens_parse(data, size, (tokens_format)format,
+                            strcmp(input, "-") ? input : "standard input", &ids, &count) != 0)
+        rc = CLI_ERR;
+    uint8_t *doc = NULL;
+    size_t doc_size = 0;
+    if (!rc && mmg_tokenizer_decode(t.tok, ids, count, &doc, &doc_size) != MMG_OK)
+        rc = cli_fail("decoding %zu token ids from %s%s%s", count, strcmp(input, "-") ? "'" : "",
+                      strcmp(input, "-") ? input : "standard input", strcmp(input, "-") ? "'" : "");
+    if (!rc && files_write(output, doc, doc_size) != 0) rc = CLI_ERR;
+    mmg_free(doc);
+    free(ids);
+    free(data);
+    tokfile_free(&t);
+    return rc;
+}
+
+/* ---- info -------------------------------------------------------------------- */
+
+static int tokenizer_info(int argc, char **argv) {
+    const char *tok_path = NULL, *plugin = NULL, *config_arg = NULL;
+    args_option opts[] = {
+        {"tokenizer", 't', ARG_STRING, &tok_path, "FILE", "tokenizer file, or a model that carries one"},
+        {"plugin", 'p', ARG_STRING, &plugin, "NAME", "with --tokenizer: the file is this plugin's raw state"},
+        {"config", 'c', ARG_STRING, &config_arg, "JSON|FILE", "the plugin's config (with --plugin)"},
+        {0}};
+    const args_command cmd = {"tokenizer info", "--tokenizer FILE [IDS...]",
+                              "Describes a tokenizer: plugin, vocabulary size, special tokens,\n"
+                              "extensions; and each token id given.",
+                              NULL};
+    const char *pos[256];
+    int n = 0;
+    int rc = args_parse(&cmd, opts, argc, argv, pos, 256, &n);
+    if (rc != ARGS_OK) return usage_status(rc);
+    cli_tok t;
+    if ((rc = open_tokenizer(&cmd, tok_path, plugin, config_arg, &t)) != 0) return rc;
+    const mmg_plugin *p = mmg_tokenizer_plugin(t.tok);
+    printf("plugin      %s %s (%s)\n", t.plugin, mmg_plugin_version(p), mmg_plugin_path(p));
+    printf("modality    %s\n", mmg_modality_name(t.modality));
+    printf("config      %s\n", t.config ? t.config : "(defaults)");
+    printf("vocab_size  %d\n", (int)mmg_tokenizer_vocab_size(t.tok));
+    static const char *const specials[] = {"bos", "eos", "pad"};
+    for (int i = 0; i < 3; i++) {
+        int32_t id = tokfile_special(&t, specials[i]);
+        if (id >= 0) printf("%-11s %d\n", specials[i], (int)id);
+    }
+    printf("extensions ");
+    if (mmg_tokenizer_has_extension(t.tok, MMG_EXT_CONSTRAINT_V1)) printf(" %s", MMG_EXT_CONSTRAINT_V1);
+    if (mmg_tokenizer_has_extension(t.tok, MMG_EXT_STREAM_DECODE_V1)) printf(" %s", MMG_EXT_STREAM_DECODE_V1);
+    printf("\n");
+    for (int i = 0; i < n && !rc; i++) {
+        int64_t id;
+        if (args_to_i64(pos[i], &id) || id < 0 || id > INT32_MAX) {
+            rc = args_usage_error(&cmd, "'%s' is not a token id", pos[i]);
+            break;
+        }
+        char *text = NULL;
+        if (mmg_tokenizer_describe_token(t.tok, (int32_t)id, &text) != MMG_OK)
+            rc = cli_fail("describing token %lld", (long long)id);
+        else printf("%-11lld %s\n", (long long)id, text);
+        mmg_free(text);
+    }
+    tokfile_free(&t);
+    return rc;
+}
+
+/* ---- eval -------------------------------------------------------------------- */
+
+static int tokenizer_eval(int argc, char **argv) {
+    const char *tok_path = NULL, *plugin = NULL, *config_arg = NULL, *save = NULL;
+    args_option opts[] = {
+        {"tokenizer", 't', ARG_STRING, &tok_path, "FILE", "tokenizer file, or a model that carries one"},
+        {"plugin", 'p', ARG_STRING, &plugin, "NAME", "with --tokenizer: the file is this plugin's raw state"},
+        {"config", 'c', ARG_STRING, &config_arg, "JSON|FILE", "the plugin's config (with --plugin)"},
+        {"save", 0, ARG_STRING, &save, "FILE", "also write the decoded document (one FILE only)"},
+        {0}};
+    const args_command cmd = {
+        "tokenizer eval", "--tokenizer FILE [options] FILES...",
+        "Encodes and decodes each document and reports the token count, bytes per\n"
+        "token, whether the round trip is exact, and for images the PSNR of the\n"
+        "decoded image against the original.",
+        NULL};
+    const char **files = malloc(MAX_FILES * sizeof *files);
+    if (!files) return cli_error("out of memory");
+    int n = 0;
+    int rc = args_parse(&cmd, opts, argc, argv, files, MAX_FILES, &n);
+    if (rc == ARGS_OK && n == 0) rc = args_usage_error(&cmd, "no documents given");
+    if (rc == ARGS_OK && save && n != 1) rc = args_usage_error(&cmd, "--save needs exactly one FILE");
+    if (rc != ARGS_OK) {
+        free(files);
+        return usage_status(rc);
+    }
+    cli_tok t;
+    if ((rc = open_tokenizer(&cmd, tok_path, plugin, config_arg, &t)) != 0) {
+        free(files);
+        return rc;
+    }
+    int image = t.modality == MMG_MODALITY_IMAGE;
+    double sum_psnr = 0;
+    int n_psnr = 0;
+    size_t all_bytes = 0, all_tokens = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        uint8_t *doc = NULL, *back = NULL;
+        size_t size = 0, back_size = 0, count = 0;
+        int32_t *ids = NULL;
+        if (files_read(files[i], &doc, &size) != 0) rc = CLI_ERR;
+        else if (mmg_tokenizer_encode(t.tok, doc, size, &ids, &count) != MMG_OK)
+            rc = cli_fail("encoding '%s'", files[i]);
+        else if (mmg_tokenizer_decode(t.tok, ids, count, &back, &back_size) != MMG_OK)
+            rc = cli_fail("decoding the %zu tokens of '%s'", count, files[i]);
+        if (!rc) {
+            all_bytes += size, all_tokens += count;
+            int exact = back_size == size && (size == 0 || memcmp(back, doc, size) == 0);
+            printf("%s: %zu bytes -> %zu tokens (%.2f bytes/token), round trip %s", files[i], size,
+                   count, count ? (double)size / (double)count : 0.0, exact ? "exact" : "lossy");
+            if (image && !exact) {
+                double psnr;
+                uint32_t dims[4];
+                char err[256];
+                int q = image_psnr(doc, size, back, back_size, &psnr, dims, err, sizeof err);
+                if (q == 0) {
+                    printf(", PSNR %.2f dB", psnr);
+                    if (isfinite(psnr)) sum_psnr += psnr, n_psnr++;
+                } else if (q == 1) {
+                    printf(", decoded %ux%u vs original %ux%u (no PSNR)", dims[2], dims[3], dims[0],
+                           dims[1]);
+                } else {
+                    printf(" (no PSNR: %s)", err);
+                }
+            }
+            printf("\n");
+            if (save && files_write(save, back, back_size) != 0) rc = CLI_ERR;
+        }
+        mmg_free(ids);
+        mmg_free(back);
+        free(doc);
+    }
+    if (!rc && n > 1) {
+        printf("total: %zu bytes -> %zu tokens (%.2f bytes/token)", all_bytes, all_tokens,
+               all_tokens ? (double)all_bytes / (double)all_tokens : 0.0);
+        if (n_psnr) printf(", mean PSNR %.2f dB", sum_psnr / n_psnr);
+        printf("\n");
+    }
+    free(files);
+    tokfile_free(&t);
+    return rc;
+}
+
+int cmd_tokenizer(int argc, char **argv) {
+    static const char usage[] =
+        "usage: mmgen tokenizer <fit|new|encode|decode|info|eval> [options]\n"
+        "\n"
+        "  fit      learn a tokenizer from documents and save it\n"
+        "  new      save a tokenizer that needs no fitting (e.g. GPT-2's vocabulary)\n"
+        "  encode   document -> token ids\n"
+        "  decode   token ids -> document\n"
+        "  info     describe a tokenizer and token ids\n"
+        "  eval     round-trip documents: tokens per byte, exactness, PSNR for images\n"
+        "\n"
+        "`mmgen tokenizer <sub> --help` describes each.\n";
+    if (argc < 1) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *sub = argv[0];
+    if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(sub, "fit")) return tokenizer_fit(argc - 1, argv + 1, 1);
+    if (!strcmp(sub, "new")) return tokenizer_fit(argc - 1, argv + 1, 0);
+    if (!strcmp(sub, "encode")) return tokenizer_encode(argc - 1, argv + 1);
+    if (!strcmp(sub, "decode")) return tokenizer_decode(argc - 1, argv + 1);
+    if (!strcmp(sub, "info")) return tokenizer_info(argc - 1, argv + 1);
+    if (!strcmp(sub, "eval")) return tokenizer_eval(argc - 1, argv + 1);
+    fprintf(stderr, "mmgen tokenizer: unknown subcommand '%s'\n", sub);
+    fputs(usage, stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# scripts/train_shakespeare.sh - the real-data anchor of training (issue 4):
+# nanoGPT's CPU "baby GPT" on character-level Tiny Shakespeare (4 layers,
+# 4 heads, n_embd 128, block 64, batch 12, 2000 iterations, lr 1e-3 -> 1e-4
+# cosine, 100 warm-up, beta2 0.99, weight decay 0.1, clip 1.0, no dropout),
+# trained by mmgen's C trainer, then - in the same session, on the same
+# machine and thread count - by the equivalent PyTorch script
+# (bench/train_torch.py shakespeare) when torch is importable.
+# Prints both runs' logs and a summary: validation loss (target <= 1.89) and
+# wall time of each.
+#
+#   sh scripts/train_shakespeare.sh [--threads N] [--iters 2000] [--no-torch]
+# Environment: BUILD_DIR (default build), DATA (default ../shared/data/tinyshakespeare/input.txt)
+set -eu
+cd "$(dirname "$0")/.."
+threads=$(nproc)
+iters=2000
+torch=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --threads) threads=$2; shift 2 ;;
+    --iters) iters=$2; shift 2 ;;
+    --no-torch) torch=0; shift ;;
+    *) echo "usage: $0 [--threads N] [--iters N] [--no-torch]" >&2; exit 2 ;;
+  esac
+done
+build=${BUILD_DIR:-build}
+data=${DATA:-../shared/data/tinyshakespeare/input.txt}
+[ -f "$data" ] || { echo "skip: $data not found (see ../shared/data/README.md)"; exit 77; }
+if [ ! -x "$build/bin/bench_train_shakespeare" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target bench_train_shakespeare >/dev/null
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT INT TERM
+echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), threads $threads"
+echo "== mmgen (C trainer)"
+"$build/bin/bench_train_shakespeare" --data "$data" --iters "$iters" --threads "$threads" | tee "$out/mmgen.log"
+if [ "$torch" = 1 ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  echo "== PyTorch (nanoGPT-equivalent), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  /usr/bin/python3 bench/train_torch.py shakespeare --data "$data" --iters "$iters" --threads "$threads" | tee "$out/torch.log"
+fi
+echo "== summary"
+for f in "$out"/mmgen.log "$out"/torch.log; do
+  [ -f "$f" ] || continue
+  grep '^{' "$f" | /usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+ok = "meets" if r["val_loss"] <= 1.89 else "MISSES"
+print("%-6s val loss %.4f (%s <= 1.89; nanoGPT-style estimate %.4f), train %.1f s for %d iterations"
+      % (r["impl"], r["val_loss"], ok, r["val_loss_estimate"], r["train_seconds"], r["iters"]))'
+done
