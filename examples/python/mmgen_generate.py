@@ -28,7 +28,6 @@ import ctypes
 import ctypes.util
 import json
 import os
-import struct
 import sys
 
 ABI_MAJOR, ABI_MINOR = 1, 0  # the header version this binding was written against
@@ -87,6 +86,7 @@ def load_library(path):
         "mmg_free": (None, [P]),
         "mmg_model_load": (ctypes.c_int, [ctypes.c_char_p, P, ctypes.POINTER(P)]),
         "mmg_model_free": (None, [P]),
+        "mmg_model_get_metadata": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p)]),
         "mmg_context_options_init": (None, [P, ctypes.c_size_t]),
         "mmg_context_create": (ctypes.c_int, [P, P, ctypes.POINTER(P)]),
         "mmg_context_free": (None, [P]),
@@ -128,15 +128,6 @@ def check(lib, status, doing):
         raise MmgenError("%s: %s" % (doing, lib.mmg_last_error().decode("utf-8", "replace")))
 
 
-def read_metadata(path):
-    """The __metadata__ of a safetensors file: 8-byte length, JSON header."""
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > 100_000_000:
-            raise MmgenError("%s: not a safetensors file" % path)
-        return json.loads(f.read(n)).get("__metadata__") or {}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", help="path to libmmgen.so (default: $MMGEN_LIB, then the system)")
@@ -168,17 +159,21 @@ def main():
     ctx = ctypes.c_void_p()
     check(lib, lib.mmg_context_create(model, ctypes.byref(co), ctypes.byref(ctx)), "context")
 
-    # 3. Its tokenizer, from the model file's metadata.
-    meta = read_metadata(args.model)
-    if "mmgen.tokenizer" not in meta:
-        raise MmgenError("%s carries no tokenizer" % args.model)
-    tdoc = json.loads(meta["mmgen.tokenizer"])
+    # 3. Its tokenizer, from the model's metadata ("mmgen.tokenizer", written
+    #    by `mmgen train`): plugin name, config and learned state.
+    value = ctypes.c_char_p()
+    check(lib, lib.mmg_model_get_metadata(model, b"mmgen.tokenizer", ctypes.byref(value)),
+          "%s: tokenizer" % args.model)
+    tdoc = json.loads(value.value.decode("utf-8"))
     plugin = ctypes.c_void_p()
     check(lib, lib.mmg_plugin_open(tdoc["plugin"].encode(), ctypes.byref(plugin)),
           "opening plugin %s" % tdoc["plugin"])
     tok = ctypes.c_void_p()
     config = json.dumps(tdoc["config"]).encode() if tdoc.get("config") is not None else None
-    check(lib, lib.mmg_tokenizer_create(plugin, config, ctypes.byref(tok)), "tokenizer")
+    # The saved state is self-contained: when the config names files that are
+    # gone, the tokenizer is made empty and restored from the state alone.
+    if lib.mmg_tokenizer_create(plugin, config, ctypes.byref(tok)) != MMG_OK:
+        check(lib, lib.mmg_tokenizer_create(plugin, None, ctypes.byref(tok)), "tokenizer")
     lib.mmg_plugin_close(plugin)  # the tokenizer keeps the module loaded
     state = base64.b64decode(tdoc["state"])
     check(lib, lib.mmg_tokenizer_load_state(tok, state, len(state)), "tokenizer state")
