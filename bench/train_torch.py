@@ -8,7 +8,19 @@ Two jobs, each the same work mmgen's C programs do, for side-by-side numbers:
                block 64, batch 12, 2000 iterations, lr 1e-3 -> 1e-4 cosine,
                100 warm-up, beta2 0.99, wd 0.1, clip 1.0, no dropout, no
                biases); prints wall time and validation loss like
-               bench_train_shakespeare.
+               bench_train_shakespeare. It draws its random numbers in
+               nanoGPT's order (torch.manual_seed(seed), the modules' own
+               init, _init_weights, c_proj re-init; the first batch; then
+               estimate_loss() - eval_iters train and eval_iters val batches
+               - before the steps 0, 250, ..., 2000, each step's next batch
+               fetched after its forward), so --seed 1337 is the very run of
+               nanoGPT's README command: it prints nanoGPT's published
+               "iter 1999: loss 1.9002" and "step 2000: train loss 1.7648,
+               val loss 1.8857" to the digit (torch 1.13, x86, 1 thread). The val loss it reports is estimate_loss()'s
+               at iteration 2000 (--eval-iters, default 20 as the README's
+               command), beside the mean over the whole validation split.
+               --ln-bias gives the LayerNorms a bias (nanoGPT's bias=True;
+               mmgen's LayerNorms always have one).
   tokens       training throughput of a GPT-2 style model of a given size on
                random tokens: --d --layers --heads --vocab --ctx --batch
                --steps (after --warmup untimed steps); prints tokens/s of the
@@ -73,11 +85,11 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, C, H, T, bias, approximate):
+    def __init__(self, C, H, T, bias, approximate, ln_bias):
         super().__init__()
-        self.ln_1 = LayerNorm(C, bias)
+        self.ln_1 = LayerNorm(C, ln_bias)
         self.attn = CausalSelfAttention(C, H, T, bias)
-        self.ln_2 = LayerNorm(C, bias)
+        self.ln_2 = LayerNorm(C, ln_bias)
         self.mlp = MLP(C, bias, approximate)
 
     def forward(self, x):
@@ -86,12 +98,13 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, V, C, H, L, T, bias=False, approximate="none"):
+    def __init__(self, V, C, H, L, T, bias=False, approximate="none", ln_bias=None):
         super().__init__()
+        ln_bias = bias if ln_bias is None else ln_bias
         self.wte = nn.Embedding(V, C)
         self.wpe = nn.Embedding(T, C)
-        self.h = nn.ModuleList([Block(C, H, T, bias, approximate) for _ in range(L)])
-        self.ln_f = LayerNorm(C, bias)
+        self.h = nn.ModuleList([Block(C, H, T, bias, approximate, ln_bias) for _ in range(L)])
+        self.ln_f = LayerNorm(C, ln_bias)
         self.lm_head = nn.Linear(C, V, bias=False)
         self.wte.weight = self.lm_head.weight  # tied
         self.apply(self._init_weights)
@@ -144,8 +157,9 @@ def shakespeare(args):
     n = int(0.9 * len(data))
     train, val = torch.from_numpy(data[:n]), torch.from_numpy(data[n:])
     B, T = 12, 64
+    eval_interval = 250
     torch.manual_seed(args.seed)
-    model = GPT(len(chars), 128, 4, 4, T)
+    model = GPT(len(chars), 128, 4, 4, T, ln_bias=args.ln_bias)
     opt = model.optimizer(1e-3, 0.1, (0.9, 0.99))
 
     def get_batch(d):
@@ -154,24 +168,43 @@ def shakespeare(args):
         y = torch.stack([d[i + 1:i + 1 + T] for i in ix])
         return x, y
 
+    @torch.no_grad()
+    def estimate_loss():  # nanoGPT's: eval_iters random batches of each split
+        model.eval()
+        out = {}
+        for name, d in (("train", train), ("val", val)):
+            out[name] = float(np.mean([model(*get_batch(d)).item() for _ in range(args.eval_iters)]))
+        model.train()
+        return out
+
+    x, y = get_batch(train)  # nanoGPT fetches the very first batch before the loop
+    est = {"train": float("nan"), "val": float("nan")}
     t0 = time.time()
-    for it in range(args.iters):
+    eval_s = 0.0
+    for it in range(args.iters + 1):  # nanoGPT: iterations 0..max_iters, inclusive
+        lr = lr_at(it, 1e-3, 1e-4, 100, 2000)
         for g in opt.param_groups:
-            g["lr"] = lr_at(it, 1e-3, 1e-4, 100, 2000)
-        x, y = get_batch(train)
+            g["lr"] = lr
+        if args.eval_iters > 0 and (it % eval_interval == 0 or it == args.iters):
+            te = time.time()
+            est = estimate_loss()
+            eval_s += time.time() - te
+            if args.log:
+                print(f"step {it}: train loss {est['train']:.4f}, val loss {est['val']:.4f}", flush=True)
+        if it == args.iters:
+            break  # nanoGPT takes one more step after this, which no reported number sees
         loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
+        x, y = get_batch(train)  # prefetch, as nanoGPT does between forward and backward
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        opt.zero_grad(set_to_none=True)
         if args.log and (it % args.log == 0 or it == args.iters - 1):
             print(f"iter {it:5d}  loss {loss.item():.4f}  norm {float(norm):.3f}  {time.time() - t0:.1f} s",
                   flush=True)
-    train_s = time.time() - t0
+    train_s = time.time() - t0 - eval_s
     model.eval()
     with torch.no_grad():
-        est = float(np.mean([model(*get_batch(val)).item() for _ in range(args.eval_iters)])) \
-            if args.eval_iters > 0 else float("nan")
         # the whole split in consecutive windows, as bench_train_shakespeare does
         tot, cnt = 0.0, 0
         full_rows = (len(val) - 1) // T
@@ -187,13 +220,16 @@ def shakespeare(args):
             tot += model(val[r:r + L].view(1, L), val[r + 1:r + 1 + L].view(1, L)).item() * L
             cnt += L
         full = tot / cnt
-    print(f"val loss {full:.4f} (whole split), nanoGPT-style estimate over {args.eval_iters} random "
-          f"batches {est:.4f}")
-    print(f"train {train_s:.1f} s for {args.iters} iterations ({1e3 * train_s / args.iters:.1f} ms/iter)")
+    print(f"val loss {full:.4f} (whole split), nanoGPT's estimate_loss over {args.eval_iters} random "
+          f"batches {est['val']:.4f} (train {est['train']:.4f})")
+    print(f"train {train_s:.1f} s for {args.iters} iterations ({1e3 * train_s / args.iters:.1f} ms/iter; "
+          f"periodic estimate_loss {eval_s:.1f} s not counted)")
     print(json.dumps({"bench": "train_shakespeare", "impl": "torch", "torch": torch.__version__,
-                      "threads": torch.get_num_threads(), "iters": args.iters,
+                      "threads": torch.get_num_threads(), "seed": args.seed, "iters": args.iters,
+                      "ln_bias": bool(args.ln_bias),
                       "final_train_loss": round(loss.item(), 4), "val_loss": round(full, 4),
-                      "val_loss_estimate": round(est, 4), "train_seconds": round(train_s, 2)}))
+                      "val_loss_estimate": round(est["val"], 4), "eval_iters": args.eval_iters,
+                      "train_seconds": round(train_s, 2)}))
 
 
 def tokens(args):
@@ -241,7 +277,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--data", default="../shared/data/tinyshakespeare/input.txt")
     ap.add_argument("--iters", type=int, default=2000)
-    ap.add_argument("--eval-iters", type=int, default=200)
+    ap.add_argument("--eval-iters", type=int, default=20)
+    ap.add_argument("--ln-bias", action="store_true", help="shakespeare: LayerNorms with a bias")
     ap.add_argument("--log", type=int, default=100)
     ap.add_argument("--d", type=int, default=256)
     ap.add_argument("--layers", type=int, default=4)

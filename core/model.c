@@ -25,6 +25,7 @@ static void options_defaults(mmg_model_options *o) {
     o->seed = 0;
     o->init_std = 0.02f;
     o->memory_limit = 0;
+    o->init_scheme = MMG_INIT_NORMAL;
 }
 
 void mmg_model_options_init(mmg_model_options *opts, size_t struct_size) {
@@ -242,6 +243,27 @@ static void fill_normal(mmg__rng *rng, float *dst, size_t n, float std) {
     }
 }
 
+static void scale_by(float *w, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) w[i] *= s;
+}
+
+/* GPT-2's scaled init ("we scale the weights of residual layers at
+ * initialization by a factor of 1/sqrt(N) where N is the number of residual
+ * layers"): the matrices whose output is added to the residual stream of one
+ * stack, N = its residual branches (2 per layer, 3 with cross-attention).
+ * Applied after the draws, so both schemes use the same random numbers. */
+static void scale_residual_projections(mmg__layer *layers, int n_layers, int cross,
+                                       const mmg_model_config *c) {
+    if (n_layers <= 0) return;
+    const size_t C = (size_t)c->d_model, F = (size_t)c->d_ff;
+    const float s = 1.0f / sqrtf((float)((cross ? 3 : 2) * n_layers));
+    for (int l = 0; l < n_layers; l++) {
+        scale_by(layers[l].sa_out_w, C * C, s);       /* (C, C) */
+        if (cross) scale_by(layers[l].ca_out_w, C * C, s); /* (C, C) */
+        scale_by(layers[l].ff_w2, C * F, s);          /* (C, F) */
+    }
+}
+
 mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_options *opts,
                             mmg_model **out) {
     if (!out) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_create: out is NULL");
@@ -252,6 +274,11 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
         return mmg__error(MMG_ERR_INVALID_ARG,
                           "mmg_model_options.init_std is %g; it must be finite and >= 0",
                           (double)o.init_std);
+    if (o.init_scheme != MMG_INIT_NORMAL && o.init_scheme != MMG_INIT_GPT2)
+        return mmg__error(MMG_ERR_INVALID_ARG,
+                          "mmg_model_options.init_scheme is %d; expected MMG_INIT_NORMAL (0) or "
+                          "MMG_INIT_GPT2 (1)",
+                          (int)o.init_scheme);
     mmg_model *m;
     s = mmg__model_alloc(config, o.memory_limit, &m);
     if (s) return s;
@@ -269,6 +296,11 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
             float v = is_ln_weight ? 1.0f : 0.0f;
             for (size_t j = 0; j < t->numel; j++) t->data[j] = v;
         }
+    }
+    if (o.init_scheme == MMG_INIT_GPT2) {
+        const mmg_model_config *c = &m->cfg;
+        scale_residual_projections(m->enc, c->n_encoder_layers, 0, c);
+        scale_residual_projections(m->dec, c->n_decoder_layers, c->n_encoder_layers > 0, c);
     }
     *out = m;
     return MMG_OK;

@@ -169,6 +169,96 @@ Test(model, seeded_init_is_reproducible) {
     mmg_model_free(NULL);
 }
 
+/* Ratio of every element of tensor `name` in b to the same element in a. */
+static void expect_ratio(const mmg_model *a, const mmg_model *b, const char *name, double ratio) {
+    const mmg__param *pa = mmg__model_find_param(a, name), *pb = mmg__model_find_param(b, name);
+    cr_assert(pa && pb, "%s", name);
+    for (size_t i = 0; i < pa->numel; i++) {
+        double want = (double)pa->data[i] * ratio;
+        cr_assert(fabs((double)pb->data[i] - want) <= 1e-6 * fabs(want) + 1e-30,
+                  "%s[%zu]: %g, expected %g * %g", name, i, (double)pb->data[i],
+                  (double)pa->data[i], ratio);
+    }
+}
+
+Test(model, gpt2_init_scales_only_the_residual_projections) {
+    /* encoder-decoder: encoder layers have 2 residual branches each, decoder
+     * layers 3 (self-attention, cross-attention, feed-forward) */
+    mmg_model_config c = small_config();
+    mmg_model_options o;
+    mmg_model_options_init(&o, sizeof o);
+    cr_assert_eq(o.init_scheme, MMG_INIT_NORMAL, "default keeps the plain normal init");
+    o.seed = 9;
+    mmg_model *a, *b;
+    cr_assert_eq(mmg_model_create(&c, &o, &a), MMG_OK);
+    o.init_scheme = MMG_INIT_GPT2;
+    cr_assert_eq(mmg_model_create(&c, &o, &b), MMG_OK);
+    const double enc = 1.0 / sqrt(2.0 * 1), dec = 1.0 / sqrt(3.0 * 2);
+    int scaled = 0;
+    for (int i = 0; i < a->n_tensors; i++) {
+        const char *n = a->tensors[i].name;
+        int is_res = strstr(n, "self_attn.out.weight") || strstr(n, "cross_attn.out.weight") ||
+                     strstr(n, "ff.fc2.weight");
+        double r = !is_res ? 1.0 : strncmp(n, "encoder.", 8) == 0 ? enc : dec;
+        expect_ratio(a, b, n, r);
+        scaled += is_res;
+    }
+    cr_assert_eq(scaled, 1 * 2 + 2 * 3, "every residual projection was checked");
+    mmg_model_free(a);
+    mmg_model_free(b);
+
+    /* decoder-only, nanoGPT's baby GPT shape: c_proj std 0.02 / sqrt(2 * 4) */
+    mmg_model_config g;
+    mmg_model_config_init(&g, sizeof g);
+    g.vocab_size = 65;
+    g.d_model = 128;
+    g.n_heads = 4;
+    g.n_encoder_layers = 0;
+    g.n_decoder_layers = 4;
+    g.d_ff = 512;
+    g.max_seq_len = 64;
+    g.norm_placement = MMG_NORM_PRE;
+    g.position_encoding = MMG_POS_LEARNED;
+    g.bias = 0;
+    cr_assert_eq(mmg_model_create(&g, &o, &b), MMG_OK);
+    const char *names[] = {"decoder.layers.3.self_attn.out.weight", "decoder.layers.0.ff.fc2.weight",
+                           "decoder.layers.2.self_attn.qkv.weight", "tok_emb.weight"};
+    const double want[] = {0.02 / sqrt(8.0), 0.02 / sqrt(8.0), 0.02, 0.02};
+    for (int k = 0; k < 4; k++) {
+        const mmg__param *p = mmg__model_find_param(b, names[k]);
+        cr_assert(p, "%s", names[k]);
+        double ss = 0;
+        for (size_t i = 0; i < p->numel; i++) ss += (double)p->data[i] * p->data[i];
+        double sd = sqrt(ss / (double)p->numel);
+        /* >= 8192 draws: the sample std is within 3% of the true one */
+        cr_assert(fabs(sd / want[k] - 1.0) < 0.03, "%s std %g, expected %g", names[k], sd, want[k]);
+    }
+    mmg_model_free(b);
+}
+
+Test(model, init_scheme_is_checked_and_optional) {
+    mmg_model_config c = small_config();
+    mmg_model_options o;
+    mmg_model_options_init(&o, sizeof o);
+    o.init_scheme = 2;
+    mmg_model *m = (mmg_model *)0x1;
+    cr_assert_eq(mmg_model_create(&c, &o, &m), MMG_ERR_INVALID_ARG);
+    cr_assert(strstr(mmg_last_error(), "init_scheme"), "%s", mmg_last_error());
+    cr_assert_eq(m, (mmg_model *)0x1, "out untouched on error");
+    o.init_scheme = -1;
+    cr_assert_eq(mmg_model_create(&c, &o, &m), MMG_ERR_INVALID_ARG);
+    /* a caller built before init_scheme existed: the bytes past its
+     * struct_size are not read, the default (plain normal) applies */
+    o.init_scheme = 77;
+    o.seed = 4;
+    o.struct_size = offsetof(mmg_model_options, init_scheme);
+    cr_assert_eq(mmg_model_create(&c, &o, &m), MMG_OK, "%s", mmg_last_error());
+    mmg_model *ref = create(&c, 4);
+    cr_assert_eq(memcmp(m->params, ref->params, m->n_params * sizeof(float)), 0);
+    mmg_model_free(m);
+    mmg_model_free(ref);
+}
+
 static char tmp_path[256];
 static void tmp_file(const char *tag) {
     snprintf(tmp_path, sizeof tmp_path, "/tmp/mmgen-test-model-%d-%s.safetensors", (int)getpid(),

@@ -69,6 +69,18 @@ typedef struct mmg_model_config {
     float layernorm_eps;        /* default 1e-5 */
 } mmg_model_config;
 
+/* How mmg_model_create draws the initial weights. Values are ABI. */
+typedef enum mmg_init_scheme {
+    MMG_INIT_NORMAL = 0, /* every weight matrix and embedding ~ N(0, init_std^2) */
+    MMG_INIT_GPT2 = 1    /* as MMG_INIT_NORMAL, then GPT-2's scaled init (its paper,
+                            section 2.3; nanoGPT's model.py): the matrices that project
+                            into the residual stream (self_attn.out, cross_attn.out,
+                            ff.fc2) are multiplied by 1/sqrt(N), N = the residual
+                            branches of their stack: 2 per layer, 3 per decoder layer
+                            with cross-attention. Decoder-only: std init_std /
+                            sqrt(2 * n_decoder_layers), as nanoGPT's c_proj. */
+} mmg_init_scheme;
+
 /* How to create or load a model. Fill with mmg_model_options_init. */
 typedef struct mmg_model_options {
     size_t struct_size;
@@ -77,6 +89,9 @@ typedef struct mmg_model_options {
                                embeddings (create only); default 0.02 */
     uint64_t memory_limit;  /* bytes the parameters may take; 0 (default) = the
                                machine's physical memory */
+    int32_t init_scheme;    /* mmg_init_scheme (create only); default
+                               MMG_INIT_NORMAL. Draws the same random numbers
+                               either way: GPT2 only rescales some matrices. */
 } mmg_model_options;
 
 typedef struct mmg_model mmg_model;
@@ -127,8 +142,10 @@ MMG_API void mmg_model_options_init(mmg_model_options *opts, size_t struct_size)
 
 /* Creates a model with random weights: weight matrices and embeddings
  * ~ N(0, init_std^2) from the seeded RNG (same seed, same weights on every
- * machine), biases 0, LayerNorm weights 1. `opts` may be NULL (defaults).
- * Returns MMG_OK; MMG_ERR_CONFIG for a bad config; MMG_ERR_LIMIT when the
+ * machine; residual projections scaled down under MMG_INIT_GPT2), biases 0,
+ * LayerNorm weights 1. `opts` may be NULL (defaults). Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG for a bad init_std or init_scheme (named);
+ * MMG_ERR_CONFIG for a bad config; MMG_ERR_LIMIT when the
  * parameters would exceed opts->memory_limit (checked before allocating);
  * MMG_ERR_NOMEM. *out is untouched on error; release with mmg_model_free.
  * [thread-safe] */
