@@ -199,6 +199,49 @@ void mmg__activations_free(mmg__activations *a);
 /* Bytes mmg__activations_create would allocate; 0 on overflow. */
 size_t mmg__activations_bytes(const mmg_model *m, int B, int Ts, int Tt);
 
+/* ---- dropout: the forward's training hooks ----------------------------------
+ *
+ * Training with dropout > 0 passes a descriptor to mmg__forward_ex; inference
+ * passes none and runs no dropout code. The sites are where GPT-2 and
+ * nn.Transformer put dropout: the embeddings, the attention probabilities, and
+ * every sub-layer's branch output before it joins the residual stream.
+ * Masks are counter-based (mmg__dropout_mask, ops_backward.h): `seed` and a
+ * stream number per (stack, layer, site) fix every bit, whatever the thread
+ * count, so the backward reads the masks the forward used and a resumed run
+ * draws the same ones. */
+
+/* One layer's masks, 1 = keep; NULL where the layer has no such site. */
+typedef struct mmg__layer_drop {
+    uint8_t *sa_att; /* (B, H, T, T) */
+    uint8_t *sa_out; /* (B, T, C) */
+    uint8_t *ca_att; /* (B, H, Tt, Ts) */
+    uint8_t *ca_out; /* (B, Tt, C) */
+    uint8_t *ff_out; /* (B, T, C) */
+} mmg__layer_drop;
+
+typedef struct mmg__dropout {
+    float p;                /* drop probability in [0, 1); 0 keeps everything */
+    uint64_t seed;          /* this forward's masks (the trainer draws one per step) */
+    int B, Ts, Tt;          /* capacity */
+    int n_threads;          /* scratch holds this many OpenMP threads' blocks */
+    uint8_t *mem;           /* one allocation for every mask */
+    size_t mask_bytes;
+    uint8_t *enc_emb;       /* (B, Ts, C) */
+    uint8_t *dec_emb;       /* (B, Tt, C) */
+    mmg__layer_drop *enc;   /* (n_encoder_layers) */
+    mmg__layer_drop *dec;   /* (n_decoder_layers) */
+    float *tmp;             /* (B, T, C) a branch output before its dropout; T = max(Ts, Tt) */
+    float *scratch;         /* (n_threads, MMG__ATT_BLOCK_Q, T) dropped attention probabilities */
+} mmg__dropout;
+
+/* Bytes mmg__dropout_create allocates for (B, Ts, Tt) and n_threads; 0 on overflow. */
+size_t mmg__dropout_bytes(const mmg_model *m, int B, int Ts, int Tt, int n_threads);
+/* Allocates masks and buffers for batches up to (B, Ts, Tt), run with at most
+ * n_threads OpenMP threads. MMG_ERR_NOMEM / MMG_ERR_LIMIT (overflow). */
+mmg_status mmg__dropout_create(const mmg_model *m, float p, int B, int Ts, int Tt, int n_threads,
+                               mmg__dropout **out);
+void mmg__dropout_free(mmg__dropout *d);
+
 /* The full batched forward, for teacher forcing and training.
  *   src      (B, Ts) source tokens (encoder-decoder only; NULL when decoder-only)
  *   src_len  (B) valid source lengths in [1, Ts], or NULL (all Ts)
@@ -214,6 +257,14 @@ size_t mmg__activations_bytes(const mmg_model *m, int B, int Ts, int Tt);
 mmg_status mmg__forward(const mmg_model *m, mmg__activations *acts, const int32_t *src,
                         const int32_t *src_len, const int32_t *tgt, const int32_t *tgt_len, int B,
                         int Ts, int Tt, float *logits);
+
+/* mmg__forward with dropout drawn from drop->seed (the one layer loop; with
+ * drop NULL it is mmg__forward). The masks are left in `drop` for the
+ * backward. The batch must also fit drop's capacity, and
+ * omp_get_max_threads() must not exceed drop->n_threads (MMG_ERR_RANGE). */
+mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__dropout *drop,
+                           const int32_t *src, const int32_t *src_len, const int32_t *tgt,
+                           const int32_t *tgt_len, int B, int Ts, int Tt, float *logits);
 
 /* Checks that every token is in [0, V) and lengths are sane; MMG_ERR_RANGE
  * naming the first bad index otherwise. `what` names the array ("source"). */

@@ -20,6 +20,7 @@
 
 #include "mmgen/model.h"
 #include "threads.h"
+#include "train_math.h"
 
 /* ---- matrix products -------------------------------------------------------- */
 
@@ -27,31 +28,6 @@
  * thread alone: starting a parallel region costs microseconds, more than a
  * small loop itself, and the result is the same either way. */
 #define PAR_MIN 32768
-
-/* exp(x) in float arithmetic only, so `omp simd` loops vectorize it:
- * x = k ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial
- * (relative error < 2e-7, about 2 ulp), 2^k put into the exponent bits.
- * Inputs below -87.3 give 0 (like expf's underflow), -inf included. */
-#pragma omp declare simd notinbranch
-static inline float fast_expf(float x) {
-    const float lo = -87.3f, hi = 88.0f; /* 2^k stays a normal float */
-    float xc = x < lo ? lo : (x > hi ? hi : x);
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float t = xc * 1.44269504088896341f + shifter;
-    float k = t - shifter;
-    float r = xc - k * 0.693145751953125f - k * 1.428606765330187e-06f; /* ln2 hi + lo */
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    union { float f; int32_t i; } u = {t}, sc;
-    sc.i = (u.i - 0x4B400000 + 127) << 23; /* the low bits of t hold k */
-    float y = p * sc.f;
-    return x < lo ? 0.0f : y;
-}
 
 /* Output rows per sgemv call: small enough that a few hundred rows still
  * spread over the threads, large enough that the call overhead vanishes. */
@@ -190,49 +166,48 @@ void mmg__layernorm_forward(float *out, float *mean, float *rstd, const float *i
 
 /* ---- activations ------------------------------------------------------------------ */
 
-/* erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7), float-only
- * so loops vectorize. */
+/* The float helpers are train_math.h's, shared with the backward kernels
+ * (ops_backward.c differentiates these same formulas). */
 #pragma omp declare simd notinbranch
-static inline float fast_erff(float x) {
-    float z = x < 0.0f ? -x : x;
-    float t = 1.0f / (1.0f + 0.3275911f * z);
-    float p = 1.061405429f;
-    p = p * t - 1.453152027f;
-    p = p * t + 1.421413741f;
-    p = p * t - 0.284496736f;
-    p = p * t + 0.254829592f;
-    float e = 1.0f - p * t * fast_expf(-z * z);
-    return x < 0.0f ? -e : e;
-}
+static inline float gelu_erf(float x) { return 0.5f * x * (1.0f + mmg__erf(x * 0.70710678118654752440f)); }
 
-#pragma omp declare simd notinbranch
-static inline float gelu_erf(float x) { return 0.5f * x * (1.0f + fast_erff(x * 0.70710678118654752440f)); }
-
-/* 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) */
+/* PyTorch's formula (approximate="tanh"); the backward uses the same tanh. */
 #pragma omp declare simd notinbranch
 static inline float gelu_tanh(float x) {
     const float k = 0.79788456080286535588f; /* sqrt(2 / pi) */
-    float u = k * (x + 0.044715f * x * x * x);
-    return x / (1.0f + fast_expf(-2.0f * u));
+    return 0.5f * x * (1.0f + mmg__tanh(k * (x + 0.044715f * x * x * x)));
 }
 
 float mmg__gelu(float x) { return gelu_erf(x); }
 float mmg__gelu_tanh(float x) { return gelu_tanh(x); }
 
-void mmg__activation_forward(float *out, const float *inp, size_t n, int act) {
+/* One chunk, compiled for AVX-512, AVX2 and the baseline (MMG__VEC_CLONES):
+ * element-wise, so every version gives the same bits. */
+MMG__VEC_CLONES
+static void activation_range(float *out, const float *inp, long lo, long hi, int act) {
     switch (act) {
     case MMG_ACT_GELU:
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = gelu_erf(inp[i]);
+#pragma omp simd
+        for (long i = lo; i < hi; i++) out[i] = gelu_erf(inp[i]);
         break;
     case MMG_ACT_GELU_TANH:
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = gelu_tanh(inp[i]);
+#pragma omp simd
+        for (long i = lo; i < hi; i++) out[i] = gelu_tanh(inp[i]);
         break;
-    default: /* MMG_ACT_RELU */
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    default: /* MMG_ACT_RELU; NaN stays NaN */
+#pragma omp simd
+        for (long i = lo; i < hi; i++) out[i] = inp[i] <= 0.0f ? 0.0f : inp[i];
         break;
+    }
+}
+
+void mmg__activation_forward(float *out, const float *inp, size_t n, int act) {
+    const long ln = (long)n, chunk = 4096;
+    const long n_chunks = (ln + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (long c = 0; c < n_chunks; c++) {
+        const long lo = c * chunk, hi = lo + chunk < ln ? lo + chunk : ln;
+        activation_range(out, inp, lo, hi, act);
     }
 }
 
@@ -243,31 +218,47 @@ void mmg__residual_forward(float *out, const float *a, const float *b, size_t n)
 
 /* ---- softmax and attention ------------------------------------------------------- */
 
+/* Softmax of p (n >= 1) in place. The row max is exact in any order, so the
+ * vector reduction gives the same bits as a scalar loop. exp(NaN) is NaN: a
+ * NaN or +inf in the row (inf - inf) makes the whole sum, hence the whole row,
+ * NaN, so a poisoned row is never passed on as probabilities. */
+static inline void softmax_row(float *p, int n) {
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) {
+        p[j] = mmg__exp_nonpos(p[j] - mx); /* argument <= 0; 0 for -inf */
+        sum += p[j];
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int j = 0; j < n; j++) p[j] *= inv;
+}
 
 float mmg__softmax_forward(float *x, int n) {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++)
         if (x[i] > mx) mx = x[i];
-    if (mx == -INFINITY) { /* everything masked: define the row as zeros */
-        for (int i = 0; i < n; i++) x[i] = 0.0f;
+    if (mx == -INFINITY) { /* everything masked: zeros, unless a NaN hides there */
+        int nan = 0;
+        for (int i = 0; i < n; i++) nan |= x[i] != x[i];
+        for (int i = 0; i < n; i++) x[i] = nan ? NAN : 0.0f;
         return mx;
     }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < n; i++) {
-        x[i] = fast_expf(x[i] - mx); /* 0 for -inf */
-        sum += x[i];
-    }
-    float inv = 1.0f / sum;
-    for (int i = 0; i < n; i++) x[i] *= inv;
+    softmax_row(x, n);
     return mx;
 }
 
 /* One block of query rows of one head. S (rows, ld Tk) gets the scores and
- * then the probabilities; y (rows, ld y_stride) the weighted values. */
+ * then the probabilities; y (rows, ld y_stride) the weighted values. With
+ * dropout (mask M (rows, ld Tk) non-NULL) S keeps the probabilities for the
+ * backward and the product uses P (rows, ld Tk) = M * S * keep_scale. */
 static void attend_block(float *y, int y_stride, float *S, const float *q, int q_stride,
                          const float *k, int k_stride, const float *v, int v_stride, int rows,
-                         int t0, int Tk, int key_len, int causal, int q_pos0, int hs, float scale) {
+                         int t0, int Tk, int key_len, int causal, int q_pos0, int hs, float scale,
+                         const uint8_t *M, float *P, float keep_scale) {
     /* keys any row of the block may see */
     int nk_max = key_len < Tk ? key_len : Tk;
     if (causal && q_pos0 + t0 + rows < nk_max) nk_max = q_pos0 + t0 + rows;
@@ -279,20 +270,20 @@ static void attend_block(float *y, int y_stride, float *S, const float *q, int q
         int nk = nk_max;
         if (causal && q_pos0 + t0 + i + 1 < nk) nk = q_pos0 + t0 + i + 1;
         if (nk < 1) nk = 1; /* never an empty row: key 0 always counts */
-        float mx = -INFINITY;
-        for (int j = 0; j < nk; j++) mx = p[j] > mx ? p[j] : mx;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < nk; j++) {
-            p[j] = fast_expf(p[j] - mx);
-            sum += p[j];
-        }
-        float inv = 1.0f / sum;
-#pragma omp simd
-        for (int j = 0; j < nk; j++) p[j] *= inv;
+        softmax_row(p, nk);
         for (int j = nk; j < Tk; j++) p[j] = 0.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, nk_max, 1.0f, S, Tk, v,
+    const float *A = S;
+    if (M) {
+        for (int i = 0; i < rows; i++) {
+            const float *s = S + (size_t)i * Tk;
+            const uint8_t *m = M + (size_t)i * Tk;
+            float *d = P + (size_t)i * Tk;
+            for (int j = 0; j < nk_max; j++) d[j] = m[j] ? s[j] * keep_scale : 0.0f;
+        }
+        A = P;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, nk_max, 1.0f, A, Tk, v,
                 v_stride, 0.0f, y, y_stride);
 }
 
@@ -300,9 +291,18 @@ void mmg__attention_forward(float *out, float *att, float *scratch, const float 
                             const float *k, int k_stride, const float *v, int v_stride,
                             const int32_t *key_len, int B, int H, int Tq, int Tk, int hs, int causal,
                             int q_pos0) {
+    mmg__attention_forward_ex(out, att, scratch, q, q_stride, k, k_stride, v, v_stride, key_len, B,
+                              H, Tq, Tk, hs, causal, q_pos0, NULL, 0.0f);
+}
+
+void mmg__attention_forward_ex(float *out, float *att, float *scratch, const float *q, int q_stride,
+                               const float *k, int k_stride, const float *v, int v_stride,
+                               const int32_t *key_len, int B, int H, int Tq, int Tk, int hs,
+                               int causal, int q_pos0, const uint8_t *drop_mask, float drop_p) {
     mmg__threads_init();
     const int C = H * hs;
     const float scale = 1.0f / sqrtf((float)hs);
+    const float keep_scale = drop_mask ? 1.0f / (1.0f - drop_p) : 1.0f;
     const int QB = MMG__ATT_BLOCK_Q;
     const int n_qb = (Tq + QB - 1) / QB;
     const long tasks = (long)B * H * n_qb;
@@ -314,12 +314,14 @@ void mmg__attention_forward(float *out, float *att, float *scratch, const float 
         int h = (int)((r / n_qb) % H);
         int b = (int)(r / ((long)n_qb * H));
         int t0 = qb * QB, rows = Tq - t0 < QB ? Tq - t0 : QB;
-        float *S = att ? att + (((size_t)b * H + h) * Tq + t0) * Tk
-                       : scratch + (size_t)omp_get_thread_num() * QB * Tk;
+        const size_t at = (((size_t)b * H + h) * Tq + t0) * Tk; /* the block in (B, H, Tq, Tk) */
+        float *mine = scratch ? scratch + (size_t)omp_get_thread_num() * QB * Tk : NULL;
+        float *S = att ? att + at : mine;
         attend_block(out + ((size_t)b * Tq + t0) * C + (size_t)h * hs, C, S,
                      q + ((size_t)b * Tq + t0) * q_stride + (size_t)h * hs, q_stride,
                      k + (size_t)b * Tk * k_stride + (size_t)h * hs, k_stride,
                      v + (size_t)b * Tk * v_stride + (size_t)h * hs, v_stride, rows, t0, Tk,
-                     key_len ? key_len[b] : Tk, causal, q_pos0, hs, scale);
+                     key_len ? key_len[b] : Tk, causal, q_pos0, hs, scale,
+                     drop_mask ? drop_mask + at : NULL, mine, keep_scale);
     }
 }

@@ -60,8 +60,10 @@ void mmg__layernorm_forward(float *out, float *mean, float *rstd, const float *i
                             const float *b, int N, int C, float eps);
 
 /* out (n) = act(inp), act an mmg_activation. out may equal inp. The GELUs
- * are computed with float-only formulas that vectorize: erf within 1.5e-7
- * absolute (Abramowitz & Stegun 7.1.26), exp within 2e-7 relative. */
+ * use train_math.h's vectorizable mmg__erf / mmg__tanh (the backward
+ * differentiates the same functions), and the loop is compiled for AVX-512,
+ * AVX2 and the baseline, picked at load time; every version gives the same
+ * bits. NaN stays NaN (ReLU too). */
 void mmg__activation_forward(float *out, const float *inp, size_t n, int act);
 float mmg__gelu(float x);      /* "exact": 0.5 x (1 + erf(x / sqrt 2)) */
 float mmg__gelu_tanh(float x); /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
@@ -70,7 +72,8 @@ float mmg__gelu_tanh(float x); /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))
 void mmg__residual_forward(float *out, const float *a, const float *b, size_t n);
 
 /* In-place numerically stable softmax of one row x (n); entries that are
- * -INFINITY become 0. Returns the row max used (for tests). */
+ * -INFINITY become 0 (all of them: a row of zeros). A NaN or +INFINITY
+ * anywhere gives a row of NaN. Returns the row max used (for tests). */
 float mmg__softmax_forward(float *x, int n);
 
 /* Multi-head scaled dot-product attention, per head and block of
@@ -86,11 +89,25 @@ float mmg__softmax_forward(float *x, int n);
  *   k, v     key/value of (b, j, h) at k + (b*Tk + j)*k_stride + h*hs (same for v)
  *   key_len  (B) keys j >= key_len[b] are masked (padding); NULL = none
  *   causal   query t (absolute position q_pos0 + t) sees keys j <= q_pos0 + t
- * Scores are scaled by 1/sqrt(hs). Every query row has at least key 0. */
+ * Scores are scaled by 1/sqrt(hs). Every query row has at least key 0. A
+ * non-finite score (from NaN or inf in q or k) makes its row NaN. */
 #define MMG__ATT_BLOCK_Q 64
 void mmg__attention_forward(float *out, float *att, float *scratch, const float *q, int q_stride,
                             const float *k, int k_stride, const float *v, int v_stride,
                             const int32_t *key_len, int B, int H, int Tq, int Tk, int hs, int causal,
                             int q_pos0);
+
+/* mmg__attention_forward with dropout on the probabilities (training), or
+ * exactly mmg__attention_forward when drop_mask is NULL.
+ *   drop_mask (B, H, Tq, Tk) 1 = keep (mmg__dropout_mask), drop probability
+ *             drop_p < 1
+ * att (required with a mask) keeps the probabilities BEFORE dropout, as the
+ * backward reads them together with the mask; each block's weighted sum uses
+ * mask * att / (1 - drop_p), built in `scratch` (omp_get_max_threads() *
+ * MMG__ATT_BLOCK_Q * Tk floats). */
+void mmg__attention_forward_ex(float *out, float *att, float *scratch, const float *q, int q_stride,
+                               const float *k, int k_stride, const float *v, int v_stride,
+                               const int32_t *key_len, int B, int H, int Tq, int Tk, int hs,
+                               int causal, int q_pos0, const uint8_t *drop_mask, float drop_p);
 
 #endif /* MMGEN_CORE_OPS_H */

@@ -1,7 +1,8 @@
 /* core/train.c - the trainer: forward, loss, backward, clipping, AdamW, evaluation.
  *
  * One mmg_trainer_step is llm.c's loop body:
- *   forward (mmg__forward, keeping activations) -> fused softmax/cross-entropy
+ *   forward (mmg__forward_ex, keeping activations, with the dropout masks of
+ *   the step when dropout > 0) -> fused softmax/cross-entropy
  *   writing dlogits over the logits -> backward (train_backward.c) adding into
  *   grads -> every grad_accum_steps calls: clip by global norm, AdamW with the
  *   scheduled learning rate, zero the gradients.
@@ -248,13 +249,9 @@ static mmg_status forward_loss(mmg_trainer *t, const mmg_batch *b, int want_grad
     mmg__threads_use(t->n_threads);
     /* dropout only while training; each forward draws the seed of its masks */
     t->drop_active = want_grad && t->drop != NULL;
-    if (t->drop_active) {
-        t->drop->seed = mmg__rng_next(&t->rng);
-        s = mmg__forward_dropout(m, t->acts, t->drop, b->src, b->src_len, b->tgt, b->tgt_len, B, Ts,
-                                 Tt, t->logits);
-    } else {
-        s = mmg__forward(m, t->acts, b->src, b->src_len, b->tgt, b->tgt_len, B, Ts, Tt, t->logits);
-    }
+    if (t->drop_active) t->drop->seed = mmg__rng_next(&t->rng);
+    s = mmg__forward_ex(m, t->acts, t->drop_active ? t->drop : NULL, b->src, b->src_len, b->tgt,
+                        b->tgt_len, B, Ts, Tt, t->logits);
     if (s) return s;
     float scale = *count ? (float)(1.0 / ((double)*count * t->o.grad_accum_steps)) : 0.0f;
     *loss_sum = 0.0;

@@ -18,7 +18,6 @@
 #include "memory.h"
 #include "ops.h"
 #include "ops_backward.h"
-#include "train_forward.h"
 
 /* The gradient of a parameter pointer: same offset in the gradient array. */
 static inline float *grad_of(const mmg_model *m, float *grads, const float *p) {

@@ -18,7 +18,6 @@
 #include <stdint.h>
 
 #include "model-impl.h"
-#include "train_forward.h"
 
 typedef struct mmg__backward_ws {
     int B, Ts, Tt;      /* capacity */
@@ -46,7 +45,7 @@ void mmg__backward_ws_free(mmg__backward_ws *ws);
 /* Backward from dlogits (b, tt, V) (or from d_dec_out (b, tt, C) when dlogits is
  * NULL and ws->d_p holds it) through the activations of the last mmg__forward
  * on (src, tgt) with acts->b/ts/tt, adding into grads (n_params). `drop` holds
- * the masks of the last mmg__forward_dropout, or is NULL after mmg__forward.
+ * the masks of the last mmg__forward_ex, or is NULL when it ran without one.
  * The batch must fit the workspace, and omp_get_max_threads() must not exceed
  * ws->n_threads. */
 void mmg__backward(const mmg_model *m, const mmg__activations *acts, mmg__backward_ws *ws,

@@ -14,7 +14,6 @@
 #include "optimizer.h"
 #include "rng.h"
 #include "train_backward.h"
-#include "train_forward.h"
 
 struct mmg_trainer {
     mmg_model *model;          /* updated in place; the trainer holds a reference */
@@ -31,7 +30,7 @@ struct mmg_trainer {
 
     mmg__activations *acts;    /* capacity grows with the batches */
     mmg__backward_ws *ws;
-    mmg__dropout *drop;        /* masks, when dropout > 0 */
+    mmg__dropout *drop;        /* masks, when dropout > 0 (model-impl.h) */
     int drop_active;           /* the last forward used dropout (its masks are valid) */
     float *logits;             /* (B, Tt, V) logits, then their gradient in place */
     size_t logits_cap;         /* floats */

@@ -1,9 +1,12 @@
-/* core/train_math.h - small vectorizable float functions for the training
- * kernels (private).
+/* core/train_math.h - small vectorizable float functions (private), the one
+ * implementation shared by the forward kernels (ops.c: softmax, attention,
+ * GELU), the backward kernels (ops_backward.c) and the loss (loss.c).
  *
  * libm's expf/erff are scalar calls that keep `omp simd` loops from
  * vectorizing; these are plain float arithmetic with stated accuracy, good to
- * a few ulp, far inside the 1e-4 tolerances the training is checked with. */
+ * a few ulp, far inside the 1e-4 tolerances the model is checked with against
+ * PyTorch. They are defined for every input, NaN and infinities included
+ * (tests/test_float_math.c runs them under UBSan). */
 #ifndef MMGEN_CORE_TRAIN_MATH_H
 #define MMGEN_CORE_TRAIN_MATH_H
 

@@ -1,15 +1,22 @@
 /* tests/test_forward.c - the forward pass: incremental decoding with the KV
  * cache equals the full forward, padding is masked, results do not depend on
- * the thread count or on other sequences in the batch. (Agreement with
- * PyTorch is tests/test_parity.c.) */
+ * the thread count or on other sequences in the batch; the attention kernel
+ * (with and without its training dropout) against a double-precision
+ * reference, and non-finite values poison exactly what depends on them.
+ * (Agreement with PyTorch is tests/test_model_parity.c.) */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model-impl.h"
 #include "mmgen/context.h"
 #include "mmgen/model.h"
 #include "mmgen/status.h"
+#include "ops.h"
+#include "ops_backward.h"
 
 static mmg_model *make_model(int n_enc, int n_dec, int C, int H, int F, int V, int T, int pre,
                              int act, int pos, int tied, int bias) {
@@ -245,3 +252,177 @@ static void check_batch_step(int n_enc) {
 
 Test(forward, batched_step_equals_single_slot_decoder_only) { check_batch_step(0); }
 Test(forward, batched_step_equals_single_slot_encoder_decoder) { check_batch_step(2); }
+
+/* ---- the attention kernel against a double-precision reference ---------------------- */
+
+enum { AB = 2, AH = 2, AHS = 4, AC = AH * AHS, AT = 70 }; /* 70 rows: two query blocks */
+
+typedef struct att_case {
+    float qkv[AB * AT * 3 * AC]; /* (B, T, 3C) packed like the model's sa_qkv */
+    int32_t key_len[AB];
+} att_case;
+
+static void att_fill(att_case *c, unsigned seed) {
+    for (size_t i = 0; i < sizeof c->qkv / sizeof c->qkv[0]; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        c->qkv[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+    c->key_len[0] = AT;
+    c->key_len[1] = 45;
+}
+
+/* Causal, padded attention in double. att (B, H, T, T) gets the
+ * probabilities, out (B, T, C) the weighted values with dropout mask (or
+ * NULL) at probability p. */
+static void att_ref(double *out, double *att, const att_case *c, const uint8_t *mask, float p) {
+    const double scale = 1.0 / sqrt((double)AHS);
+    for (int b = 0; b < AB; b++)
+        for (int h = 0; h < AH; h++)
+            for (int t = 0; t < AT; t++) {
+                const float *q = c->qkv + ((size_t)b * AT + t) * 3 * AC + h * AHS;
+                int nk = t + 1 < c->key_len[b] ? t + 1 : c->key_len[b];
+                double s[AT], mx = -INFINITY, sum = 0.0;
+                for (int j = 0; j < nk; j++) {
+                    const float *k = c->qkv + ((size_t)b * AT + j) * 3 * AC + AC + h * AHS;
+                    s[j] = 0.0;
+                    for (int i = 0; i < AHS; i++) s[j] += (double)q[i] * k[i];
+                    s[j] *= scale;
+                    mx = fmax(mx, s[j]);
+                }
+                for (int j = 0; j < nk; j++) sum += s[j] = exp(s[j] - mx);
+                double *a = att + (((size_t)b * AH + h) * AT + t) * AT;
+                for (int j = 0; j < AT; j++) a[j] = j < nk ? s[j] / sum : 0.0;
+                double *y = out + ((size_t)b * AT + t) * AC + h * AHS;
+                for (int i = 0; i < AHS; i++) y[i] = 0.0;
+                for (int j = 0; j < nk; j++) {
+                    double w = a[j];
+                    if (mask) w = mask[(((size_t)b * AH + h) * AT + t) * AT + j] ? w / (1.0 - p) : 0.0;
+                    const float *v = c->qkv + ((size_t)b * AT + j) * 3 * AC + 2 * AC + h * AHS;
+                    for (int i = 0; i < AHS; i++) y[i] += w * v[i];
+                }
+            }
+}
+
+static void att_run(float *out, float *att, const att_case *c, const uint8_t *mask, float p) {
+    float *scratch = malloc(sizeof(float) * (size_t)omp_get_max_threads() * MMG__ATT_BLOCK_Q * AT);
+    mmg__attention_forward_ex(out, att, scratch, c->qkv, 3 * AC, c->qkv + AC, 3 * AC, c->qkv + 2 * AC,
+                              3 * AC, c->key_len, AB, AH, AT, AT, AHS, 1, 0, mask, p);
+    free(scratch);
+}
+
+static void expect_near(const char *what, const float *got, const double *ref, size_t n, double tol) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - ref[i]);
+        worst = fmax(worst, e);
+        cr_expect(e <= tol, "%s[%zu]: %.9g, expected %.9g", what, i, (double)got[i], ref[i]);
+    }
+    cr_log_info("%s: worst error %.3g", what, worst);
+}
+
+Test(forward, attention_matches_double_reference_with_and_without_dropout) {
+    static att_case c;
+    static float out[AB * AT * AC], att[AB * AH * AT * AT], att_d[AB * AH * AT * AT];
+    static float out_d[AB * AT * AC];
+    static double ref_out[AB * AT * AC], ref_att[AB * AH * AT * AT];
+    static uint8_t mask[AB * AH * AT * AT];
+    att_fill(&c, 7);
+    mmg__attention_forward(out, att, NULL, c.qkv, 3 * AC, c.qkv + AC, 3 * AC, c.qkv + 2 * AC, 3 * AC,
+                           c.key_len, AB, AH, AT, AT, AHS, 1, 0);
+    att_ref(ref_out, ref_att, &c, NULL, 0.0f);
+    expect_near("probabilities", att, ref_att, sizeof att / sizeof att[0], 2e-7);
+    expect_near("output", out, ref_out, sizeof out / sizeof out[0], 4e-7);
+
+    /* dropout: the saved probabilities are the undropped ones, bit for bit;
+     * the output uses mask * att / (1 - p) */
+    const float p = 0.3f;
+    mmg__dropout_mask(mask, sizeof mask, p, 1234, 5);
+    size_t dropped = 0;
+    for (size_t i = 0; i < sizeof mask; i++) dropped += !mask[i];
+    cr_assert(dropped > sizeof mask / 4 && dropped < sizeof mask * 7 / 20, "dropped %zu", dropped);
+    att_run(out_d, att_d, &c, mask, p);
+    cr_assert_eq(memcmp(att, att_d, sizeof att), 0, "dropout must not change the saved probabilities");
+    att_ref(ref_out, ref_att, &c, mask, p);
+    expect_near("dropout output", out_d, ref_out, sizeof out_d / sizeof out_d[0], 4e-7);
+
+    /* an all-ones mask at p = 0 is the plain kernel, bit for bit */
+    memset(mask, 1, sizeof mask);
+    att_run(out_d, att_d, &c, mask, 0.0f);
+    cr_assert_eq(memcmp(out, out_d, sizeof out), 0);
+}
+
+/* A NaN key poisons exactly the rows that can see it; huge scores give
+ * one-hot rows like the double reference; no undefined behaviour on the way
+ * (the sanitizer build checks). */
+Test(forward, attention_non_finite_and_huge_scores) {
+    static att_case c;
+    static float out[AB * AT * AC], att[AB * AH * AT * AT];
+    static double ref_out[AB * AT * AC], ref_att[AB * AH * AT * AT];
+    att_fill(&c, 11);
+    const int bad = 10;
+    c.qkv[((size_t)0 * AT + bad) * 3 * AC + AC + 1] = NAN; /* key of (b 0, position 10, head 0) */
+    c.qkv[((size_t)1 * AT + bad) * 3 * AC + AC + AHS] = INFINITY; /* key of (b 1, 10, head 1) */
+    mmg__attention_forward(out, att, NULL, c.qkv, 3 * AC, c.qkv + AC, 3 * AC, c.qkv + 2 * AC, 3 * AC,
+                           c.key_len, AB, AH, AT, AT, AHS, 1, 0);
+    att_ref(ref_out, ref_att, &c, NULL, 0.0f);
+    int n_nan = 0;
+    for (int b = 0; b < AB; b++)
+        for (int t = 0; t < AT; t++)
+            for (int i = 0; i < AC; i++) {
+                const int h = i / AHS;
+                const size_t at = ((size_t)b * AT + t) * AC + i;
+                const float y = out[at];
+                /* the NaN key: every row that sees it; the inf key: the rows
+                 * where its score is +inf (inf - inf), not where it is -inf */
+                if (b == 0 && h == 0 && t >= bad)
+                    cr_expect(isnan(y), "b %d t %d head %d sees the NaN key: %g", b, t, h, (double)y);
+                if (isnan(ref_out[at])) {
+                    n_nan++;
+                    cr_expect(isnan(y), "b %d t %d head %d: %g, expected NaN", b, t, h, (double)y);
+                } else {
+                    cr_expect(fabs(y - ref_out[at]) <= 4e-7, "b %d t %d head %d: %.9g, expected %.9g",
+                              b, t, h, (double)y, ref_out[at]);
+                }
+            }
+    cr_assert_gt(n_nan, (AT - bad) * AHS, "the +inf key poisons some rows of b 1 too");
+
+    /* queries scaled by 1e6: scores of millions, softmax rows one-hot */
+    att_fill(&c, 13);
+    for (int b = 0; b < AB; b++)
+        for (int t = 0; t < AT; t++)
+            for (int i = 0; i < AC; i++) c.qkv[((size_t)b * AT + t) * 3 * AC + i] *= 1e6f;
+    mmg__attention_forward(out, att, NULL, c.qkv, 3 * AC, c.qkv + AC, 3 * AC, c.qkv + 2 * AC, 3 * AC,
+                           c.key_len, AB, AH, AT, AT, AHS, 1, 0);
+    att_ref(ref_out, ref_att, &c, NULL, 0.0f);
+    expect_near("huge-score probabilities", att, ref_att, sizeof att / sizeof att[0], 2e-7);
+    expect_near("huge-score output", out, ref_out, sizeof out / sizeof out[0], 4e-7);
+}
+
+/* A NaN in one token's embedding row poisons, in a causal decoder, every
+ * logit at and after that token, and never another sequence of the batch
+ * (bit for bit). Runs every kernel of the forward (LayerNorm, attention, GELU,
+ * the output projection) on NaN input. Earlier positions of the same sequence
+ * may turn NaN too: their probability 0 for the later key still multiplies
+ * its NaN value inside the block's product, as in PyTorch's masked attention. */
+Test(forward, a_nan_embedding_poisons_its_sequence_only) {
+    mmg_model *m = make_model(0, 2, 16, 2, 24, 13, 12, MMG_NORM_PRE, MMG_ACT_GELU,
+                              MMG_POS_LEARNED, 0, 1); /* untied: wte is not the output projection */
+    const int V = 13, T = 9, bad_tok = 7, bad_pos = 4;
+    int32_t tgt[2 * 9];
+    for (int i = 0; i < 2 * T; i++) tgt[i] = (i * 5 + 1) % V == bad_tok ? 3 : (i * 5 + 1) % V;
+    tgt[bad_pos] = bad_tok; /* sequence 0 only */
+    mmg_context *ctx;
+    cr_assert_eq(mmg_context_create(m, NULL, &ctx), MMG_OK);
+    float *ref = malloc(sizeof(float) * 2 * T * V), *got = malloc(sizeof(float) * 2 * T * V);
+    cr_assert_eq(mmg_context_forward(ctx, 2, NULL, NULL, 0, tgt, NULL, T, ref), MMG_OK);
+    m->wte[(size_t)bad_tok * 16 + 5] = NAN; /* the test owns the model: poke one weight */
+    cr_assert_eq(mmg_context_forward(ctx, 2, NULL, NULL, 0, tgt, NULL, T, got), MMG_OK);
+    for (int i = bad_pos * V; i < T * V; i++)
+        cr_expect(isnan(got[i]), "logit %d (position %d) is %g, expected NaN", i, i / V, (double)got[i]);
+    cr_assert_eq(memcmp(ref + T * V, got + T * V, sizeof(float) * T * V), 0,
+                 "the other sequence of the batch changed");
+    free(ref);
+    free(got);
+    mmg_context_free(ctx);
+    mmg_model_free(m);
+}

@@ -15,7 +15,6 @@
 #include "ops.h"
 #include "ops_backward.h"
 #include "rng.h"
-#include "train_math.h"
 
 static mmg__rng R;
 
@@ -374,29 +373,6 @@ Test(grad_ops, dropout_is_seeded_and_its_backward_uses_the_mask, .init = init) {
     for (int i = 0; i < N; i++) cr_assert_float_eq(dx[i], m1[i] ? g[i] / 0.75f : 0.0f, 1e-6f);
     mmg__dropout_forward(y2, NULL, x, N, 0.0f, 42, 7);
     cr_assert_eq(memcmp(y2, x, sizeof x), 0, "p = 0 copies");
-}
-
-/* ---- the vectorizable float functions the kernels use --------------------------- */
-
-Test(grad_ops, train_math_matches_libm) {
-    double e_exp = 0.0, e_erf = 0.0, e_tanh = 0.0;
-    for (int i = 0; i <= 200000; i++) {
-        float x = -90.0f + 90.0f * (float)i / 200000.0f; /* [-90, 0] */
-        double ref = exp((double)x);
-        double got = mmg__exp_nonpos(x);
-        if (ref > 1e-37) e_exp = fmax(e_exp, fabs(got - ref) / ref);
-        else cr_assert_leq(got, 1e-37);
-        float z = -6.0f + 12.0f * (float)i / 200000.0f; /* [-6, 6] */
-        e_erf = fmax(e_erf, fabs((double)mmg__erf(z) - erf((double)z)));
-        e_tanh = fmax(e_tanh, fabs((double)mmg__tanh(z) - tanh((double)z)));
-    }
-    cr_log_info("exp relative error %.3g, erf absolute %.3g, tanh absolute %.3g", e_exp, e_erf, e_tanh);
-    cr_assert_lt(e_exp, 5e-7);
-    cr_assert_lt(e_erf, 1e-6);
-    cr_assert_lt(e_tanh, 3e-7);
-    cr_assert(isnan(mmg__exp_nonpos(NAN)), "NaN must propagate (the loss detects it)");
-    cr_assert_eq(mmg__exp_nonpos(-INFINITY), 0.0f);
-    cr_assert_eq(mmg__exp_nonpos(0.0f), 1.0f);
 }
 
 /* Longer than one block of query rows (MMG__ATT_ROW_BLOCK), causal with

@@ -66,8 +66,8 @@ static void make_batch(bat *x, int enc) {
 /* mean loss with the trainer's current masks (same seed every call) */
 static double loss_with_masks(mmg_trainer *t, const mmg_batch *b) {
     const mmg_model *m = t->model;
-    cr_assert_eq(mmg__forward_dropout(m, t->acts, t->drop, b->src, b->src_len, b->tgt, b->tgt_len,
-                                      b->batch_size, b->src_len_max, b->tgt_len_max, t->logits),
+    cr_assert_eq(mmg__forward_ex(m, t->acts, t->drop, b->src, b->src_len, b->tgt, b->tgt_len,
+                                 b->batch_size, b->src_len_max, b->tgt_len_max, t->logits),
                  MMG_OK, "%s", mmg_last_error());
     size_t n = (size_t)b->batch_size * b->tgt_len_max, count;
     double sum;
@@ -146,8 +146,8 @@ Test(train_dropout, without_dropping_it_is_the_models_forward) {
         cr_assert_eq(mmg__forward(m, t->acts, x.b.src, x.b.src_len, x.b.tgt, x.b.tgt_len, 2,
                                   x.b.src_len_max, 6, ref), MMG_OK);
         t->drop->p = 0.0f;
-        cr_assert_eq(mmg__forward_dropout(m, t->acts, t->drop, x.b.src, x.b.src_len, x.b.tgt,
-                                          x.b.tgt_len, 2, x.b.src_len_max, 6, t->logits), MMG_OK);
+        cr_assert_eq(mmg__forward_ex(m, t->acts, t->drop, x.b.src, x.b.src_len, x.b.tgt,
+                                     x.b.tgt_len, 2, x.b.src_len_max, 6, t->logits), MMG_OK);
         double worst = 0.0, mx = 0.0;
         for (size_t i = 0; i < nl; i++) {
             worst = fmax(worst, fabs((double)ref[i] - t->logits[i]));
