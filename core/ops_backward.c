@@ -232,28 +232,6 @@ void mmg__attention_backward(float *dq, float *dk, float *dv, float *scratch, co
     }
 }
 
-void mmg__attention_dropout_forward(float *out, float *scratch, const float *att,
-                                    const uint8_t *drop_mask, float p, const float *v, int v_stride,
-                                    int B, int H, int Tq, int Tk, int hs) {
-    const int C = H * hs;
-    const float ks = 1.0f / (1.0f - p);
-    mmg__threads_init();
-#pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H;
-#ifdef _OPENMP
-        float *P = scratch + (size_t)omp_get_thread_num() * Tq * Tk;
-#else
-        float *P = scratch;
-#endif
-        const float *A = att + (size_t)bh * Tq * Tk;
-        const uint8_t *M = drop_mask + (size_t)bh * Tq * Tk;
-        for (size_t i = 0; i < (size_t)Tq * Tk; i++) P[i] = M[i] ? A[i] * ks : 0.0f;
-        sgemm_serial(0, 0, Tq, hs, Tk, 1.0f, P, Tk, v + (size_t)b * Tk * v_stride + (size_t)h * hs,
-                     v_stride, 0.0f, out + (size_t)b * Tq * C + (size_t)h * hs, C);
-    }
-}
-
 void mmg__embedding_backward(float *dwte, float *dpos, const float *dout, const int32_t *tokens,
                              int B, int T, int pos0, float scale, int C) {
     /* Split by columns: each task owns columns [c0, c1) of every table row, so

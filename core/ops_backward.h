@@ -61,13 +61,6 @@ void mmg__attention_backward(float *dq, float *dk, float *dv, float *scratch, co
                              int k_stride, const float *v, int v_stride, int B, int H, int Tq,
                              int Tk, int hs, const uint8_t *drop_mask, float p);
 
-/* The forward's dropout on attention probabilities: recomputes out (B, Tq, H*hs)
- * = (mask * att / (1-p)) V per head, att as saved by mmg__attention_forward.
- * scratch: omp_get_max_threads() * Tq * Tk floats. */
-void mmg__attention_dropout_forward(float *out, float *scratch, const float *att,
-                                    const uint8_t *drop_mask, float p, const float *v, int v_stride,
-                                    int B, int H, int Tq, int Tk, int hs);
-
 /* Embedding out[b,t] = wte[tokens[b,t]] * scale + pos[pos0 + t]:
  *   dwte (V, C) += scale * dout at each token's row (scatter-add; repeated
  *   tokens sum in (b, t) order), dpos (>= pos0+T, C) += sum_b dout (NULL: the

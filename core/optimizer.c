@@ -52,9 +52,8 @@ void mmg__adamw_release(mmg__adamw *opt) {
 
 /* One range of the update, element-wise (see optimizer.h for the formula). For
  * weights without decay decay_mul is exactly 1, a multiplication that changes
- * nothing. (The loop stays scalar: sqrtf's errno path is control flow GCC will
- * not vectorize without -fno-math-errno; AdamW is memory-bound on large models
- * anyway.) */
+ * nothing. (The core builds with -fno-math-errno so that sqrtf has no errno
+ * path and this loop vectorizes.) */
 static void adamw_range(float *restrict p, float *restrict m, float *restrict v,
                         const float *restrict g, long n, float decay_mul, float b1, float b2,
                         float one_m_b1, float one_m_b2, float bc2_sqrt, float eps, float step_size) {
