@@ -26,6 +26,10 @@ extra=$(printf '%s\n' "$syms" | grep -vxF "$declared" || true)
 [ -z "$missing" ] || { echo "declared with MMG_API but not exported:"; echo "$missing"; exit 1; }
 [ -z "$extra" ] || { echo "exported but not declared in a public header:"; echo "$extra"; exit 1; }
 
+# ABI.md is the contract: every public function is listed there.
+undocumented=$(printf '%s\n' "$declared" | while read -r f; do grep -q "\b$f\b" "$src/ABI.md" || echo "$f"; done)
+[ -z "$undocumented" ] || { echo "public functions missing from ABI.md:"; echo "$undocumented"; exit 1; }
+
 # Each export carries a version node.
 unversioned=$(nm -D --defined-only --with-symbol-versions "$lib" | awk '$3 ~ /^mmg_/ && $3 !~ /@MMGEN_[0-9]+\.[0-9]+$/ {print $3}')
 [ -z "$unversioned" ] || { echo "exports without an MMGEN_x.y version node:"; echo "$unversioned"; exit 1; }
