@@ -22,11 +22,7 @@
 
 #include "mmgen/mmgen.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_common.h"
 
 /* CPU seconds of the whole process (all threads): what the work costs,
  * whatever else the machine runs. */
@@ -159,9 +155,9 @@ int main(int argc, char **argv) {
              "\"kmeans_iterations\":%d,\"threads\":%d}", patch, k, stages, train, iters, threads);
     mmg_tokenizer *t;
     if (mmg_tokenizer_create(plugin, cfg, &t) != MMG_OK) die("create");
-    double t0 = now();
+    double t0 = bench_now();
     if (mmg_tokenizer_fit(t, (const uint8_t *const *)img, size, 6) != MMG_OK) die("fit");
-    double fit_s = now() - t0;
+    double fit_s = bench_now() - t0;
 
     double enc_s = 0, dec_s = 0, dec1_s = 0, rd_s = 0, wr_s = 0, pixels = 0, enc_cpu = 0, dec_cpu = 0;
     double psnr_sum[2] = {0, 0}, psnr_min[2] = {99, 99};
@@ -174,25 +170,25 @@ int main(int argc, char **argv) {
         size_t out_size = 0;
         for (int r = 0; r < repeat; r++) {
             mmg_free(ids);
-            t0 = now();
+            t0 = bench_now();
             double c0 = cpu();
             if (mmg_tokenizer_encode(t, img[i], size[i], &ids, &n) != MMG_OK) die("encode");
-            enc_s += now() - t0;
+            enc_s += bench_now() - t0;
             enc_cpu += cpu() - c0;
             mmg_free(out);
-            t0 = now();
+            t0 = bench_now();
             c0 = cpu();
             if (mmg_tokenizer_decode(t, ids, n, &out, &out_size) != MMG_OK) die("decode");
-            dec_s += now() - t0;
+            dec_s += bench_now() - t0;
             dec_cpu += cpu() - c0;
             /* peer: libpng reading the original and writing the result */
-            t0 = now();
+            t0 = bench_now();
             int pw, ph;
             uint8_t *px = rgb_pixels(img[i], size[i], &pw, &ph);
-            rd_s += now() - t0;
-            t0 = now();
+            rd_s += bench_now() - t0;
+            t0 = bench_now();
             write_png_like_plugin(px, pw, ph);
-            wr_s += now() - t0;
+            wr_s += bench_now() - t0;
             free(px);
             pixels += (double)w * h;
         }
@@ -206,9 +202,9 @@ int main(int argc, char **argv) {
                 one[5] -= 1; /* the "stages 1" token precedes "stages 2" */
                 for (size_t j = 6; j < n; j += 2) one[m++] = ids[j];
                 o = NULL;
-                t0 = now();
+                t0 = bench_now();
                 if (mmg_tokenizer_decode(t, one, m, &o, &os) != MMG_OK) die("decode stage 1");
-                dec1_s += now() - t0;
+                dec1_s += bench_now() - t0;
                 free(one);
             }
             int dw, dh;

@@ -32,11 +32,7 @@
 #include "safetensors.h"
 #include "config.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bench_common.h"
 
 /* A line of /proc/self/status in kB ("VmRSS", "VmHWM"). */
 static long status_kb(const char *field) {
@@ -137,10 +133,10 @@ static mmg_status mmap_copy(const char *path, mmg_model **out) {
 
 static void load_child(const char *path, int way) {
     long before = status_kb("VmRSS");
-    double t0 = now();
+    double t0 = bench_now();
     mmg_model *m = NULL;
     mmg_status s = way == 0 ? mmap_copy(path, &m) : mmg_model_load(path, NULL, &m);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     if (s) die("load");
     long hwm = status_kb("VmHWM");
     double params_mib = (double)m->n_params * 4 / 1048576.0;

@@ -18,6 +18,8 @@
 
 #include "mmgen/plugin.h"
 
+#include "bench_common.h"
+
 static char last_error[1024];
 static void *h_alloc(size_t n) { return malloc(n ? n : 1); }
 static void *h_realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
@@ -32,12 +34,6 @@ static int h_error(int status, const char *fmt, ...) {
 }
 static const mmg_host_services host = {sizeof host, MMG_PLUGIN_ABI_VERSION, h_alloc, h_realloc,
                                        h_free, h_log, h_error};
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -92,12 +88,12 @@ int main(int argc, char **argv) {
         for (int r = 0; r < reps; r++) {
             void *t = create(d, argv[3]);
             free(ids);
-            double t0 = now();
+            double t0 = bench_now();
             if (d->encode(t, doc, n, &ids, &count)) {
                 fprintf(stderr, "encode: %s\n", last_error);
                 return 1;
             }
-            times[r] = now() - t0;
+            times[r] = bench_now() - t0;
             d->destroy(t);
         }
         qsort(times, (size_t)reps, sizeof *times, cmp_double);
@@ -118,12 +114,12 @@ int main(int argc, char **argv) {
         for (int r = 0; r < reps; r++) {
             void *t = create(d, config);
             mmg_plugin_document docs = {doc, n};
-            double t0 = now();
+            double t0 = bench_now();
             if (d->fit(t, &docs, 1)) {
                 fprintf(stderr, "fit: %s\n", last_error);
                 return 1;
             }
-            times[r] = now() - t0;
+            times[r] = bench_now() - t0;
             size = d->vocab_size(t);
             d->destroy(t);
         }

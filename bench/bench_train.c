@@ -32,16 +32,7 @@
 #include "train_impl.h"
 #include "mmgen/mmgen.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "%s: %s (%s)\n", what, mmg_last_error(), mmg_status_name(mmg_last_status()));
-    exit(1);
-}
+#include "bench_common.h"
 
 /* GFLOP/s of C (M, N) = A (M, K) B^T, B (N, K), as the forward's linears call
  * it: the fastest of `reps` runs (other processes on the machine only ever
@@ -54,9 +45,9 @@ static double sgemm_gflops(int M, int N, int K, int reps) {
     mmg__sgemm(0, 1, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N); /* warm up */
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         mmg__sgemm(0, 1, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (dt < best) best = dt;
     }
     free(a);
@@ -110,7 +101,7 @@ int main(int argc, char **argv) {
     mmg_model_options_init(&mo, sizeof mo);
     mo.seed = 1;
     mmg_model *m;
-    if (mmg_model_create(&cfg, &mo, &m)) die("model");
+    if (mmg_model_create(&cfg, &mo, &m)) bench_die("model");
     mmg_train_options to;
     mmg_train_options_init(&to, sizeof to);
     to.learning_rate = 1e-4f;
@@ -118,7 +109,7 @@ int main(int argc, char **argv) {
     to.weight_decay = 0.1f;
     to.n_threads = threads;
     mmg_trainer *t;
-    if (mmg_trainer_create(m, &to, &t)) die("trainer");
+    if (mmg_trainer_create(m, &to, &t)) bench_die("trainer");
 
     const size_t nt = (size_t)batch * ctx;
     int32_t *tok = malloc(nt * sizeof(int32_t)), *lab = malloc(nt * sizeof(int32_t));
@@ -141,12 +132,12 @@ int main(int argc, char **argv) {
     double peak_sq0 = sgemm_gflops(2048, 2048, 2048, 5);
     float loss = 0.0f;
     for (int i = 0; i < warmup; i++)
-        if (mmg_trainer_step(t, &b, &loss)) die("step");
+        if (mmg_trainer_step(t, &b, &loss)) bench_die("step");
     double dt = 0.0, best_step = 1e30;
     for (int i = 0; i < steps; i++) {
-        double t0 = now();
-        if (mmg_trainer_step(t, &b, &loss)) die("step");
-        double d1 = now() - t0;
+        double t0 = bench_now();
+        if (mmg_trainer_step(t, &b, &loss)) bench_die("step");
+        double d1 = bench_now() - t0;
         dt += d1;
         if (d1 < best_step) best_step = d1;
     }

@@ -35,16 +35,7 @@
 #include "mmgen/mmgen.h"
 #include "mmgen/model.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "%s: %s (%s)\n", what, mmg_last_error(), mmg_status_name(mmg_last_status()));
-    exit(1);
-}
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
     const char *data = "../shared/data/tinyshakespeare/input.txt";
@@ -82,8 +73,8 @@ int main(int argc, char **argv) {
     long n_train = (long)(0.9 * (double)n);
 
     mmg_dataset *train_ds, *val_ds;
-    if (mmg_dataset_from_tokens(tok, (size_t)n_train, &train_ds)) die("train dataset");
-    if (mmg_dataset_from_tokens(tok + n_train, (size_t)(n - n_train), &val_ds)) die("val dataset");
+    if (mmg_dataset_from_tokens(tok, (size_t)n_train, &train_ds)) bench_die("train dataset");
+    if (mmg_dataset_from_tokens(tok + n_train, (size_t)(n - n_train), &val_ds)) bench_die("val dataset");
 
     mmg_model_config cfg;
     mmg_model_config_init(&cfg, sizeof cfg);
@@ -106,7 +97,7 @@ int main(int argc, char **argv) {
     mo.init_std = 0.02f;
     mo.init_scheme = MMG_INIT_GPT2; /* c_proj std 0.02 / sqrt(2 * n_layer), as nanoGPT */
     mmg_model *model;
-    if (mmg_model_create(&cfg, &mo, &model)) die("model");
+    if (mmg_model_create(&cfg, &mo, &model)) bench_die("model");
 
     mmg_loader_options lo;
     mmg_loader_options_init(&lo, sizeof lo);
@@ -115,12 +106,12 @@ int main(int argc, char **argv) {
     lo.seed = seed;
     lo.vocab_size = V;
     mmg_loader *train, *val_seq, *val_rand;
-    if (mmg_loader_create_packed(train_ds, &lo, &train)) die("train loader");
+    if (mmg_loader_create_packed(train_ds, &lo, &train)) bench_die("train loader");
     lo.seed = seed + 1;
-    if (mmg_loader_create_packed(val_ds, &lo, &val_rand)) die("val loader");
+    if (mmg_loader_create_packed(val_ds, &lo, &val_rand)) bench_die("val loader");
     lo.shuffle = 0;
     lo.batch_size = 64;
-    if (mmg_loader_create_packed(val_ds, &lo, &val_seq)) die("val loader");
+    if (mmg_loader_create_packed(val_ds, &lo, &val_seq)) bench_die("val loader");
 
     mmg_train_options to;
     mmg_train_options_init(&to, sizeof to);
@@ -135,29 +126,29 @@ int main(int argc, char **argv) {
     to.seed = seed;
     to.n_threads = threads;
     mmg_trainer *tr;
-    if (mmg_trainer_create(model, &to, &tr)) die("trainer");
+    if (mmg_trainer_create(model, &to, &tr)) bench_die("trainer");
 
     printf("tiny shakespeare: %ld chars, vocab %d, %ld train / %ld val tokens, %llu parameters\n", n,
            V, n_train, n - n_train, (unsigned long long)mmg_model_n_params(model));
-    double t0 = now();
+    double t0 = bench_now();
     float loss = 0.0f;
     for (int it = 0; it < iters; it++) {
         const mmg_batch *b;
-        if (mmg_loader_next(train, &b)) die("batch");
-        if (mmg_trainer_step(tr, b, &loss)) die("step");
+        if (mmg_loader_next(train, &b)) bench_die("batch");
+        if (mmg_trainer_step(tr, b, &loss)) bench_die("step");
         if (log_every > 0 && (it % log_every == 0 || it == iters - 1))
             printf("iter %5d  loss %.4f  lr %.2e  norm %.3f  %.1f s\n", it, (double)loss,
                    (double)mmg_trainer_learning_rate(tr), (double)mmg_trainer_last_grad_norm(tr),
-                   now() - t0);
+                   bench_now() - t0);
         fflush(stdout);
     }
-    double train_s = now() - t0;
+    double train_s = bench_now() - t0;
     double val_loss, val_ppl, val_bpb, est_loss = NAN;
-    double t1 = now();
-    if (mmg_trainer_evaluate(tr, val_seq, 0, 1.0, &val_loss, &val_ppl, &val_bpb)) die("evaluate");
+    double t1 = bench_now();
+    if (mmg_trainer_evaluate(tr, val_seq, 0, 1.0, &val_loss, &val_ppl, &val_bpb)) bench_die("evaluate");
     if (eval_iters > 0 && mmg_trainer_evaluate(tr, val_rand, eval_iters, 1.0, &est_loss, NULL, NULL))
-        die("evaluate");
-    double eval_s = now() - t1;
+        bench_die("evaluate");
+    double eval_s = bench_now() - t1;
     printf("val loss %.4f (whole split; perplexity %.3f, %.4f bits per char), nanoGPT-style "
            "estimate over %d random batches %.4f\n",
            val_loss, val_ppl, val_bpb, eval_iters, est_loss);
@@ -167,7 +158,7 @@ int main(int argc, char **argv) {
            "\"iters\": %d, \"final_train_loss\": %.4f, \"val_loss\": %.4f, \"val_loss_estimate\": %.4f, "
            "\"eval_iters\": %d, \"train_seconds\": %.2f}\n",
            threads, seed, iters, (double)loss, val_loss, est_loss, eval_iters, train_s);
-    if (save && mmg_trainer_save(tr, train, save)) die("save");
+    if (save && mmg_trainer_save(tr, train, save)) bench_die("save");
     mmg_trainer_free(tr);
     mmg_loader_free(train);
     mmg_loader_free(val_seq);

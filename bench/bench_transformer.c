@@ -33,13 +33,9 @@
 #include "ops.h"
 #include "threads.h"
 
-void openblas_set_num_threads(int);
+#include "bench_common.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+void openblas_set_num_threads(int);
 
 static long peak_rss_kb(void) {
     struct rusage ru;
@@ -78,9 +74,9 @@ static int blas(int threads) {
     fill(B, (size_t)N * K);
     double best = 1e30;
     for (int r = 0; r < 7; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, A, K, B, K, 0, C, N);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (r > 0 && t < best) best = t;
     }
     double gflops = 2.0 * M * N * K / best * 1e-9;
@@ -93,9 +89,9 @@ static int blas(int threads) {
     fill(x, Cc);
     double bestv = 1e30;
     for (int r = 0; r < 9; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemv(CblasRowMajor, CblasNoTrans, R, Cc, 1, W, Cc, x, 1, 0, y, 1);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (r > 0 && t < bestv) bestv = t;
     }
     double gbs = (double)R * Cc * sizeof(float) / bestv * 1e-9;
@@ -106,9 +102,9 @@ static int blas(int threads) {
     omp_set_num_threads(threads);
     double bestb = 1e30;
     for (int r = 0; r < 9; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         mmg__sgemm(0, 1, 1, R, Cc, 1.0f, x, Cc, W, Cc, 0.0f, y, R);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (r > 0 && t < bestb) bestb = t;
     }
     double gbs_blocked = (double)R * Cc * sizeof(float) / bestb * 1e-9;
@@ -160,18 +156,18 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
     double best_prefill = 1e30, best_decode = 1e30;
     for (int r = 0; r < repeat; r++) {
         mmg_context_reset(ctx, 0);
-        double t0 = now();
+        double t0 = bench_now();
         if (mmg_context_decode(ctx, 0, toks, prefill, logits, 0) != MMG_OK) {
             fprintf(stderr, "prefill: %s\n", mmg_last_error());
             return 1;
         }
-        double t1 = now();
+        double t1 = bench_now();
         for (int i = 0; i < decode; i++)
             if (mmg_context_decode(ctx, 0, toks + prefill + i, 1, logits, 0) != MMG_OK) {
                 fprintf(stderr, "decode: %s\n", mmg_last_error());
                 return 1;
             }
-        double t2 = now();
+        double t2 = bench_now();
         if (t1 - t0 < best_prefill) best_prefill = t1 - t0;
         if (t2 - t1 < best_decode) best_decode = t2 - t1;
     }
@@ -195,7 +191,7 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
             mmg_context_reset(bctx, b);
             mmg_context_decode(bctx, b, toks + b, BATCH_PROMPT, NULL, 0);
         }
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < BATCH_STEPS; i++) {
             for (int b = 0; b < BATCH; b++) next[b] = toks[BATCH_PROMPT + b + i];
             if (mmg_context_decode_batch(bctx, BATCH, slots, next, blogits) != MMG_OK) {
@@ -203,7 +199,7 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
                 return 1;
             }
         }
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (t < best_batch) best_batch = t;
     }
     mmg_context_free(bctx);
