@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
     double enc_s = 0, dec_s = 0, dec1_s = 0, rd_s = 0, wr_s = 0, pixels = 0, enc_cpu = 0, dec_cpu = 0;
     double psnr_sum[2] = {0, 0}, psnr_min[2] = {99, 99};
     for (int i = 6; i < 12; i++) {
-        int w, h;
+        int w = 0, h = 0;
         uint8_t *ref = rgb_pixels(img[i], size[i], &w, &h);
         int32_t *ids = NULL;
         size_t n = 0;
@@ -183,7 +183,7 @@ int main(int argc, char **argv) {
             dec_cpu += cpu() - c0;
             /* peer: libpng reading the original and writing the result */
             t0 = bench_now();
-            int pw, ph;
+            int pw = 0, ph = 0;
             uint8_t *px = rgb_pixels(img[i], size[i], &pw, &ph);
             rd_s += bench_now() - t0;
             t0 = bench_now();
@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
                 dec1_s += bench_now() - t0;
                 free(one);
             }
-            int dw, dh;
+            int dw = 0, dh = 0;
             uint8_t *dec = rgb_pixels(o, os, &dw, &dh);
             if (!dec || dw != w || dh != h) {
                 fprintf(stderr, "bench_image: decoded image is %dx%d, expected %dx%d\n", dw, dh, w, h);

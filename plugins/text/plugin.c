@@ -381,8 +381,8 @@ static int decode_into(const text_tok *t, const int32_t *ids, size_t count, cons
                        size_t n_keep, uint8_t **out, size_t *out_size) {
     size_t total = n_keep;
     for (size_t i = 0; i < count; i++) {
-        const uint8_t *p;
-        size_t n;
+        const uint8_t *p = NULL;
+        size_t n = 0;
         int rc = token_bytes(t, ids[i], &p, &n);
         if (rc) return rc;
         total += n;

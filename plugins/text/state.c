@@ -89,7 +89,7 @@ static int get_bytes(reader *r, uint32_t len, const uint8_t **out, const char *w
 
 /* A NUL-terminated copy of a name; names may not contain NUL. */
 static int get_name(reader *r, char *buf, size_t cap, const char *what) {
-    uint32_t len;
+    uint32_t len = 0;
     const uint8_t *s = NULL;
     int rc = get32(r, &len, what);
     if (!rc && (len == 0 || len >= cap))
@@ -131,7 +131,7 @@ int txt_state_load(txt_vocab *v, txt_pattern *pattern, const uint8_t *bytes, siz
     rc = txt_vocab_reserve(v, 0, n_tokens);
     int32_t last = -1;
     for (uint32_t t = 0; t < n_tokens && !rc; t++) {
-        uint32_t id, len;
+        uint32_t id = 0, len = 0;
         const uint8_t *tok = NULL;
         size_t at = r.at;
         if ((rc = get32(&r, &id, "a token id")) || (rc = get32(&r, &len, "a token length")) ||
@@ -154,7 +154,7 @@ int txt_state_load(txt_vocab *v, txt_pattern *pattern, const uint8_t *bytes, siz
     if (!rc) rc = get32(&r, &n_special, "the special token count");
     char name[1024];
     for (uint32_t i = 0; i < n_special && !rc; i++) {
-        uint32_t id;
+        uint32_t id = 0;
         size_t at = r.at;
         if ((rc = get32(&r, &id, "a special token id")) || (rc = get_name(&r, name, sizeof name, "a special token name")))
             break;
@@ -169,7 +169,7 @@ int txt_state_load(txt_vocab *v, txt_pattern *pattern, const uint8_t *bytes, siz
     }
     if (!rc) rc = get32(&r, &n_alias, "the alias count");
     for (uint32_t i = 0; i < n_alias && !rc; i++) {
-        uint32_t id;
+        uint32_t id = 0;
         size_t at = r.at;
         if ((rc = get_name(&r, name, sizeof name, "an alias")) || (rc = get32(&r, &id, "an alias id")))
             break;

@@ -323,7 +323,7 @@ int txt_train(txt_vocab *v, txt_pattern pattern, const mmg_plugin_document *docs
             sym_len[w] = n = o;
             for (i = 0; i + 1 < n && !rc; i++) {
                 int is_new = s[i] == merged || s[i + 1] == merged;
-                pair_entry *ne;
+                pair_entry *ne = NULL;
                 rc = pairs_add(&ps, KEY(s[i], s[i + 1]), c, is_new ? w : UINT32_MAX, &ne);
                 if (!rc && is_new && ne->pushed != round) {
                     ne->pushed = round;
