@@ -4,7 +4,8 @@
  * nanoGPT's CPU configuration (README, "I only have a macbook"):
  *   4 layers, 4 heads, n_embd 128, block 64, batch 12, 2000 iterations,
  *   lr 1e-3 -> 1e-4 cosine over 2000 iterations, 100 warm-up, beta2 0.99,
- *   weight decay 0.1, clip 1.0, no dropout, no biases in linears, GELU,
+ *   weight decay 0.1, clip 1.0, no dropout, bias=False (no biases in
+ *   linears or LayerNorms), GELU,
  *   learned positions, tied output, init N(0, 0.02) with the residual
  *   projections at 0.02 / sqrt(2 * n_layer).
  * Data as nanoGPT's data/shakespeare_char/prepare.py: the sorted set of
@@ -19,13 +20,11 @@
  * loss 1.7648, val loss 1.8857", seed 1337 fixed) is that estimate; the same
  * model scores 1.8983 on the whole split (bench/train_torch.py, which
  * reproduces that log line to the digit).
- * The model is mmgen's own and differs from nanoGPT's in one respect: its
- * LayerNorms always have a bias (nanoGPT's bias=False drops it); measured
- * in bench/train_torch.py shakespeare --ln-bias.
  *
  *   bench_train_shakespeare [--data input.txt] [--iters 2000] [--threads N]
  *                           [--eval-iters 20] [--seed 1337] [--log 100]
- *                           [--save ckpt.safetensors] */
+ *                           [--save ckpt.safetensors] [--norm-bias]
+ * --norm-bias gives the LayerNorms a bias (bench/train_torch.py --ln-bias). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +39,14 @@
 int main(int argc, char **argv) {
     const char *data = "../shared/data/tinyshakespeare/input.txt";
     const char *save = NULL;
-    int iters = 2000, threads = 0, eval_iters = 20, log_every = 100;
+    int iters = 2000, threads = 0, eval_iters = 20, log_every = 100, norm_bias = 0;
     unsigned long long seed = 1337;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--norm-bias")) {
+            norm_bias = 1;
+            continue;
+        }
         if (!v) { fprintf(stderr, "%s needs a value\n", a); return 2; }
         if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--iters")) iters = atoi(v);
@@ -91,6 +94,7 @@ int main(int argc, char **argv) {
     cfg.position_encoding = MMG_POS_LEARNED;
     cfg.tied_output = 1;
     cfg.bias = 0;
+    cfg.norm_bias = norm_bias;
     mmg_model_options mo;
     mmg_model_options_init(&mo, sizeof mo);
     mo.seed = seed;
@@ -156,8 +160,9 @@ int main(int argc, char **argv) {
            iters, 1e3 * train_s / iters, (double)iters * 12 * 64 / train_s, eval_s);
     printf("{\"bench\": \"train_shakespeare\", \"impl\": \"mmgen\", \"threads\": %d, \"seed\": %llu, "
            "\"iters\": %d, \"final_train_loss\": %.4f, \"val_loss\": %.4f, \"val_loss_estimate\": %.4f, "
-           "\"eval_iters\": %d, \"train_seconds\": %.2f}\n",
-           threads, seed, iters, (double)loss, val_loss, est_loss, eval_iters, train_s);
+           "\"eval_iters\": %d, \"norm_bias\": %s, \"train_seconds\": %.2f}\n",
+           threads, seed, iters, (double)loss, val_loss, est_loss, eval_iters,
+           norm_bias ? "true" : "false", train_s);
     if (save && mmg_trainer_save(tr, train, save)) bench_die("save");
     mmg_trainer_free(tr);
     mmg_loader_free(train);

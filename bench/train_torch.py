@@ -19,8 +19,8 @@ Two jobs, each the same work mmgen's C programs do, for side-by-side numbers:
                val loss 1.8857" to the digit (torch 1.13, x86, 1 thread). The val loss it reports is estimate_loss()'s
                at iteration 2000 (--eval-iters, default 20 as the README's
                command), beside the mean over the whole validation split.
-               --ln-bias gives the LayerNorms a bias (nanoGPT's bias=True;
-               mmgen's LayerNorms always have one).
+               --ln-bias gives the LayerNorms a bias (as bench_train_shakespeare
+               --norm-bias; nanoGPT's bias=True would also add the linears').
   tokens       training throughput of a GPT-2 style model of a given size on
                random tokens: --d --layers --heads --vocab --ctx --batch
                --steps (after --warmup untimed steps); prints tokens/s of the

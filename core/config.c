@@ -33,6 +33,7 @@ void mmg__config_defaults(mmg_model_config *c) {
     c->bias = 1;
     c->scale_embeddings = 0;
     c->layernorm_eps = 1e-5f;
+    c->norm_bias = 1;
 }
 
 void mmg_model_config_init(mmg_model_config *config, size_t struct_size) {
@@ -63,20 +64,21 @@ static int add64(uint64_t a, uint64_t b, uint64_t *out) {
 mmg_status mmg__config_n_params(const mmg_model_config *c, uint64_t *out) {
     uint64_t C = (uint64_t)c->d_model, V = (uint64_t)c->vocab_size, F = (uint64_t)c->d_ff,
              T = (uint64_t)c->max_seq_len, bias = c->bias ? 1 : 0;
+    uint64_t ln = c->norm_bias ? 2 * C : C; /* one LayerNorm: weight (+ bias) */
     int has_enc = c->n_encoder_layers > 0;
-    /* per layer: self-attention 3C*C + C*C (+ 3C + C biases), LN 2C each,
+    /* per layer: self-attention 3C*C + C*C (+ 3C + C biases), two LNs,
      * FFN 2*F*C (+ F + C); decoder layers of an encoder-decoder add a
      * cross-attention C*C + 2C*C + C*C (+ 4C) and its LN. All terms < 2^64
      * individually because the fields are int32; sums are checked. */
     uint64_t attn = 4 * C * C + bias * 4 * C;
     uint64_t ffn = 2 * F * C + bias * (F + C);
-    uint64_t enc_layer = attn + ffn + 4 * C;
-    uint64_t dec_layer = enc_layer + (has_enc ? attn + 2 * C : 0);
+    uint64_t enc_layer = attn + ffn + 2 * ln;
+    uint64_t dec_layer = enc_layer + (has_enc ? attn + ln : 0);
     uint64_t n = V * C, t;
     if (c->position_encoding == MMG_POS_LEARNED && add64(n, T * C, &n)) goto overflow;
     if (mul64(enc_layer, (uint64_t)c->n_encoder_layers, &t) || add64(n, t, &n)) goto overflow;
     if (mul64(dec_layer, (uint64_t)c->n_decoder_layers, &t) || add64(n, t, &n)) goto overflow;
-    if (c->final_norm && add64(n, (has_enc ? 4 : 2) * C, &n)) goto overflow;
+    if (c->final_norm && add64(n, (has_enc ? 2 : 1) * ln, &n)) goto overflow;
     if (!c->tied_output && add64(n, V * C, &n)) goto overflow;
     *out = n;
     return MMG_OK;
@@ -126,6 +128,7 @@ mmg_status mmg__config_check(const mmg_model_config *c) {
     FLAG(tied_output)
     FLAG(bias)
     FLAG(scale_embeddings)
+    FLAG(norm_bias)
 #undef FLAG
     if (!(c->layernorm_eps > 0.0f) || !isfinite(c->layernorm_eps))
         return mmg__error(MMG_ERR_CONFIG,
@@ -197,6 +200,7 @@ static const key_spec KEYS[] = {
     {"bias", K_BOOL, OFF(bias), NULL, 0},
     {"scale_embeddings", K_BOOL, OFF(scale_embeddings), NULL, 0},
     {"layernorm_eps", K_FLOAT, OFF(layernorm_eps), NULL, 0},
+    {"norm_bias", K_BOOL, OFF(norm_bias), NULL, 0},
 };
 #undef OFF
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])

@@ -5,7 +5,7 @@
  *    "n_decoder_layers": 12, "d_ff": 3072, "max_seq_len": 1024,
  *    "norm_placement": "pre", "final_norm": true, "activation": "gelu_tanh",
  *    "position_encoding": "learned", "tied_output": true, "bias": true,
- *    "scale_embeddings": false, "layernorm_eps": 1e-05}
+ *    "scale_embeddings": false, "layernorm_eps": 1e-05, "norm_bias": true}
  * Enums are spelled "post"/"pre", "relu"/"gelu"/"gelu_tanh",
  * "sinusoidal"/"learned"/"none", flags true/false. A missing key keeps its
  * default (so files written before a field existed still load); an unknown

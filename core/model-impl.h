@@ -27,7 +27,7 @@
 typedef struct mmg__layer {
     /* self-attention: causal in decoder layers, bidirectional in encoder layers */
     float *sa_ln_w;  /* (C) */
-    float *sa_ln_b;  /* (C) */
+    float *sa_ln_b;  /* (C); NULL without norm_bias, as every LN bias */
     float *sa_qkv_w; /* (3C, C) rows [0,C) query, [C,2C) key, [2C,3C) value
                         (PyTorch's in_proj_weight) */
     float *sa_qkv_b; /* (3C) or NULL */
@@ -36,7 +36,7 @@ typedef struct mmg__layer {
     /* cross-attention over the encoder output (decoder layers of an
      * encoder-decoder only) */
     float *ca_ln_w;  /* (C) */
-    float *ca_ln_b;  /* (C) */
+    float *ca_ln_b;  /* (C) or NULL */
     float *ca_q_w;   /* (C, C) query from the decoder stream */
     float *ca_q_b;   /* (C) or NULL */
     float *ca_kv_w;  /* (2C, C) rows [0,C) key, [C,2C) value, from the encoder output */
@@ -45,7 +45,7 @@ typedef struct mmg__layer {
     float *ca_out_b; /* (C) or NULL */
     /* position-wise feed-forward */
     float *ff_ln_w;  /* (C) */
-    float *ff_ln_b;  /* (C) */
+    float *ff_ln_b;  /* (C) or NULL */
     float *ff_w1;    /* (F, C) */
     float *ff_b1;    /* (F) or NULL */
     float *ff_w2;    /* (C, F) */
@@ -89,9 +89,9 @@ struct mmg_model {
     mmg__layer *dec;   /* (n_decoder_layers) */
     float *enc_ln_w;   /* (C) final encoder LayerNorm, or NULL without final_norm
                           or without encoder */
-    float *enc_ln_b;   /* (C) */
+    float *enc_ln_b;   /* (C) or NULL (no norm_bias) */
     float *dec_ln_w;   /* (C) final decoder LayerNorm, or NULL */
-    float *dec_ln_b;   /* (C) */
+    float *dec_ln_b;   /* (C) or NULL (no norm_bias) */
     float *lm_head;    /* (V, C) output projection; == wte when tied (then not a
                           separate parameter) */
     float emb_scale;   /* sqrt(C) with scale_embeddings, else 1 */

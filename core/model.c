@@ -69,7 +69,7 @@ static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int decay
 static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int cross,
                       const mmg_model_config *c) {
     const int64_t C = c->d_model, F = c->d_ff;
-    const int bias = c->bias;
+    const int bias = c->bias, nb = c->norm_bias;
     char n[MMG__PARAM_NAME_MAX];
     mmg__layer tmp;
     if (!ly) ly = &tmp;
@@ -78,14 +78,14 @@ static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int 
     (snprintf(n, sizeof n, "%s.layers.%d.%s", prefix, i, suffix),        \
      ly->field = add(L, n, d0, d1, decay))
     P(sa_ln_w, "sa_norm.weight", C, 0, 0);
-    P(sa_ln_b, "sa_norm.bias", C, 0, 0);
+    if (nb) P(sa_ln_b, "sa_norm.bias", C, 0, 0);
     P(sa_qkv_w, "self_attn.qkv.weight", 3 * C, C, 1);
     if (bias) P(sa_qkv_b, "self_attn.qkv.bias", 3 * C, 0, 0);
     P(sa_out_w, "self_attn.out.weight", C, C, 1);
     if (bias) P(sa_out_b, "self_attn.out.bias", C, 0, 0);
     if (cross) {
         P(ca_ln_w, "ca_norm.weight", C, 0, 0);
-        P(ca_ln_b, "ca_norm.bias", C, 0, 0);
+        if (nb) P(ca_ln_b, "ca_norm.bias", C, 0, 0);
         P(ca_q_w, "cross_attn.q.weight", C, C, 1);
         if (bias) P(ca_q_b, "cross_attn.q.bias", C, 0, 0);
         P(ca_kv_w, "cross_attn.kv.weight", 2 * C, C, 1);
@@ -94,7 +94,7 @@ static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int 
         if (bias) P(ca_out_b, "cross_attn.out.bias", C, 0, 0);
     }
     P(ff_ln_w, "ff_norm.weight", C, 0, 0);
-    P(ff_ln_b, "ff_norm.bias", C, 0, 0);
+    if (nb) P(ff_ln_b, "ff_norm.bias", C, 0, 0);
     P(ff_w1, "ff.fc1.weight", F, C, 1);
     if (bias) P(ff_b1, "ff.fc1.bias", F, 0, 0);
     P(ff_w2, "ff.fc2.weight", C, F, 1);
@@ -118,16 +118,20 @@ static void build_layout(layout *L, const mmg_model_config *c) {
     if (has_enc && c->final_norm) {
         p = add(L, "encoder.norm.weight", C, 0, 0);
         if (m) m->enc_ln_w = p;
-        p = add(L, "encoder.norm.bias", C, 0, 0);
-        if (m) m->enc_ln_b = p;
+        if (c->norm_bias) {
+            p = add(L, "encoder.norm.bias", C, 0, 0);
+            if (m) m->enc_ln_b = p;
+        }
     }
     for (int i = 0; i < c->n_decoder_layers; i++)
         add_layer(L, m ? &m->dec[i] : NULL, "decoder", i, has_enc, c);
     if (c->final_norm) {
         p = add(L, "decoder.norm.weight", C, 0, 0);
         if (m) m->dec_ln_w = p;
-        p = add(L, "decoder.norm.bias", C, 0, 0);
-        if (m) m->dec_ln_b = p;
+        if (c->norm_bias) {
+            p = add(L, "decoder.norm.bias", C, 0, 0);
+            if (m) m->dec_ln_b = p;
+        }
     }
     if (!c->tied_output) {
         p = add(L, "lm_head.weight", V, C, 1);

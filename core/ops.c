@@ -158,7 +158,10 @@ void mmg__layernorm_forward(float *out, float *mean, float *rstd, const float *i
         }
         v /= (float)C;
         float s = 1.0f / sqrtf(v + eps);
-        for (int j = 0; j < C; j++) o[j] = (x[j] - m) * s * w[j] + b[j];
+        if (b)
+            for (int j = 0; j < C; j++) o[j] = (x[j] - m) * s * w[j] + b[j];
+        else
+            for (int j = 0; j < C; j++) o[j] = (x[j] - m) * s * w[j];
         if (mean) mean[i] = m;
         if (rstd) rstd[i] = s;
     }

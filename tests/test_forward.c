@@ -34,6 +34,7 @@ static mmg_model *make_model(int n_enc, int n_dec, int C, int H, int F, int V, i
     c.position_encoding = pos;
     c.tied_output = tied;
     c.bias = bias;
+    c.norm_bias = bias; /* bias 0: no biases anywhere, LayerNorms included */
     mmg_model_options o;
     mmg_model_options_init(&o, sizeof o);
     o.seed = 1234;
@@ -122,6 +123,13 @@ Test(forward, incremental_equals_full_encoder_decoder_pre_ln_gelu) {
     mmg_model *m = make_model(1, 3, 30, 5, 44, 23, 12, MMG_NORM_PRE, MMG_ACT_GELU,
                               MMG_POS_LEARNED, 0, 1);
     check_incremental(m, 7, 12);
+    mmg_model_free(m);
+}
+
+Test(forward, incremental_equals_full_encoder_decoder_no_biases) {
+    mmg_model *m = make_model(2, 2, 24, 4, 40, 29, 20, MMG_NORM_POST, MMG_ACT_GELU,
+                              MMG_POS_SINUSOIDAL, 1, 0);
+    check_incremental(m, 9, 14);
     mmg_model_free(m);
 }
 

@@ -151,13 +151,14 @@ Test(grad_model, decoder_only_pre_ln_no_positions_smoothing) {
     check_model(&c, 0.2f, "pre-LN decoder-only");
 }
 
-Test(grad_model, encoder_decoder_post_ln_learned_no_bias) {
+Test(grad_model, encoder_decoder_post_ln_learned_no_biases) {
     mmg_model_config c;
     base(&c, 2);
     c.norm_placement = MMG_NORM_POST;
     c.activation = MMG_ACT_GELU_TANH;
     c.position_encoding = MMG_POS_LEARNED;
     c.bias = 0;
+    c.norm_bias = 0;
     check_model(&c, 0.1f, "post-LN encoder-decoder");
 }
 

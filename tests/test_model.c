@@ -74,6 +74,8 @@ Test(model, config_validation_names_the_field) {
     expect_config_error(c, "position_encoding");
     c = small_config(), c.tied_output = 2;
     expect_config_error(c, "tied_output");
+    c = small_config(), c.norm_bias = -1;
+    expect_config_error(c, "norm_bias");
     c = small_config(), c.layernorm_eps = 0;
     expect_config_error(c, "layernorm_eps");
     c = small_config(), c.layernorm_eps = NAN;
@@ -129,6 +131,52 @@ Test(model, gpt2_small_parameter_count) {
     uint64_t n;
     cr_assert_eq(mmg__config_n_params(&c, &n), MMG_OK);
     cr_assert_eq(n, 124439808ull);
+}
+
+/* norm_bias = 0 (nanoGPT's bias=False): no LayerNorm has a bias tensor, the
+ * count drops by C per LayerNorm, and a 1.0 caller's smaller config (without
+ * the field) keeps the biases. */
+Test(model, norm_bias_off_drops_every_layernorm_bias) {
+    mmg_model_config c = small_config(); /* encoder-decoder: 2 + 3 + 3 LNs + 2 final */
+    mmg_model *with = create(&c, 1);
+    c.norm_bias = 0;
+    mmg_model *without = create(&c, 1);
+    const uint64_t n_ln = 2 * 1 + 3 * 2 + 2;
+    cr_assert_eq(mmg_model_n_params(with) - mmg_model_n_params(without), n_ln * 12);
+    int n_bias = 0;
+    for (int i = 0; i < without->n_tensors; i++) {
+        size_t len = strlen(without->tensors[i].name);
+        cr_assert(len < 9 || strcmp(without->tensors[i].name + len - 9, "norm.bias"),
+                  "%s", without->tensors[i].name);
+    }
+    for (int i = 0; i < with->n_tensors; i++) {
+        size_t len = strlen(with->tensors[i].name);
+        n_bias += len >= 9 && !strcmp(with->tensors[i].name + len - 9, "norm.bias");
+    }
+    cr_assert_eq((uint64_t)n_bias, n_ln);
+    /* the same draws: weights of both models agree tensor by tensor */
+    const mmg__param *w = mmg__model_find_param(with, "decoder.layers.1.ff.fc2.weight");
+    const mmg__param *wo = mmg__model_find_param(without, "decoder.layers.1.ff.fc2.weight");
+    cr_assert(w && wo);
+    cr_assert_eq(memcmp(w->data, wo->data, w->numel * sizeof(float)), 0);
+    /* nanoGPT's baby GPT (bias=False): 804,096 parameters with positions */
+    mmg_model_config g;
+    mmg_model_config_init(&g, sizeof g);
+    g.vocab_size = 65, g.d_model = 128, g.n_heads = 4, g.n_encoder_layers = 0;
+    g.n_decoder_layers = 4, g.d_ff = 512, g.max_seq_len = 64, g.norm_placement = MMG_NORM_PRE;
+    g.position_encoding = MMG_POS_LEARNED, g.bias = 0, g.norm_bias = 0;
+    uint64_t n;
+    cr_assert_eq(mmg__config_n_params(&g, &n), MMG_OK);
+    cr_assert_eq(n, 804096ull);
+    /* a caller built against ABI 1.0 does not know the field: biases stay */
+    mmg_model_config old = small_config();
+    old.norm_bias = 0; /* past the old struct_size: must not be read */
+    old.struct_size = offsetof(mmg_model_config, norm_bias);
+    mmg_model *m = create(&old, 1);
+    cr_assert_eq(mmg_model_n_params(m), mmg_model_n_params(with));
+    mmg_model_free(m);
+    mmg_model_free(with);
+    mmg_model_free(without);
 }
 
 Test(model, seeded_init_is_reproducible) {
@@ -557,6 +605,7 @@ Test(model_config_json, round_trip_every_field) {
     c.bias = 0;
     c.scale_embeddings = 1;
     c.layernorm_eps = 1e-6f;
+    c.norm_bias = 0;
     char *json = NULL;
     cr_assert_eq(mmg_model_config_to_json(&c, &json), MMG_OK, "%s", mmg_last_error());
     cr_assert_str_eq(json,
@@ -564,7 +613,8 @@ Test(model_config_json, round_trip_every_field) {
                      "\"n_decoder_layers\": 2, \"d_ff\": 20, \"max_seq_len\": 10, "
                      "\"norm_placement\": \"pre\", \"final_norm\": false, \"activation\": "
                      "\"gelu_tanh\", \"position_encoding\": \"none\", \"tied_output\": false, "
-                     "\"bias\": false, \"scale_embeddings\": true, \"layernorm_eps\": 1e-06}");
+                     "\"bias\": false, \"scale_embeddings\": true, \"layernorm_eps\": 1e-06, "
+                     "\"norm_bias\": false}");
     mmg_model_config back;
     mmg_model_config_init(&back, sizeof back);
     cr_assert_eq(mmg_model_config_from_json(json, strlen(json), &back), MMG_OK, "%s",

@@ -122,3 +122,4 @@ Test(model_parity, causal_encoder_stack_post_ln) { check("causal_post_ln"); }
 Test(model_parity, gpt2_pre_ln_gelu_learned_tied) { check("gpt2_base"); }
 Test(model_parity, gpt2_odd_width_one_head_no_bias_length_1) { check("gpt2_odd_1head_nobias"); }
 Test(model_parity, gpt2_bf16_weights_full_length) { check("gpt2_bf16"); }
+Test(model_parity, gpt2_no_biases_layernorm_without_beta) { check("gpt2_no_biases"); }

@@ -252,6 +252,8 @@ static void check_curve(const char *name) {
 Test(train_parity, encoder_decoder_loss_and_gradients) { check_gradients("encdec"); }
 Test(train_parity, decoder_only_loss_and_gradients) { check_gradients("gpt"); }
 Test(train_parity, variant_loss_and_gradients) { check_gradients("variant"); }
+Test(train_parity, nanogpt_no_biases_loss_and_gradients) { check_gradients("nanogpt"); }
 Test(train_parity, encoder_decoder_adamw_curve) { check_curve("encdec"); }
 Test(train_parity, decoder_only_adamw_curve) { check_curve("gpt"); }
 Test(train_parity, variant_adamw_curve) { check_curve("variant"); }
+Test(train_parity, nanogpt_no_biases_adamw_curve) { check_curve("nanogpt"); }

@@ -63,10 +63,15 @@ typedef struct mmg_model_config {
     int32_t position_encoding;  /* mmg_position_encoding; default MMG_POS_SINUSOIDAL */
     int32_t tied_output;        /* output projection = token embedding; default 1 */
     int32_t bias;               /* biases on attention and feed-forward linears
-                                   (LayerNorms always have them); default 1 */
+                                   (LayerNorm biases: norm_bias); default 1 */
     int32_t scale_embeddings;   /* multiply token embeddings by sqrt(d_model) as
                                    the paper does; default 0 */
     float layernorm_eps;        /* default 1e-5 */
+    int32_t norm_bias;          /* LayerNorms add a learned bias (beta) after
+                                   the scale; 0 drops it, as nanoGPT's
+                                   bias=False. Default 1 (PyTorch's LayerNorm).
+                                   Since ABI 1.1; model files without the key
+                                   have one. */
 } mmg_model_config;
 
 /* How mmg_model_create draws the initial weights. Values are ABI. */

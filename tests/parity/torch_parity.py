@@ -214,15 +214,25 @@ class CausalEncoderStack(nn.Module):
         return out
 
 
+def layer_norm(C, eps, bias):
+    """nn.LayerNorm, without its bias for bias=False (nanoGPT's; torch 1.13's
+    nn.LayerNorm has no bias argument, and F.layer_norm takes bias=None)."""
+    ln = nn.LayerNorm(C, eps=eps)
+    if not bias:
+        del ln.bias
+        ln.register_parameter("bias", None)
+    return ln
+
+
 class GPT2Block(nn.Module):
-    def __init__(self, C, H, F_, bias, eps, activation):
+    def __init__(self, C, H, F_, bias, eps, activation, norm_bias=True):
         super().__init__()
         self.H = H
         self.approximate = {"gelu_tanh": "tanh", "gelu": "none"}[activation]
-        self.ln_1 = nn.LayerNorm(C, eps=eps)
+        self.ln_1 = layer_norm(C, eps, norm_bias)
         self.c_attn = nn.Linear(C, 3 * C, bias=bias)
         self.c_proj = nn.Linear(C, C, bias=bias)
-        self.ln_2 = nn.LayerNorm(C, eps=eps)
+        self.ln_2 = layer_norm(C, eps, norm_bias)
         self.c_fc = nn.Linear(C, F_, bias=bias)
         self.c_proj2 = nn.Linear(F_, C, bias=bias)
 
@@ -249,10 +259,11 @@ class GPT2(nn.Module):
         self.cfg = cfg
         self.wte = nn.Embedding(cfg["vocab_size"], C)
         self.wpe = nn.Embedding(cfg["max_seq_len"], C)
+        nb = cfg.get("norm_bias", True)
         self.h = nn.ModuleList(GPT2Block(C, cfg["n_heads"], cfg["d_ff"], cfg["bias"], cfg["layernorm_eps"],
-                                         cfg["activation"])
+                                         cfg["activation"], nb)
                                for _ in range(cfg["n_decoder_layers"]))
-        self.ln_f = nn.LayerNorm(C, eps=cfg["layernorm_eps"])
+        self.ln_f = layer_norm(C, cfg["layernorm_eps"], nb)
 
     def forward(self, src, src_len, tgt, tgt_len):
         T = tgt.shape[1]
@@ -423,6 +434,8 @@ def cases(seed):
         make_case("gpt2_base", "gpt2", gpt2_cfg(), 3, 0, 16, "F32", s + 7),
         make_case("gpt2_odd_1head_nobias", "gpt2", gpt2_cfg(d_model=19, n_heads=1, d_ff=45, bias=False), 2, 0, 1,
                   "F32", s + 8),
+        make_case("gpt2_no_biases", "gpt2", gpt2_cfg(activation="gelu", bias=False, norm_bias=False,
+                                                     d_model=48, n_heads=4), 3, 0, 13, "F32", s + 12),
         make_case("gpt2_exact_gelu_long", "gpt2", gpt2_cfg(activation="gelu", max_seq_len=150, d_model=64, n_heads=4),
                   2, 0, 150, "F32", s + 11),
         make_case("gpt2_bf16", "gpt2", gpt2_cfg(d_model=40, n_heads=5, max_seq_len=24), 2, 0, 24, "BF16", s + 9,
@@ -450,7 +463,7 @@ def run_checks(lib_path, seed):
 
 
 FIXTURES = ["paper_base", "paper_odd_width_1head", "paper_f16", "paper_pre_ln_gelu", "gpt2_base",
-            "gpt2_odd_1head_nobias", "gpt2_bf16", "causal_post_ln"]
+            "gpt2_odd_1head_nobias", "gpt2_bf16", "causal_post_ln", "gpt2_no_biases"]
 
 
 def write_fixtures(outdir, seed):

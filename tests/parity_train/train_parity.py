@@ -3,7 +3,7 @@
 
 Builds small transformers in PyTorch with mmgen's tensor names and layout (an
 encoder-decoder in the paper's layout, a GPT-2 style decoder-only model, and a
-variant covering the remaining options), draws random weights and batches
+variant covering the remaining options, nanoGPT's bias-free model), draws random weights and batches
 from --seed, and lets torch.autograd and torch.optim.AdamW produce:
   - the loss of one batch and the gradient of every parameter,
   - the loss curve of 20 AdamW steps (warm-up + cosine lr, global-norm
@@ -52,6 +52,13 @@ CASES = {
                     activation="gelu", position_encoding="learned", tied_output=False,
                     bias=False, scale_embeddings=False, layernorm_eps=1e-5),
         B=2, Ts=10, Tt=6, label_smoothing=0.0),
+    # nanoGPT (bias=False): no biases at all, LayerNorms included; exact GELU.
+    "nanogpt": dict(
+        config=dict(vocab_size=23, d_model=16, n_heads=2, n_encoder_layers=0, n_decoder_layers=2,
+                    d_ff=64, max_seq_len=12, norm_placement="pre", final_norm=True,
+                    activation="gelu", position_encoding="learned", tied_output=True,
+                    bias=False, scale_embeddings=False, layernorm_eps=1e-5, norm_bias=False),
+        B=3, Ts=0, Tt=12, label_smoothing=0.0),
 }
 
 TRAIN = dict(learning_rate=3e-3, min_learning_rate=3e-4, warmup_steps=3, decay_steps=16,
@@ -74,21 +81,22 @@ def param_names(cfg):
     """(name, shape, decay) in mmgen's canonical order (core/model.c)."""
     C, V, T, Fd = cfg["d_model"], cfg["vocab_size"], cfg["max_seq_len"], cfg["d_ff"]
     out = [("tok_emb.weight", (V, C), 1)]
+
+    def norm(name):  # a LayerNorm's weight, and its bias unless norm_bias is off
+        return [(name + ".weight", (C,), 0)] + ([(name + ".bias", (C,), 0)] if cfg.get("norm_bias", True) else [])
     if cfg["position_encoding"] == "learned":
         out.append(("pos_emb.weight", (T, C), 1))
 
     def layer(prefix, i, cross):
         p = f"{prefix}.layers.{i}."
-        L = [(p + "sa_norm.weight", (C,), 0), (p + "sa_norm.bias", (C,), 0),
-             (p + "self_attn.qkv.weight", (3 * C, C), 1)]
+        L = norm(p + "sa_norm") + [(p + "self_attn.qkv.weight", (3 * C, C), 1)]
         if cfg["bias"]:
             L.append((p + "self_attn.qkv.bias", (3 * C,), 0))
         L.append((p + "self_attn.out.weight", (C, C), 1))
         if cfg["bias"]:
             L.append((p + "self_attn.out.bias", (C,), 0))
         if cross:
-            L += [(p + "ca_norm.weight", (C,), 0), (p + "ca_norm.bias", (C,), 0),
-                  (p + "cross_attn.q.weight", (C, C), 1)]
+            L += norm(p + "ca_norm") + [(p + "cross_attn.q.weight", (C, C), 1)]
             if cfg["bias"]:
                 L.append((p + "cross_attn.q.bias", (C,), 0))
             L.append((p + "cross_attn.kv.weight", (2 * C, C), 1))
@@ -97,8 +105,7 @@ def param_names(cfg):
             L.append((p + "cross_attn.out.weight", (C, C), 1))
             if cfg["bias"]:
                 L.append((p + "cross_attn.out.bias", (C,), 0))
-        L += [(p + "ff_norm.weight", (C,), 0), (p + "ff_norm.bias", (C,), 0),
-              (p + "ff.fc1.weight", (Fd, C), 1)]
+        L += norm(p + "ff_norm") + [(p + "ff.fc1.weight", (Fd, C), 1)]
         if cfg["bias"]:
             L.append((p + "ff.fc1.bias", (Fd,), 0))
         L.append((p + "ff.fc2.weight", (C, Fd), 1))
@@ -110,11 +117,11 @@ def param_names(cfg):
     for i in range(cfg["n_encoder_layers"]):
         out += layer("encoder", i, False)
     if has_enc and cfg["final_norm"]:
-        out += [("encoder.norm.weight", (C,), 0), ("encoder.norm.bias", (C,), 0)]
+        out += norm("encoder.norm")
     for i in range(cfg["n_decoder_layers"]):
         out += layer("decoder", i, has_enc)
     if cfg["final_norm"]:
-        out += [("decoder.norm.weight", (C,), 0), ("decoder.norm.bias", (C,), 0)]
+        out += norm("decoder.norm")
     if not cfg["tied_output"]:
         out.append(("lm_head.weight", (V, C), 1))
     return out
@@ -145,7 +152,7 @@ class Model(torch.nn.Module):
 
     def ln(self, x, prefix):
         C = self.cfg["d_model"]
-        return F.layer_norm(x, (C,), self.p[prefix + ".weight"], self.p[prefix + ".bias"],
+        return F.layer_norm(x, (C,), self.p[prefix + ".weight"], self.p.get(prefix + ".bias"),
                             self.cfg["layernorm_eps"])
 
     def act(self, x):
