@@ -6,7 +6,8 @@
 # batch 1): bench_train (mmgen) and bench/train_torch.py tokens (PyTorch, the
 # same GPT-2 style model and batch shape, same thread count), alternating for
 # --rounds rounds so that load from other processes hits both alike; each side
-# keeps its best round (the fastest step). Prints each JSON line, then a table
+# keeps its best round (the fastest step); PyTorch runs in each thread split of
+# bench/torch_configs.sh and keeps its best too. Prints each JSON line, then a table
 # with tokens/s, the ratio, the fraction of the sgemm peak measured in the same
 # run, and peak RSS against the theoretical need. Results also go to
 # bench/results/train.jsonl.
@@ -14,6 +15,7 @@
 #   sh bench/run_train.sh [--threads N] [--steps N] [--rounds N] [--only small|gpt2]
 set -eu
 cd "$(dirname "$0")/.."
+. bench/torch_configs.sh
 threads=$(nproc)
 steps=3
 rounds=2
@@ -51,8 +53,11 @@ for preset in small gpt2; do
     # shellcheck disable=SC2086
     "$build/bin/bench_train" --preset "$preset" $dims --steps "$steps" --warmup 1 --threads "$threads" | tee -a "$tmp"
     if [ "$have_torch" = 1 ]; then
-      # shellcheck disable=SC2086
-      /usr/bin/python3 bench/train_torch.py tokens $dims --steps "$steps" --warmup 1 --threads "$threads" | tee -a "$tmp"
+      for tc in $(torch_configs "$threads"); do
+        # shellcheck disable=SC2086
+        /usr/bin/python3 bench/train_torch.py tokens $dims --steps "$steps" --warmup 1 \
+          --threads "${tc%:*}" --blas-threads "${tc#*:}" | tee -a "$tmp"
+      done
     fi
     r=$((r + 1))
   done
@@ -72,13 +77,13 @@ def best(impl):
     return out
 mm, pt = best("mmgen"), best("torch")
 print()
-print("best round of each (fastest step)    mmgen tok/s  torch tok/s  ratio  mmgen GFLOP/s  of sgemm peak  peak RSS MB: mmgen / theory / torch")
+print("best round of each (fastest step)    mmgen tok/s  torch tok/s (torch:BLAS threads)  ratio  mmgen GFLOP/s  of sgemm peak  peak RSS MB: mmgen / theory / torch")
 for k, m in mm.items():
     t = pt.get(k)
     name = "d=%d L=%d ctx=%d batch=%d" % (m["d"], m["layers"], m["ctx"], m["batch"])
     ratio = "%.2fx" % (m["tokens_per_s_best"] / t["tokens_per_s_best"]) if t else "-"
-    tt = "%.1f" % t["tokens_per_s_best"] if t else "-"
+    tt = "%.1f (%d:%d)" % (t["tokens_per_s_best"], t["threads"], t.get("blas_threads", 0)) if t else "-"
     trss = "%.0f" % t["peak_rss_mb"] if t else "-"
-    print("%-36s %11.1f  %11s  %5s  %13.1f  %12.0f%%  %.0f / %.0f / %s" % (name, m["tokens_per_s_best"], tt, ratio,
+    print("%-36s %11.1f  %32s  %5s  %13.1f  %12.0f%%  %.0f / %.0f / %s" % (name, m["tokens_per_s_best"], tt, ratio,
           m["gflops"], 100 * m["fraction_of_peak"], m["peak_rss_mb"], m["theory_mb"], trss))
 '

@@ -11,10 +11,12 @@
 # (bench_transformer) and PyTorch (bench/transformer_torch.py). Prints a table
 # and appends JSON lines to bench/results/transformer.jsonl. Each measurement
 # runs in its own process, in ROUNDS (default 2) alternating rounds; the best
-# round of each counts (peak RSS: the largest). Set PRESETS="small" to skip
-# the big model.
+# round of each counts (peak RSS: the largest). PyTorch runs in each thread
+# split of bench/torch_configs.sh and each metric keeps its best. Set
+# PRESETS="small" to skip the big model.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/torch_configs.sh"
 root=$(dirname "$here")
 bin=${1:-$root/build}
 threads=${2:-${MMGEN_NUM_THREADS:-$(nproc)}}
@@ -37,7 +39,12 @@ while [ "$r" -lt "$rounds" ]; do
     "$exe" blas --threads "$threads" >> "$tmp"
     for p in $presets; do
         "$exe" model --preset "$p" --threads "$threads" >> "$tmp"
-        [ "$has_torch" = 1 ] && /usr/bin/python3 "$here/transformer_torch.py" --preset "$p" --threads "$threads" >> "$tmp"
+        if [ "$has_torch" = 1 ]; then
+            for tc in $(torch_configs "$threads"); do
+                /usr/bin/python3 "$here/transformer_torch.py" --preset "$p" --threads "${tc%:*}" \
+                    --blas-threads "${tc#*:}" >> "$tmp"
+            done
+        fi
     done
     r=$((r + 1))
 done

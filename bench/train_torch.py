@@ -25,7 +25,8 @@ Two jobs, each the same work mmgen's C programs do, for side-by-side numbers:
                random tokens: --d --layers --heads --vocab --ctx --batch
                --steps (after --warmup untimed steps); prints tokens/s of the
                fastest step and the mean, as bench_train does.
-Both print one JSON line at the end. Threads: --threads (torch.set_num_threads).
+Both print one JSON line at the end. Threads: --threads sizes torch's pool,
+--blas-threads OpenBLAS's (default: --threads); see bench/torch_threads.py.
 """
 import argparse
 import json
@@ -36,6 +37,8 @@ import time
 
 import numpy as np
 import torch
+
+import torch_threads
 import torch.nn as nn
 from torch.nn import functional as F
 
@@ -225,7 +228,8 @@ def shakespeare(args):
     print(f"train {train_s:.1f} s for {args.iters} iterations ({1e3 * train_s / args.iters:.1f} ms/iter; "
           f"periodic estimate_loss {eval_s:.1f} s not counted)")
     print(json.dumps({"bench": "train_shakespeare", "impl": "torch", "torch": torch.__version__,
-                      "threads": torch.get_num_threads(), "seed": args.seed, "iters": args.iters,
+                      "threads": torch.get_num_threads(), "blas_threads": args.blas_threads_set,
+                      "seed": args.seed, "iters": args.iters,
                       "ln_bias": bool(args.ln_bias),
                       "final_train_loss": round(loss.item(), 4), "val_loss": round(full, 4),
                       "val_loss_estimate": round(est["val"], 4), "eval_iters": args.eval_iters,
@@ -262,7 +266,8 @@ def tokens(args):
     tps = args.batch * args.ctx * args.steps / dt
     tps_best = args.batch * args.ctx / best
     print(json.dumps({"bench": "train_tokens", "impl": "torch", "torch": torch.__version__,
-                      "threads": torch.get_num_threads(), "d": args.d, "layers": args.layers,
+                      "threads": torch.get_num_threads(), "blas_threads": args.blas_threads_set,
+                      "d": args.d, "layers": args.layers,
                       "heads": args.heads, "vocab": args.vocab, "ctx": args.ctx,
                       "batch": args.batch, "steps": args.steps, "params": n_params,
                       "seconds": round(dt, 3), "tokens_per_s": round(tps, 1),
@@ -273,7 +278,9 @@ def tokens(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("job", choices=["shakespeare", "tokens"])
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch's threads (0 = its default)")
+    ap.add_argument("--blas-threads", type=int, default=-1,
+                    help="OpenBLAS's threads (default: --threads; 0 = leave as is)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--data", default="../shared/data/tinyshakespeare/input.txt")
     ap.add_argument("--iters", type=int, default=2000)
@@ -289,8 +296,8 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     args = ap.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    blas = args.threads if args.blas_threads < 0 else args.blas_threads
+    args.blas_threads_set = torch_threads.set_threads(torch, args.threads, blas)["blas_threads"]
     (shakespeare if args.job == "shakespeare" else tokens)(args)
     return 0
 

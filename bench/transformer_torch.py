@@ -4,7 +4,8 @@
 A GPT-2-style decoder-only model (pre-LN, GELU tanh, learned positions, tied
 output) with a preallocated KV cache: prefill P tokens, then decode D tokens
 one at a time, logits of the last position only, under torch.inference_mode
-with torch.set_num_threads(N); then 8 sequences (64-token prompts) decoded as
+with torch's pool at --threads and OpenBLAS's at --blas-threads (default: the
+same; bench/torch_threads.py); then 8 sequences (64-token prompts) decoded as
 one batch. Prints one JSON object like the C program.
 
   /usr/bin/python3 bench/transformer_torch.py --preset gpt2 --threads 2
@@ -18,6 +19,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import torch_threads
 
 PRESETS = {
     "gpt2": dict(vocab=50257, d=768, layers=12, heads=12, ff=3072, ctx=1024, prefill=512),
@@ -82,11 +85,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="small", choices=PRESETS)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--blas-threads", type=int, default=-1, help="OpenBLAS's threads (default: --threads)")
     ap.add_argument("--prefill", type=int)
     ap.add_argument("--decode", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    blas = a.threads if a.blas_threads < 0 else a.blas_threads
+    blas_set = torch_threads.set_threads(torch, a.threads, blas)["blas_threads"]
     p = PRESETS[a.preset]
     P = a.prefill if a.prefill is not None else p["prefill"]
     model = GPT(p).eval()
@@ -115,7 +120,8 @@ def main():
             best_b = min(best_b, time.perf_counter() - t0)
     n_params = sum(t.numel() for t in model.parameters())
     print(json.dumps({"mode": "model", "impl": "torch", "torch": torch.__version__, "preset": a.preset,
-                      "threads": torch.get_num_threads(), "params": n_params, "prefill_tokens": P,
+                      "threads": torch.get_num_threads(), "blas_threads": blas_set, "params": n_params,
+                      "prefill_tokens": P,
                       "decode_tokens": a.decode, "prefill_tok_s": round(P / best_p, 2),
                       "decode_tok_s": round(a.decode / best_d, 2), "batch": B,
                       "batch_decode_tok_s": round(B * BS / best_b, 2), "peak_rss_bytes": peak}))

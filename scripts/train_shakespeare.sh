@@ -13,6 +13,11 @@
 # beside it as "estimate". The PyTorch script draws its random numbers in
 # nanoGPT's order, so with seed 1337 it is nanoGPT's README run.
 #
+# Threads: mmgen uses --threads N; PyTorch gets the same N cores split as
+# TORCH_THREADS="TORCH:BLAS" (its own pool : OpenBLAS's, bench/torch_threads.py),
+# default 1:N, its fastest split for this model here (2 cores, ms/iter: 1:2
+# 44, 2:1 56, 1:1 62, 2:2 156 - two pools of 2 threads fighting over 2 cores).
+#
 # One seed is one draw of a noisy outcome (seed to seed, the whole-split loss
 # moves by about 0.01 in either implementation): --seeds "1 2 3 ..." trains
 # every seed with both and ends with each implementation's mean and standard
@@ -55,9 +60,10 @@ for seed in $seeds; do
   "$build/bin/bench_train_shakespeare" --data "$data" --iters "$iters" --threads "$threads" --seed "$seed" \
     | tee "$out/mmgen.$seed.log"
   if [ "$torch" = 1 ]; then
-    echo "== PyTorch (nanoGPT-equivalent), seed $seed, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    /usr/bin/python3 bench/train_torch.py shakespeare --data "$data" --iters "$iters" --threads "$threads" \
-      --seed "$seed" | tee "$out/torch.$seed.log"
+    echo "== PyTorch (nanoGPT-equivalent), seed $seed, threads ${TORCH_THREADS:-1:$threads} (torch:BLAS), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    tc=${TORCH_THREADS:-1:$threads}
+    /usr/bin/python3 bench/train_torch.py shakespeare --data "$data" --iters "$iters" --threads "${tc%:*}" \
+      --blas-threads "${tc#*:}" --seed "$seed" | tee "$out/torch.$seed.log"
   fi
 done
 echo "== summary"
@@ -67,9 +73,10 @@ runs = [json.loads(line) for line in sys.stdin]
 for r in runs:
     ok = "meets" if r["val_loss"] <= 1.89 else "MISSES"
     print("%-6s seed %5d: val loss %.4f over the whole split (%s <= 1.89); nanoGPT estimate_loss over %d "
-          "random batches %.4f; train %.1f s for %d iterations"
+          "random batches %.4f; train %.1f s for %d iterations (threads %s)"
           % (r["impl"], r["seed"], r["val_loss"], ok, r["eval_iters"], r["val_loss_estimate"],
-             r["train_seconds"], r["iters"]))
+             r["train_seconds"], r["iters"],
+             "%d:%d" % (r["threads"], r["blas_threads"]) if "blas_threads" in r else r["threads"]))
 for impl in ("mmgen", "torch"):
     mine = [r for r in runs if r["impl"] == impl]
     if len(mine) < 2:
