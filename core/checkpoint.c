@@ -103,7 +103,8 @@ static mmg_status compare_configs(const char *path, const mmg_model_config *file
                           path, (double)file->field, (double)mine->field);
     CMP(vocab_size) CMP(d_model) CMP(n_heads) CMP(n_encoder_layers) CMP(n_decoder_layers)
     CMP(d_ff) CMP(max_seq_len) CMP(norm_placement) CMP(final_norm) CMP(activation)
-    CMP(position_encoding) CMP(tied_output) CMP(bias) CMP(scale_embeddings) CMP(layernorm_eps) CMP(norm_bias)
+    CMP(position_encoding) CMP(tied_output) CMP(bias) CMP(scale_embeddings) CMP(layernorm_eps)
+    CMP(norm_bias)
 #undef CMP
     return MMG_OK;
 }

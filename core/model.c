@@ -102,6 +102,20 @@ static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int 
 #undef P
 }
 
+/* A stack's final LayerNorm: "<stack>.norm.weight" and, with norm_bias,
+ * "<stack>.norm.bias". w and b are NULL while counting. */
+static void add_final_norm(layout *L, const char *stack, float **w, float **b,
+                           const mmg_model_config *c) {
+    char n[MMG__PARAM_NAME_MAX];
+    snprintf(n, sizeof n, "%s.norm.weight", stack);
+    float *p = add(L, n, c->d_model, 0, 0);
+    if (w) *w = p;
+    if (!c->norm_bias) return;
+    snprintf(n, sizeof n, "%s.norm.bias", stack);
+    p = add(L, n, c->d_model, 0, 0);
+    if (b) *b = p;
+}
+
 static void build_layout(layout *L, const mmg_model_config *c) {
     mmg_model *m = L->m;
     const int64_t C = c->d_model, V = c->vocab_size, T = c->max_seq_len;
@@ -115,24 +129,12 @@ static void build_layout(layout *L, const mmg_model_config *c) {
     }
     for (int i = 0; i < c->n_encoder_layers; i++)
         add_layer(L, m ? &m->enc[i] : NULL, "encoder", i, 0, c);
-    if (has_enc && c->final_norm) {
-        p = add(L, "encoder.norm.weight", C, 0, 0);
-        if (m) m->enc_ln_w = p;
-        if (c->norm_bias) {
-            p = add(L, "encoder.norm.bias", C, 0, 0);
-            if (m) m->enc_ln_b = p;
-        }
-    }
+    if (has_enc && c->final_norm)
+        add_final_norm(L, "encoder", m ? &m->enc_ln_w : NULL, m ? &m->enc_ln_b : NULL, c);
     for (int i = 0; i < c->n_decoder_layers; i++)
         add_layer(L, m ? &m->dec[i] : NULL, "decoder", i, has_enc, c);
-    if (c->final_norm) {
-        p = add(L, "decoder.norm.weight", C, 0, 0);
-        if (m) m->dec_ln_w = p;
-        if (c->norm_bias) {
-            p = add(L, "decoder.norm.bias", C, 0, 0);
-            if (m) m->dec_ln_b = p;
-        }
-    }
+    if (c->final_norm)
+        add_final_norm(L, "decoder", m ? &m->dec_ln_w : NULL, m ? &m->dec_ln_b : NULL, c);
     if (!c->tied_output) {
         p = add(L, "lm_head.weight", V, C, 1);
         if (m) m->lm_head = p;

@@ -53,9 +53,9 @@ void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int
  * computed in double; out (T, C). Odd C: the last column is a sin. */
 void mmg__sinusoid_table(float *out, int T, int C);
 
-/* out (N, C) = (inp - mean) * rstd * w (+ b when b is non-NULL) per row; mean/rstd (N) are saved
- * for the backward pass when non-NULL. Biased variance, like PyTorch. out may
- * equal inp. */
+/* out (N, C) = (inp - mean) * rstd * w + b per row (no b when b is NULL);
+ * mean/rstd (N) are saved for the backward pass when non-NULL. Biased
+ * variance, like PyTorch. out may equal inp. */
 void mmg__layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                             const float *b, int N, int C, float eps);
 
