@@ -37,10 +37,10 @@ import time
 
 import numpy as np
 import torch
-
-import torch_threads
 import torch.nn as nn
 from torch.nn import functional as F
+
+import torch_threads
 
 
 class LayerNorm(nn.Module):
