@@ -3,8 +3,9 @@
 #
 # Every tests/test_image*.c reads PNGs through libpng's simplified API as an
 # independent reference, so it links libpng. White-box tests (resize,
-# k-means, search, allocation limits) compile the plugin's objects in and
-# call its internal img_* functions with a test-side host table.
+# k-means, search, allocation limits) compile the plugin's objects in, with
+# the vq library they link (plugins/vq, mmgen_vq), and call the internal
+# img_* and vq_* functions with a test-side host table.
 # image_roundtrip is the driver tests/check_image_formats.sh compares with
 # ImageMagick.
 set(_image_whitebox test_image_internals)

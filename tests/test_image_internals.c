@@ -1,8 +1,9 @@
 /* tests/test_image_internals.c - the image plugin's parts, compiled in
- * (tests/image.cmake) and called directly with a test host table: nearest
- * search against brute force, k-means determinism and re-seeding, resize
- * against PyTorch and exact area averages, allocation limits on hostile
- * headers, and every allocation failing in turn. */
+ * with the vq library it links (tests/image.cmake) and called directly with
+ * a test host table: nearest search against brute force and k-means
+ * determinism and re-seeding on patch-like data, resize against PyTorch and
+ * exact area averages, allocation limits on hostile headers, and every
+ * allocation failing in turn. vq alone is tested in test_vq.c. */
 #include <cblas.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -85,11 +86,11 @@ static uint8_t *read_fixture(const char *name, size_t *size) {
 static float *patchlike(size_t n, int dim, uint64_t seed) {
     float *x = malloc(sizeof(float) * n * dim);
     for (size_t i = 0; i < n; i++) {
-        double b = img_rng_unit(&seed) * 255, gx = img_rng_unit(&seed) - 0.5,
-               gy = img_rng_unit(&seed) - 0.5;
+        double b = vq_rng_unit(&seed) * 255, gx = vq_rng_unit(&seed) - 0.5,
+               gy = vq_rng_unit(&seed) - 0.5;
         for (int j = 0; j < dim; j++) {
             double v = b + 60 * gx * ((j % 4) - 1.5) + 60 * gy * ((j / 4 % 4) - 1.5) +
-                       8 * (img_rng_unit(&seed) - 0.5);
+                       8 * (vq_rng_unit(&seed) - 0.5);
             x[i * dim + j] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }
@@ -106,16 +107,16 @@ Test(image_internals, pruned_search_finds_the_brute_force_nearest, .init = setup
     const int dim = 48;
     const size_t n = 6000;
     float *train = patchlike(n, dim, 1), *x = patchlike(n, dim, 2);
-    img_codebook cb;
-    cr_assert_eq(img_kmeans_fit(train, n, dim, 256, 4, 7, 2, &cb), MMG_OK, "%s", last_error);
+    vq_codebook cb;
+    cr_assert_eq(vq_kmeans_fit(train, n, dim, 256, 4, 7, 2, &cb), MMG_OK, "%s", last_error);
     cr_assert_gt(cb.pdim, 0, "the search projection is in use");
     int32_t *a = malloc(sizeof(int32_t) * n), *b = malloc(sizeof(int32_t) * n),
             *c = malloc(sizeof(int32_t) * n);
-    cr_assert_eq(img_codebook_nearest(&cb, x, n, a, NULL), MMG_OK);
-    cr_assert_eq(img_codebook_nearest_brute(&cb, x, n, b, NULL), MMG_OK);
-    setenv("MMGEN_IMAGE_NO_AVX2", "1", 1); /* the portable path too */
-    cr_assert_eq(img_codebook_nearest(&cb, x, n, c, NULL), MMG_OK);
-    unsetenv("MMGEN_IMAGE_NO_AVX2");
+    cr_assert_eq(vq_codebook_nearest(&cb, x, n, a, NULL), MMG_OK);
+    cr_assert_eq(vq_codebook_nearest_brute(&cb, x, n, b, NULL), MMG_OK);
+    setenv("MMGEN_VQ_NO_AVX2", "1", 1); /* the portable path too */
+    cr_assert_eq(vq_codebook_nearest(&cb, x, n, c, NULL), MMG_OK);
+    unsetenv("MMGEN_VQ_NO_AVX2");
     size_t same = 0;
     for (size_t i = 0; i < n; i++) {
         /* exact up to float rounding: never farther than brute force's pick */
@@ -127,7 +128,7 @@ Test(image_internals, pruned_search_finds_the_brute_force_nearest, .init = setup
         same += a[i] == b[i];
     }
     cr_assert_geq(same, n - n / 1000, "only %zu of %zu identical", same, n);
-    img_codebook_free(&cb);
+    vq_codebook_free(&cb);
     free(train);
     free(x);
     free(a);
@@ -140,18 +141,18 @@ Test(image_internals, kmeans_is_deterministic_whatever_the_thread_count, .init =
     const int dim = 16;
     const size_t n = 20000;
     float *x = patchlike(n, dim, 3);
-    img_codebook a, b, c;
+    vq_codebook a, b, c;
     openblas_set_num_threads(1);
-    cr_assert_eq(img_kmeans_fit(x, n, dim, 128, 6, 42, 1, &a), MMG_OK);
+    cr_assert_eq(vq_kmeans_fit(x, n, dim, 128, 6, 42, 1, &a), MMG_OK);
     openblas_set_num_threads(2);
-    cr_assert_eq(img_kmeans_fit(x, n, dim, 128, 6, 42, 4, &b), MMG_OK);
+    cr_assert_eq(vq_kmeans_fit(x, n, dim, 128, 6, 42, 4, &b), MMG_OK);
     cr_assert_eq(memcmp(a.c, b.c, sizeof(float) * 128 * dim), 0,
                  "1 thread and 4 threads learned different codebooks");
-    cr_assert_eq(img_kmeans_fit(x, n, dim, 128, 6, 43, 2, &c), MMG_OK);
+    cr_assert_eq(vq_kmeans_fit(x, n, dim, 128, 6, 43, 2, &c), MMG_OK);
     cr_assert_neq(memcmp(a.c, c.c, sizeof(float) * 128 * dim), 0, "the seed changes nothing");
-    img_codebook_free(&a);
-    img_codebook_free(&b);
-    img_codebook_free(&c);
+    vq_codebook_free(&a);
+    vq_codebook_free(&b);
+    vq_codebook_free(&c);
     free(x);
 }
 
@@ -165,15 +166,15 @@ Test(image_internals, an_empty_cluster_is_reseeded_at_the_worst_served_point, .i
     uint64_t s = 5;
     const float blob[3][2] = {{10, 10}, {100, 10}, {55, 200}};
     for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < dim; j++) x[i * dim + j] = blob[i % 3][j] + (float)img_rng_unit(&s);
-    img_codebook cb = {0};
+        for (int j = 0; j < dim; j++) x[i * dim + j] = blob[i % 3][j] + (float)vq_rng_unit(&s);
+    vq_codebook cb = {0};
     cb.k = 3;
     cb.dim = dim;
     cb.threads = 1;
     cb.c = h_alloc(sizeof(float) * 6);
     const float start[6] = {10, 10, 10.5f, 10.5f, 1000, 1000};
     memcpy(cb.c, start, sizeof start);
-    cr_assert_eq(img_kmeans_lloyd(x, n, 10, &cb), MMG_OK);
+    cr_assert_eq(vq_kmeans_lloyd(x, n, 10, &cb), MMG_OK);
     int found[3] = {0, 0, 0};
     for (int c = 0; c < 3; c++)
         for (int b = 0; b < 3; b++)
@@ -182,17 +183,17 @@ Test(image_internals, an_empty_cluster_is_reseeded_at_the_worst_served_point, .i
     cr_assert(found[0] == 1 && found[1] == 1 && found[2] == 1,
               "centers (%g,%g) (%g,%g) (%g,%g) do not sit one on each blob", cb.c[0], cb.c[1],
               cb.c[2], cb.c[3], cb.c[4], cb.c[5]);
-    img_codebook_free(&cb);
+    vq_codebook_free(&cb);
     free(x);
 }
 
 Test(image_internals, fewer_points_than_clusters_still_fits, .init = setup) {
     float x[5 * 3];
     for (int i = 0; i < 15; i++) x[i] = (float)(i * 7 % 11);
-    img_codebook cb;
-    cr_assert_eq(img_kmeans_fit(x, 5, 3, 8, 5, 1, 1, &cb), MMG_OK);
+    vq_codebook cb;
+    cr_assert_eq(vq_kmeans_fit(x, 5, 3, 8, 5, 1, 1, &cb), MMG_OK);
     for (int i = 0; i < 8 * 3; i++) cr_assert(isfinite(cb.c[i]));
-    img_codebook_free(&cb);
+    vq_codebook_free(&cb);
 }
 
 /* ---- resize ---------------------------------------------------------------- */
@@ -231,7 +232,7 @@ Test(image_internals, resize_keeps_constants_and_averages_integer_blocks, .init 
         img_image_free(&out);
     }
     uint64_t seed = 9;
-    for (int i = 0; i < 24 * 18 * 4; i++) px[i] = (uint8_t)img_rng_below(&seed, 256);
+    for (int i = 0; i < 24 * 18 * 4; i++) px[i] = (uint8_t)vq_rng_below(&seed, 256);
     cr_assert_eq(img_resize(&im, 8, 6, &out), MMG_OK); /* 3x3 blocks */
     int exact = 0;
     for (int y = 0; y < 6; y++)

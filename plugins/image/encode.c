@@ -63,8 +63,8 @@ static void *worker(void *arg) {
         while (p->rows_ready < need && !p->finished) pthread_cond_wait(&p->cv, &p->mu);
         if (p->rows_ready < need) break; /* reading failed */
         pthread_mutex_unlock(&p->mu);
-        if (!x) x = (float *)img_alloc_array((size_t)p->group_rows * p->pw,
-                                             (size_t)img_config_dim(&p->t->cfg), sizeof(float));
+        if (!x) x = (float *)vq_alloc_array((size_t)p->group_rows * p->pw,
+                                            (size_t)img_config_dim(&p->t->cfg), sizeof(float));
         if (x) {
             quantize_group(p, g, x);
         } else {
@@ -99,7 +99,7 @@ static int on_rows(void *ctx, const img_image *im, int32_t rows) {
                            im->width, im->height, p->pw, p->ph, cfg->patch_size, IMG_MAX_SIDE);
         } else {
             p->group_rows = GROUP_PATCHES / p->pw > 0 ? GROUP_PATCHES / p->pw : 1;
-            p->ids = (int32_t *)img_alloc_array(
+            p->ids = (int32_t *)vq_alloc_array(
                 IMG_HEADER_TOKENS + (size_t)p->pw * p->ph * (size_t)cfg->stages, sizeof(int32_t), 1);
             if (!p->ids) rc = img_error(MMG_ERR_NOMEM, "image: out of memory for tokens");
             else p->started = 1;
@@ -133,7 +133,7 @@ int img_tokens_encode(const img_tokenizer *t, const uint8_t *doc, size_t size, i
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     /* workers besides the calling thread, which reads first */
-    int32_t nthreads = img_thread_count(cfg->threads), started = 0;
+    int32_t nthreads = vq_thread_count(cfg->threads), started = 0;
     pthread_t tid[64];
     int resize = cfg->width != 0;
     int rc;

@@ -3,18 +3,22 @@
  * The plugin turns a PNG into patch tokens: the image is read with libpng
  * (png_io.c), converted to the model's channels, resized when the config
  * fixes a size (resize.c), cut into P×P patches (patches.c), and each patch
- * becomes the id of its nearest codebook vector (codebook.c), optionally
- * refined by a second, residual codebook (rvq.c). Codebooks are learned with
- * k-means (kmeans.c). encode.c runs that pipeline, overlapping PNG reading
- * with the search on threads (parallel.c splits other loops); tokens.c
- * defines the token layout, decode and the generation constraint; state.c
- * the saved-state format; config.c the JSON config; plugin.c the ABI glue
- * (and documents the token layout).
+ * becomes the id of its nearest codebook vector, optionally refined by a
+ * second, residual codebook (rvq.c, which also holds the lossless color
+ * table). encode.c runs that pipeline, overlapping PNG reading with the
+ * search on threads; tokens.c defines the token layout, decode and the
+ * generation constraint; state.c the saved-state format; config.c the JSON
+ * config; plugin.c the ABI glue (and documents the token layout).
  *
- * Every allocation goes through the host's services (img_alloc...), every
- * error through img_error(), which records the message for mmg_last_error()
- * and returns the status. Internal functions carry the img_ prefix and are
- * hidden (the module is built with -fvisibility=hidden). */
+ * Codebooks, k-means, nearest-vector search, vq_parallel_for and the
+ * splitmix64 rng come from the shared vector-quantization library
+ * plugins/vq (vq.h), linked into this module; its functions carry the vq_
+ * prefix, this plugin's the img_ prefix.
+ *
+ * Every allocation goes through the host's services (img_alloc,
+ * vq_alloc_array...), every error through img_error(), which records the
+ * message for mmg_last_error() and returns the status. Internal functions
+ * are hidden (the module is built with -fvisibility=hidden). */
 #ifndef MMGEN_PLUGIN_IMAGE_H
 #define MMGEN_PLUGIN_IMAGE_H
 
@@ -22,21 +26,20 @@
 #include <stdint.h>
 
 #include "mmgen/plugin.h"
+#include "vq.h"
 
 /* ---- host services ------------------------------------------------------ */
 
-/* Set by the descriptor's init(); valid until deinit(). */
-extern const mmg_host_services *img_host;
-
-static inline void *img_alloc(size_t size) { return img_host->alloc(size); }
-static inline void *img_realloc(void *p, size_t size) { return img_host->realloc(p, size); }
+/* The host's table is vq_host (vq.h), set by the plugin's init() and valid
+ * until deinit(); these are short forms of its services. Overflow-checked
+ * array allocations use vq_alloc_array. */
+static inline void *img_alloc(size_t size) { return vq_host->alloc(size); }
+static inline void *img_realloc(void *p, size_t size) { return vq_host->realloc(p, size); }
 static inline void img_free(void *p) {
-    if (p) img_host->free(p);
+    if (p) vq_host->free(p);
 }
-/* Overflow-checked a*b*c allocation; NULL on overflow or failure. */
-void *img_alloc_array(size_t a, size_t b, size_t c);
-#define img_error(...) img_host->error(__VA_ARGS__)
-#define img_log(...) img_host->log(__VA_ARGS__)
+#define img_error(...) vq_host->error(__VA_ARGS__)
+#define img_log(...) vq_host->log(__VA_ARGS__)
 
 /* ---- images ------------------------------------------------------------- */
 
@@ -90,80 +93,22 @@ void img_patches_extract(const img_image *im, int32_t p, int32_t row0, int32_t n
  * dim) into image rows, clamping to [0, 255]. */
 void img_patches_store(img_image *im, int32_t p, int32_t row0, int32_t nrows, const float *x);
 
-/* ---- codebooks ---------------------------------------------------------- */
+/* ---- lossless color table (rvq.c) ------------------------------------- */
 
-/* K vectors of `dim` floats and what nearest-neighbour search needs. */
-typedef struct img_codebook {
-    int32_t k, dim;
-    int32_t threads;   /* threads a search may use (img_thread_count) */
-    float *c;          /* (k, dim) the codebook vectors */
-    float *norm2;      /* (k) ||c||^2 */
-    int32_t pdim;      /* dims of the search projection, 0: brute force */
-    float *basis;      /* (dim, pdim) orthonormal top principal directions */
-    float *mean_proj;  /* (pdim) the codebook mean projected on basis */
-    float *cproj;      /* (k, pdim) (c - mean) projected on basis */
-    float *cprojT;     /* (pdim, k) the same, transposed for the fused kernel */
-    float *cproj_norm2;/* (k) ||cproj||^2 */
-    /* lossless codebooks: color -> first index holding it, open addressing */
-    size_t pal_cap;    /* a power of two, 0: no table */
-    uint32_t *pal_keys;/* (pal_cap) packed colors */
-    int32_t *pal_vals; /* (pal_cap) codebook index, -1: empty */
-} img_codebook;
+/* A lossless codebook holds exact colors (patch 1, dim = channels <= 4):
+ * this table maps a packed color to the first codebook index holding it, so
+ * encoding a pixel is a hash lookup instead of a search over K colors.
+ * Open addressing; arrays from img_alloc. */
+typedef struct img_palette {
+    size_t cap;     /* a power of two, 0: no table */
+    uint32_t *keys; /* (cap) packed colors */
+    int32_t *vals;  /* (cap) codebook index, -1: empty */
+} img_palette;
 
-void img_codebook_free(img_codebook *cb);
-/* Recomputes norms and the search projection after c changed. */
-int img_codebook_prepare(img_codebook *cb);
-/* For each of the n rows of x (n, dim): the index of the nearest vector
- * (ties to the lowest index) and, if dist is not NULL, its squared distance.
- * Exact up to float rounding: a projection on the top principal directions
- * gives lower bounds that skip most vectors; distances are ||x||^2 -
- * 2 x·c + ||c||^2 with the products from cblas_sgemm. */
-int img_codebook_nearest(const img_codebook *cb, const float *x, size_t n, int32_t *idx,
-                         float *dist);
-/* The same on at most `threads` threads (cb->threads above). */
-int img_codebook_search(const img_codebook *cb, const float *x, size_t n, int32_t *idx,
-                        float *dist, int32_t threads);
-/* The same by brute force over all K vectors (sgemm over the full dim). */
-int img_codebook_nearest_brute(const img_codebook *cb, const float *x, size_t n, int32_t *idx,
-                               float *dist);
-
-/* Learns k vectors from x (n, dim): k-means++ seeding, then up to `iters`
- * Lloyd iterations; empty clusters are re-seeded from the points farthest
- * from their centers. Deterministic for a seed, whatever the thread count.
- * cb->c gets k*dim floats from img_alloc; cb is prepared. */
-int img_kmeans_fit(const float *x, size_t n, int32_t dim, int32_t k, int32_t iters,
-                   uint64_t seed, int32_t threads, img_codebook *cb);
-
-/* Builds cb's color table (lossless codebooks: integer colors, dim <= 4). */
-int img_palette_index(img_codebook *cb);
-
-/* Lloyd iterations from the vectors already in cb->c (k, dim set). */
-int img_kmeans_lloyd(const float *x, size_t n, int32_t iters, img_codebook *cb);
-
-/* ---- threads (parallel.c) ------------------------------------------------ */
-
-/* `configured` if > 0, else the CPUs this process may run on. */
-int32_t img_thread_count(int32_t configured);
-typedef void (*img_range_fn)(void *ctx, size_t begin, size_t end, int32_t worker);
-/* Runs fn over [0, n) split into contiguous ranges, one per thread, at most
- * `threads` threads and at least min_per_thread items each; threads are
- * joined before it returns. fn must not call img_error (it is per thread):
- * report failures through ctx. */
-void img_parallel_for(size_t n, size_t min_per_thread, int32_t threads, img_range_fn fn, void *ctx);
-
-/* ---- deterministic random numbers (splitmix64) -------------------------- */
-static inline uint64_t img_rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-/* Uniform in [0, 1). */
-static inline double img_rng_unit(uint64_t *s) { return (double)(img_rng_next(s) >> 11) * 0x1.0p-53; }
-/* Uniform in [0, n), n > 0. */
-static inline uint64_t img_rng_below(uint64_t *s, uint64_t n) {
-    return (uint64_t)(img_rng_unit(s) * (double)n) % n;
-}
+/* Builds pal from cb's vectors (integer colors, dim <= 4), replacing what
+ * it held. */
+int img_palette_index(img_palette *pal, const vq_codebook *cb);
+void img_palette_free(img_palette *pal);
 
 /* ---- config ------------------------------------------------------------- */
 
@@ -197,7 +142,8 @@ static inline int32_t img_config_dim(const img_config *c) {
 typedef struct img_tokenizer {
     img_config cfg;
     int32_t fitted;          /* codebooks hold learned vectors */
-    img_codebook books[2];   /* one per stage */
+    vq_codebook books[2];    /* one per stage */
+    img_palette palette;     /* books[0]'s color table when cfg.lossless */
 } img_tokenizer;
 
 void img_tokenizer_clear(img_tokenizer *t);

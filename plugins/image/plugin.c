@@ -45,15 +45,6 @@
 
 #include "image.h"
 
-const mmg_host_services *img_host;
-
-void *img_alloc_array(size_t a, size_t b, size_t c) {
-    if (b && a > (size_t)-1 / b) return NULL;
-    size_t ab = a * b;
-    if (c && ab > (size_t)-1 / c) return NULL;
-    return img_alloc(ab * c);
-}
-
 void img_image_free(img_image *im) {
     img_free(im->pixels);
     im->pixels = NULL;
@@ -63,10 +54,7 @@ static int image_init(const mmg_host_services *host) {
     if (!host || host->struct_size < sizeof(mmg_host_services) || !host->alloc || !host->realloc ||
         !host->free || !host->log || !host->error)
         return MMG_ERR_PLUGIN;
-    img_host = host;
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init(); /* for codebook.c's choice of kernel */
-#endif
+    vq_host = host; /* the host's services, for vq and this plugin alike */
     return MMG_OK;
 }
 

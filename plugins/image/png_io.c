@@ -141,8 +141,8 @@ static int read_image(png_structp png, png_infop info, png_ctx *c, int32_t chann
         fail(png, c, MMG_ERR_INTERNAL,
              "libpng gives rows of %zu bytes, expected %lu pixels x %d channels", rowbytes,
              (unsigned long)width, (int)channels);
-    c->pixels = (uint8_t *)img_alloc_array(width, height, (size_t)channels);
-    c->rows = (png_bytep *)img_alloc_array(height, sizeof(png_bytep), 1);
+    c->pixels = (uint8_t *)vq_alloc_array(width, height, (size_t)channels);
+    c->rows = (png_bytep *)vq_alloc_array(height, sizeof(png_bytep), 1);
     if (!c->pixels || !c->rows)
         fail(png, c, MMG_ERR_NOMEM, "out of memory for a %lux%lu image", (unsigned long)width,
              (unsigned long)height);
@@ -255,7 +255,7 @@ static int write_image(png_structp png, png_infop info, png_ctx *c, const img_im
                    compression == 0 ? PNG_FILTER_NONE
                    : compression <= 3 ? PNG_FILTER_SUB
                                       : PNG_ALL_FILTERS);
-    c->rows = (png_bytep *)img_alloc_array((size_t)im->height, sizeof(png_bytep), 1);
+    c->rows = (png_bytep *)vq_alloc_array((size_t)im->height, sizeof(png_bytep), 1);
     if (!c->rows) fail(png, c, MMG_ERR_NOMEM, "out of memory for row pointers");
     size_t stride = (size_t)im->width * (size_t)im->channels;
     for (int32_t y = 0; y < im->height; y++) c->rows[y] = im->pixels + (size_t)y * stride;

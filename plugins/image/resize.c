@@ -30,8 +30,8 @@ static void axis_free(axis_filter *f) {
 static int axis_build(int32_t src, int32_t dst, axis_filter *f) {
     double s = (double)src / (double)dst;
     f->taps = dst < src ? (int32_t)ceil(s) + 1 : 2;
-    f->start = (int32_t *)img_alloc_array((size_t)dst, sizeof(int32_t), 1);
-    f->weight = (float *)img_alloc_array((size_t)dst, (size_t)f->taps, sizeof(float));
+    f->start = (int32_t *)vq_alloc_array((size_t)dst, sizeof(int32_t), 1);
+    f->weight = (float *)vq_alloc_array((size_t)dst, (size_t)f->taps, sizeof(float));
     if (!f->start || !f->weight) {
         axis_free(f);
         return img_error(MMG_ERR_NOMEM, "image: out of memory for a resize filter");
@@ -72,7 +72,7 @@ int img_resize(const img_image *src, int32_t dst_w, int32_t dst_h, img_image *ou
         return img_error(MMG_ERR_INVALID_ARG, "image: cannot resize %dx%d to %dx%d", src->width,
                          src->height, dst_w, dst_h);
     const int32_t c = src->channels, sw = src->width, sh = src->height;
-    uint8_t *pixels = (uint8_t *)img_alloc_array((size_t)dst_w * (size_t)dst_h, (size_t)c, 1);
+    uint8_t *pixels = (uint8_t *)vq_alloc_array((size_t)dst_w * (size_t)dst_h, (size_t)c, 1);
     if (!pixels) return img_error(MMG_ERR_NOMEM, "image: out of memory resizing to %dx%d", dst_w, dst_h);
     if (dst_w == sw && dst_h == sh) {
         memcpy(pixels, src->pixels, (size_t)sw * sh * c);
@@ -84,7 +84,7 @@ int img_resize(const img_image *src, int32_t dst_w, int32_t dst_h, img_image *ou
     int rc = axis_build(sw, dst_w, &fx);
     if (rc == MMG_OK) rc = axis_build(sh, dst_h, &fy);
     if (rc == MMG_OK) {
-        tmp = (float *)img_alloc_array((size_t)sh * (size_t)dst_w, (size_t)c, sizeof(float));
+        tmp = (float *)vq_alloc_array((size_t)sh * (size_t)dst_w, (size_t)c, sizeof(float));
         if (!tmp) rc = img_error(MMG_ERR_NOMEM, "image: out of memory resizing to %dx%d", dst_w, dst_h);
     }
     if (rc != MMG_OK) {

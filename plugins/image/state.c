@@ -137,15 +137,15 @@ int img_state_load(img_tokenizer *t, const uint8_t *b, size_t size) {
         return img_error(MMG_ERR_FORMAT, "image: state is %zu bytes; %u codebooks of %d x %d "
                          "floats take %zu", size, books, c.codebook_size, dim,
                          16 + STATE_CONFIG_BYTES + books * per_book * 4 + 8);
-    img_codebook cb[2];
+    vq_codebook cb[2];
     memset(cb, 0, sizeof cb);
     int rc = MMG_OK;
     p = b + 16 + STATE_CONFIG_BYTES;
     for (uint32_t s = 0; s < books && rc == MMG_OK; s++) {
         cb[s].k = c.codebook_size;
         cb[s].dim = dim;
-        cb[s].threads = img_thread_count(c.threads);
-        cb[s].c = (float *)img_alloc_array(per_book, sizeof(float), 1);
+        cb[s].threads = vq_thread_count(c.threads);
+        cb[s].c = (float *)vq_alloc_array(per_book, sizeof(float), 1);
         if (!cb[s].c) {
             rc = img_error(MMG_ERR_NOMEM, "image: out of memory loading a codebook");
             break;
@@ -160,18 +160,20 @@ int img_state_load(img_tokenizer *t, const uint8_t *b, size_t size) {
             }
             cb[s].c[i] = f;
         }
-        if (rc == MMG_OK) rc = img_codebook_prepare(&cb[s]);
-        if (rc == MMG_OK && c.lossless) rc = img_palette_index(&cb[s]);
+        if (rc == MMG_OK) rc = vq_codebook_prepare(&cb[s]);
     }
+    img_palette pal = {0, NULL, NULL};
+    if (rc == MMG_OK && c.lossless && books > 0) rc = img_palette_index(&pal, &cb[0]);
     if (rc != MMG_OK) {
-        img_codebook_free(&cb[0]);
-        img_codebook_free(&cb[1]);
+        vq_codebook_free(&cb[0]);
+        vq_codebook_free(&cb[1]);
         return rc;
     }
     img_tokenizer_clear(t);
     t->cfg = c;
     t->books[0] = cb[0];
     t->books[1] = cb[1];
+    t->palette = pal;
     t->fitted = books > 0;
     return MMG_OK;
 }

@@ -115,8 +115,8 @@ int img_tokens_decode(const img_tokenizer *t, const int32_t *ids, size_t count, 
     img_image im = {pw * p, ph * p, cfg->channels, NULL};
     int32_t rows = CHUNK_PATCHES / pw > 0 ? CHUNK_PATCHES / pw : 1;
     if (rows > ph) rows = ph;
-    im.pixels = (uint8_t *)img_alloc_array((size_t)im.width * im.height, (size_t)im.channels, 1);
-    float *x = (float *)img_alloc_array((size_t)rows * pw, (size_t)dim, sizeof(float));
+    im.pixels = (uint8_t *)vq_alloc_array((size_t)im.width * im.height, (size_t)im.channels, 1);
+    float *x = (float *)vq_alloc_array((size_t)rows * pw, (size_t)dim, sizeof(float));
     if (!im.pixels || !x) {
         img_free(im.pixels);
         img_free(x);

@@ -1,59 +1,58 @@
-/* plugins/image/codebook.c - nearest codebook vector for many patches.
+/* plugins/vq/codebook.c - nearest codebook vector for many vectors.
  *
- * Brute force costs K*dim multiply-adds per patch (49,152 for a 1024-entry
- * 4×4 RGB codebook), done as one cblas_sgemm per batch with
- * ||x - c||^2 = ||x||^2 - 2 x·c + ||c||^2. It serves small dims (patch 1,
- * lossless palettes) and is the reference the tests hold the fast path to.
+ * Brute force costs K*dim multiply-adds per vector (49,152 for a 1024-entry
+ * codebook of 4x4 RGB image patches), done as one cblas_sgemm per batch with
+ * ||x - c||^2 = ||x||^2 - 2 x·c + ||c||^2. It serves small dims (a pixel's
+ * color) and is the reference the tests hold the fast path to.
  *
- * The fast path gives the same answer with far less work. Natural-image
- * patches put most of their variance in a few directions (brightness first),
- * so we project patches and codebook on the codebook's top `pdim` principal
- * directions Q (orthonormal). For every c, ||Q^T(x - c)||^2 <= ||x - c||^2:
- * the projected distance, an inner product of size pdim, is a lower bound.
- * We take the vector with the smallest bound, compute its true distance
- * `best`, and compute true distances only for vectors whose bound is below
- * `best` (plus a rounding slack); every other vector is provably farther.
- * On Kodak, 4x4 K=1024: stage 1 needs pdim 8 and ~1.1 true distances per
- * patch; a residual stage, whose variance is spread wider, pdim 16 and ~3.3.
+ * The fast path gives the same answer with far less work. Natural signals
+ * (image patches, audio frames) put most of their variance in a few
+ * directions (an image patch's brightness first), so we project vectors and
+ * codebook on the codebook's top `pdim` principal directions Q (orthonormal).
+ * For every c, ||Q^T(x - c)||^2 <= ||x - c||^2: the projected distance, an
+ * inner product of size pdim, is a lower bound. We take the vector with the
+ * smallest bound, compute its true distance `best`, and compute true
+ * distances only for vectors whose bound is below `best` (plus a rounding
+ * slack); every other vector is provably farther. On Kodak, 4x4 patches,
+ * K=1024: stage 1 needs pdim 8 and ~1.1 true distances per patch; a residual
+ * stage, whose variance is spread wider, pdim 16 and ~3.3.
  *
  * Q: subspace iteration on the codebook's covariance (sgemm) from a fixed
  * start, then Rayleigh-Ritz (a small Jacobi eigen-solve) to order the
  * directions; pdim is the fewest (a multiple of 4, at most 24) holding 93%
- * of the variance. Deterministic. Patches are projected with sgemm; the
+ * of the variance. Deterministic. Vectors are projected with sgemm; the
  * bounds come from sgemm too, or on AVX2 machines from a fused kernel that
  * keeps them in L1 (the same bounds up to rounding, the same answers).
- * Batches of patches are split over threads (parallel.c). */
+ * Batches of vectors are split over threads (parallel.c). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "vq-impl.h"
 
 #define SEARCH_PMAX 24    /* at most this many projected dimensions */
 #define SEARCH_CAPTURE 0.93 /* ...and no more than hold this share of the variance */
 #define SEARCH_MIN_DIM 12 /* below this, brute force is as fast */
 #define SUBSPACE_ITERS 40
 
-void img_codebook_free(img_codebook *cb) {
-    img_free(cb->c);
-    img_free(cb->norm2);
-    img_free(cb->basis);
-    img_free(cb->mean_proj);
-    img_free(cb->cproj);
-    img_free(cb->cprojT);
-    img_free(cb->cproj_norm2);
-    img_free(cb->pal_keys);
-    img_free(cb->pal_vals);
+void vq_codebook_free(vq_codebook *cb) {
+    vq__free(cb->c);
+    vq__free(cb->norm2);
+    vq__free(cb->basis);
+    vq__free(cb->mean_proj);
+    vq__free(cb->cproj);
+    vq__free(cb->cprojT);
+    vq__free(cb->cproj_norm2);
     memset(cb, 0, sizeof *cb);
 }
 
-static void free_search(img_codebook *cb) {
-    img_free(cb->basis);
-    img_free(cb->mean_proj);
-    img_free(cb->cproj);
-    img_free(cb->cprojT);
-    img_free(cb->cproj_norm2);
+static void free_search(vq_codebook *cb) {
+    vq__free(cb->basis);
+    vq__free(cb->mean_proj);
+    vq__free(cb->cproj);
+    vq__free(cb->cprojT);
+    vq__free(cb->cproj_norm2);
     cb->basis = cb->mean_proj = cb->cproj = cb->cprojT = cb->cproj_norm2 = NULL;
     cb->pdim = 0;
 }
@@ -138,12 +137,12 @@ static void jacobi_eigen(double *a, int n, double *w, double *v) {
     for (int i = 0; i < n; i++) w[i] = a[i * n + i];
 }
 
-int img_codebook_prepare(img_codebook *cb) {
+int vq_codebook_prepare(vq_codebook *cb) {
     const int32_t k = cb->k, dim = cb->dim;
     free_search(cb);
-    img_free(cb->norm2);
-    cb->norm2 = (float *)img_alloc_array((size_t)k, sizeof(float), 1);
-    if (!cb->norm2) return img_error(MMG_ERR_NOMEM, "image: out of memory for codebook norms");
+    vq__free(cb->norm2);
+    cb->norm2 = (float *)vq_alloc_array((size_t)k, sizeof(float), 1);
+    if (!cb->norm2) return vq__error(MMG_ERR_NOMEM, "vq: out of memory for codebook norms");
     for (int32_t i = 0; i < k; i++) {
         const float *c = cb->c + (size_t)i * dim;
         float s = 0;
@@ -156,20 +155,20 @@ int img_codebook_prepare(img_codebook *cb) {
     /* pmax directions from subspace iteration, a multiple of 4 */
     int32_t pmax = dim / 2 < SEARCH_PMAX ? dim / 2 : SEARCH_PMAX;
     pmax &= ~3;
-    float *centered = (float *)img_alloc_array((size_t)k, (size_t)dim, sizeof(float));
-    float *cov = (float *)img_alloc_array((size_t)dim, (size_t)dim, sizeof(float));
-    float *mean = (float *)img_alloc_array((size_t)dim, sizeof(float), 1);
-    float *q = (float *)img_alloc_array((size_t)dim, (size_t)pmax, sizeof(float));
-    float *z = (float *)img_alloc_array((size_t)dim, (size_t)pmax, sizeof(float));
-    double *t = (double *)img_alloc_array((size_t)pmax * pmax * 2 + pmax, sizeof(double), 1);
+    float *centered = (float *)vq_alloc_array((size_t)k, (size_t)dim, sizeof(float));
+    float *cov = (float *)vq_alloc_array((size_t)dim, (size_t)dim, sizeof(float));
+    float *mean = (float *)vq_alloc_array((size_t)dim, sizeof(float), 1);
+    float *q = (float *)vq_alloc_array((size_t)dim, (size_t)pmax, sizeof(float));
+    float *z = (float *)vq_alloc_array((size_t)dim, (size_t)pmax, sizeof(float));
+    double *t = (double *)vq_alloc_array((size_t)pmax * pmax * 2 + pmax, sizeof(double), 1);
     if (!centered || !cov || !mean || !q || !z || !t) {
-        img_free(centered);
-        img_free(cov);
-        img_free(mean);
-        img_free(q);
-        img_free(z);
-        img_free(t);
-        return img_error(MMG_ERR_NOMEM, "image: out of memory for the codebook search index");
+        vq__free(centered);
+        vq__free(cov);
+        vq__free(mean);
+        vq__free(q);
+        vq__free(z);
+        vq__free(t);
+        return vq__error(MMG_ERR_NOMEM, "vq: out of memory for the codebook search index");
     }
     for (int32_t j = 0; j < dim; j++) {
         double s = 0;
@@ -186,7 +185,7 @@ int img_codebook_prepare(img_codebook *cb) {
     for (int32_t r = 0; r < dim; r++) trace += cov[r * dim + r];
     /* subspace iteration from a fixed pseudo-random start */
     uint64_t seed = 0x5EEDC0DEull;
-    for (int32_t i = 0; i < dim * pmax; i++) q[i] = (float)(img_rng_unit(&seed) - 0.5);
+    for (int32_t i = 0; i < dim * pmax; i++) q[i] = (float)(vq_rng_unit(&seed) - 0.5);
     orthonormalize(q, dim, pmax);
     for (int32_t it = 0; it < SUBSPACE_ITERS && trace > 0; it++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, pmax, dim, 1.0f, cov, dim, q,
@@ -230,16 +229,16 @@ int img_codebook_prepare(img_codebook *cb) {
             break;
         }
     }
-    cb->basis = (float *)img_alloc_array((size_t)dim, (size_t)p, sizeof(float));
-    cb->mean_proj = (float *)img_alloc_array((size_t)p, sizeof(float), 1);
-    cb->cproj = (float *)img_alloc_array((size_t)k, (size_t)p, sizeof(float));
+    cb->basis = (float *)vq_alloc_array((size_t)dim, (size_t)p, sizeof(float));
+    cb->mean_proj = (float *)vq_alloc_array((size_t)p, sizeof(float), 1);
+    cb->cproj = (float *)vq_alloc_array((size_t)k, (size_t)p, sizeof(float));
     const int32_t kpad = (k + 15) & ~15; /* the fused kernel takes 16 at a time */
-    cb->cprojT = (float *)img_alloc_array((size_t)kpad, (size_t)p, sizeof(float));
-    cb->cproj_norm2 = (float *)img_alloc_array((size_t)kpad, sizeof(float), 1);
+    cb->cprojT = (float *)vq_alloc_array((size_t)kpad, (size_t)p, sizeof(float));
+    cb->cproj_norm2 = (float *)vq_alloc_array((size_t)kpad, sizeof(float), 1);
     int rc = MMG_OK;
     if (!cb->basis || !cb->mean_proj || !cb->cproj || !cb->cprojT || !cb->cproj_norm2) {
         free_search(cb);
-        rc = img_error(MMG_ERR_NOMEM, "image: out of memory for the codebook search index");
+        rc = vq__error(MMG_ERR_NOMEM, "vq: out of memory for the codebook search index");
         goto done;
     }
     for (int32_t r = 0; r < dim; r++)
@@ -270,12 +269,12 @@ int img_codebook_prepare(img_codebook *cb) {
     }
     cb->pdim = p;
 done:
-    img_free(centered);
-    img_free(cov);
-    img_free(mean);
-    img_free(q);
-    img_free(z);
-    img_free(t);
+    vq__free(centered);
+    vq__free(cov);
+    vq__free(mean);
+    vq__free(q);
+    vq__free(z);
+    vq__free(t);
     return rc;
 }
 
@@ -291,7 +290,7 @@ static size_t batch_rows(int32_t k, int32_t inner) {
 
 /* What one thread of a search needs. */
 typedef struct search_job {
-    const img_codebook *cb;
+    const vq_codebook *cb;
     const float *x;
     size_t n, rows;
     int32_t *idx;
@@ -303,9 +302,9 @@ typedef struct search_job {
 static void brute_range(void *arg, size_t b_begin, size_t b_end, int32_t worker) {
     (void)worker;
     search_job *j = (search_job *)arg;
-    const img_codebook *cb = j->cb;
+    const vq_codebook *cb = j->cb;
     const int32_t k = cb->k, dim = cb->dim;
-    float *g = (float *)img_alloc_array(j->rows, (size_t)k, sizeof(float));
+    float *g = (float *)vq_alloc_array(j->rows, (size_t)k, sizeof(float));
     if (!g) {
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
         return;
@@ -337,27 +336,27 @@ static void brute_range(void *arg, size_t b_begin, size_t b_end, int32_t worker)
             }
         }
     }
-    img_free(g);
+    vq__free(g);
 }
 
-/* Batches go to threads only when each gets this many patches. */
-#define MIN_PATCHES_PER_THREAD 2048
+/* Batches go to threads only when each gets this many vectors. */
+#define MIN_VECTORS_PER_THREAD 2048
 
-static int brute_search(const img_codebook *cb, const float *x, size_t n, int32_t *idx, float *dist,
+static int brute_search(const vq_codebook *cb, const float *x, size_t n, int32_t *idx, float *dist,
                         int32_t threads) {
     search_job j = {cb, x, n, batch_rows(cb->k, cb->dim), idx, dist, 0, 0};
     size_t nbatch = (n + j.rows - 1) / j.rows;
-    img_parallel_for(nbatch, MIN_PATCHES_PER_THREAD / j.rows + 1, threads, brute_range, &j);
-    if (j.failed) return img_error(MMG_ERR_NOMEM, "image: out of memory for codebook distances");
+    vq_parallel_for(nbatch, MIN_VECTORS_PER_THREAD / j.rows + 1, threads, brute_range, &j);
+    if (j.failed) return vq__error(MMG_ERR_NOMEM, "vq: out of memory for codebook distances");
     return MMG_OK;
 }
 
-int img_codebook_nearest_brute(const img_codebook *cb, const float *x, size_t n, int32_t *idx,
-                               float *dist) {
+int vq_codebook_nearest_brute(const vq_codebook *cb, const float *x, size_t n, int32_t *idx,
+                              float *dist) {
     return brute_search(cb, x, n, idx, dist, cb->threads);
 }
 
-/* One patch's search over its bounds row lb (k): on entry lb[c] holds
+/* One vector's search over its bounds row lb (k): on entry lb[c] holds
  * px·cproj[c]; it becomes the bound minus pn. Returns the nearest index and
  * its squared distance in *best_out. These scans over k bounds dominate
  * encoding, so x86-64 gets an AVX2 version picked at run time; both versions
@@ -398,10 +397,10 @@ static int32_t scan_row_generic(const float *cvec, const float *cpn, float *lb, 
 #define HAVE_SCAN_AVX2 1
 /* The same search with the bounds computed here instead of by sgemm:
  * lb[c] = ||cproj_c||^2 - 2 px·cproj_c, from the blocked projections, for 4
- * patches and 16 codebook vectors per step; the bounds stay in L1/L2.
+ * vectors and 16 codebook entries per step; the bounds stay in L1/L2.
  * lb is (4, kpad), kpad = k rounded up to 16. */
 #define FUSED_ROWS 4 /* the kernel below is written for exactly 4 */
-__attribute__((target("avx2,fma"))) static void scan_fused_avx2(const img_codebook *cb,
+__attribute__((target("avx2,fma"))) static void scan_fused_avx2(const vq_codebook *cb,
                                                                const float *px, const float *pn,
                                                                const float *x, int32_t rows,
                                                                float *lb, int32_t *idx,
@@ -409,9 +408,9 @@ __attribute__((target("avx2,fma"))) static void scan_fused_avx2(const img_codebo
     const int32_t k = cb->k, p = cb->pdim, dim = cb->dim, kpad = (k + 15) & ~15;
     const float *cpn = cb->cproj_norm2, *ct = cb->cprojT;
     const __m256 mtwo = _mm256_set1_ps(-2.0f);
-    /* a 4 patches x 16 vectors tile: eight accumulators in registers, each
-     * projection load and broadcast serving four and two FMAs; missing rows
-     * compute on row 0 again and are not stored */
+    /* a tile of 4 vectors x 16 codebook entries: eight accumulators in
+     * registers, each projection load and broadcast serving four and two
+     * FMAs; missing rows compute on row 0 again and are not stored */
     const float *p0 = px, *p1 = px + (rows > 1 ? p : 0), *p2 = px + (rows > 2 ? 2 * p : 0),
                 *p3 = px + (rows > 3 ? 3 * p : 0);
     __m256 vmin[4];
@@ -506,7 +505,7 @@ __attribute__((target("avx2,fma"))) static void scan_fused_avx2(const img_codebo
 }
 
 static int have_avx2(void) {
-    /* __builtin_cpu_init() ran in the plugin's init */
+    vq__cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #else
@@ -516,17 +515,17 @@ static int have_avx2(void) { return 0; }
 static void search_range(void *arg, size_t b_begin, size_t b_end, int32_t worker) {
     (void)worker;
     search_job *jb = (search_job *)arg;
-    const img_codebook *cb = jb->cb;
+    const vq_codebook *cb = jb->cb;
     const int32_t k = cb->k, dim = cb->dim, p = cb->pdim;
     const size_t rows = jb->rows;
     /* g: the bounds of a batch (rows, k), or of FUSED_ROWS rows for the fused kernel */
-    float *g = jb->fused ? (float *)img_alloc_array(4, (size_t)((k + 15) & ~15), sizeof(float))
-                         : (float *)img_alloc_array(rows, (size_t)k, sizeof(float));
-    float *px = (float *)img_alloc_array(rows, (size_t)p, sizeof(float));
+    float *g = jb->fused ? (float *)vq_alloc_array(4, (size_t)((k + 15) & ~15), sizeof(float))
+                         : (float *)vq_alloc_array(rows, (size_t)k, sizeof(float));
+    float *px = (float *)vq_alloc_array(rows, (size_t)p, sizeof(float));
     if (!g || !px) {
         __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
-        img_free(g);
-        img_free(px);
+        vq__free(g);
+        vq__free(px);
         return;
     }
     for (size_t b = b_begin; b < b_end; b++) {
@@ -564,23 +563,23 @@ static void search_range(void *arg, size_t b_begin, size_t b_end, int32_t worker
             if (jb->dist) jb->dist[b0 + i] = best;
         }
     }
-    img_free(g);
-    img_free(px);
+    vq__free(g);
+    vq__free(px);
 }
 
-int img_codebook_search(const img_codebook *cb, const float *x, size_t n, int32_t *idx,
-                        float *dist, int32_t threads) {
+int vq_codebook_search(const vq_codebook *cb, const float *x, size_t n, int32_t *idx,
+                       float *dist, int32_t threads) {
     if (cb->pdim == 0) return brute_search(cb, x, n, idx, dist, threads);
-    /* MMGEN_IMAGE_NO_AVX2 forces the portable path (tests compare both) */
+    /* MMGEN_VQ_NO_AVX2 forces the portable path (tests compare both) */
     search_job j = {cb, x, n, batch_rows(cb->k, cb->pdim), idx, dist,
-                    have_avx2() && !getenv("MMGEN_IMAGE_NO_AVX2"), 0};
+                    have_avx2() && !getenv("MMGEN_VQ_NO_AVX2"), 0};
     size_t nbatch = (n + j.rows - 1) / j.rows;
-    img_parallel_for(nbatch, MIN_PATCHES_PER_THREAD / j.rows + 1, threads, search_range, &j);
-    if (j.failed) return img_error(MMG_ERR_NOMEM, "image: out of memory for codebook distances");
+    vq_parallel_for(nbatch, MIN_VECTORS_PER_THREAD / j.rows + 1, threads, search_range, &j);
+    if (j.failed) return vq__error(MMG_ERR_NOMEM, "vq: out of memory for codebook distances");
     return MMG_OK;
 }
 
-int img_codebook_nearest(const img_codebook *cb, const float *x, size_t n, int32_t *idx,
-                         float *dist) {
-    return img_codebook_search(cb, x, n, idx, dist, cb->threads);
+int vq_codebook_nearest(const vq_codebook *cb, const float *x, size_t n, int32_t *idx,
+                        float *dist) {
+    return vq_codebook_search(cb, x, n, idx, dist, cb->threads);
 }

@@ -1,4 +1,4 @@
-/* plugins/image/kmeans.c - learning a codebook with k-means.
+/* plugins/vq/kmeans.c - learning a codebook with k-means.
  *
  * Seeding is k-means++ (Arthur & Vassilvitskii 2007): each new center is a
  * training point drawn with probability proportional to its squared distance
@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "image.h"
+#include "vq-impl.h"
 
 /* mind[i] = min(mind[i], ||x_i - c||^2), with t = X·c from sgemv. */
 static void update_min_dist(const float *x, const float *xn, size_t n, int32_t dim, const float *c,
@@ -39,7 +39,7 @@ static void seed_plus_plus(const float *x, size_t n, int32_t dim, int32_t k, uin
         xn[i] = s;
         mind[i] = INFINITY;
     }
-    size_t first = (size_t)img_rng_below(rng, n);
+    size_t first = (size_t)vq_rng_below(rng, n);
     memcpy(c, x + first * dim, sizeof(float) * dim);
     update_min_dist(x, xn, n, dim, c, t, mind);
     for (int32_t j = 1; j < k; j++) {
@@ -47,7 +47,7 @@ static void seed_plus_plus(const float *x, size_t n, int32_t dim, int32_t k, uin
         for (size_t i = 0; i < n; i++) total += mind[i];
         size_t pick;
         if (total > 0) {
-            double u = img_rng_unit(rng) * total, acc = 0;
+            double u = vq_rng_unit(rng) * total, acc = 0;
             pick = n - 1;
             for (size_t i = 0; i < n; i++) {
                 acc += mind[i];
@@ -57,7 +57,7 @@ static void seed_plus_plus(const float *x, size_t n, int32_t dim, int32_t k, uin
                 }
             }
         } else { /* every point already is a center: duplicates are all that is left */
-            pick = (size_t)img_rng_below(rng, n);
+            pick = (size_t)vq_rng_below(rng, n);
         }
         float *cj = c + (size_t)j * dim;
         memcpy(cj, x + pick * dim, sizeof(float) * dim);
@@ -65,21 +65,21 @@ static void seed_plus_plus(const float *x, size_t n, int32_t dim, int32_t k, uin
     }
 }
 
-int img_kmeans_lloyd(const float *x, size_t n, int32_t iters, img_codebook *cb) {
+int vq_kmeans_lloyd(const float *x, size_t n, int32_t iters, vq_codebook *cb) {
     const int32_t k = cb->k, dim = cb->dim;
-    float *dist = (float *)img_alloc_array(n, sizeof(float), 1);
-    int32_t *assign = (int32_t *)img_alloc_array(n, sizeof(int32_t), 1);
-    int32_t *prev = (int32_t *)img_alloc_array(n, sizeof(int32_t), 1);
-    double *sums = (double *)img_alloc_array((size_t)k, (size_t)dim, sizeof(double));
-    int64_t *counts = (int64_t *)img_alloc_array((size_t)k, sizeof(int64_t), 1);
+    float *dist = (float *)vq_alloc_array(n, sizeof(float), 1);
+    int32_t *assign = (int32_t *)vq_alloc_array(n, sizeof(int32_t), 1);
+    int32_t *prev = (int32_t *)vq_alloc_array(n, sizeof(int32_t), 1);
+    double *sums = (double *)vq_alloc_array((size_t)k, (size_t)dim, sizeof(double));
+    int64_t *counts = (int64_t *)vq_alloc_array((size_t)k, sizeof(int64_t), 1);
     int rc = MMG_OK;
     if (!dist || !assign || !prev || !sums || !counts) {
-        rc = img_error(MMG_ERR_NOMEM, "image: out of memory for k-means (%zu points, k = %d)", n, k);
+        rc = vq__error(MMG_ERR_NOMEM, "vq: out of memory for k-means (%zu points, k = %d)", n, k);
         goto done;
     }
     for (int32_t it = 0; it < iters; it++) {
-        if ((rc = img_codebook_prepare(cb)) != MMG_OK) goto done;
-        if ((rc = img_codebook_nearest(cb, x, n, assign, dist)) != MMG_OK) goto done;
+        if ((rc = vq_codebook_prepare(cb)) != MMG_OK) goto done;
+        if ((rc = vq_codebook_nearest(cb, x, n, assign, dist)) != MMG_OK) goto done;
         size_t changed = 0;
         if (it > 0)
             for (size_t i = 0; i < n; i++) changed += assign[i] != prev[i];
@@ -110,42 +110,45 @@ int img_kmeans_lloyd(const float *x, size_t n, int32_t iters, img_codebook *cb) 
             const double *s = sums + (size_t)c * dim;
             for (int32_t j = 0; j < dim; j++) cc[j] = (float)(s[j] / (double)counts[c]);
         }
-        img_log(MMG_PLUGIN_LOG_DEBUG, "image: k-means iteration %d: %zu changed, %d re-seeded",
+        vq__log(MMG_PLUGIN_LOG_DEBUG, "vq: k-means iteration %d: %zu changed, %d re-seeded",
                 it + 1, changed, empty);
         if (it > 0 && changed == 0 && empty == 0) break;
     }
-    rc = img_codebook_prepare(cb);
+    rc = vq_codebook_prepare(cb);
 done:
-    img_free(dist);
-    img_free(assign);
-    img_free(prev);
-    img_free(sums);
-    img_free(counts);
+    vq__free(dist);
+    vq__free(assign);
+    vq__free(prev);
+    vq__free(sums);
+    vq__free(counts);
     return rc;
 }
 
-int img_kmeans_fit(const float *x, size_t n, int32_t dim, int32_t k, int32_t iters,
-                   uint64_t seed, int32_t threads, img_codebook *cb) {
-    if (n == 0) return img_error(MMG_ERR_CONFIG, "image: fit found no training patches");
+int vq_kmeans_fit(const float *x, size_t n, int32_t dim, int32_t k, int32_t iters, uint64_t seed,
+                  int32_t threads, vq_codebook *cb) {
     memset(cb, 0, sizeof *cb);
+    if (n == 0) return vq__error(MMG_ERR_CONFIG, "vq: k-means got no training vectors");
+    if (k < 1 || dim < 1)
+        return vq__error(MMG_ERR_INVALID_ARG, "vq: k-means needs k >= 1 and dim >= 1 (k = %d, "
+                         "dim = %d)", k, dim);
     cb->k = k;
     cb->dim = dim;
     cb->threads = threads;
-    cb->c = (float *)img_alloc_array((size_t)k, (size_t)dim, sizeof(float));
-    float *xn = (float *)img_alloc_array(n, sizeof(float), 1);
-    float *t = (float *)img_alloc_array(n, sizeof(float), 1);
-    float *mind = (float *)img_alloc_array(n, sizeof(float), 1);
+    cb->c = (float *)vq_alloc_array((size_t)k, (size_t)dim, sizeof(float));
+    float *xn = (float *)vq_alloc_array(n, sizeof(float), 1);
+    float *t = (float *)vq_alloc_array(n, sizeof(float), 1);
+    float *mind = (float *)vq_alloc_array(n, sizeof(float), 1);
     int rc = MMG_OK;
     if (!cb->c || !xn || !t || !mind) {
-        rc = img_error(MMG_ERR_NOMEM, "image: out of memory for k-means (%zu points, k = %d)", n, k);
+        rc = vq__error(MMG_ERR_NOMEM, "vq: out of memory for k-means (%zu points, k = %d)", n, k);
     } else {
         uint64_t rng = seed;
         seed_plus_plus(x, n, dim, k, &rng, cb->c, xn, t, mind);
     }
-    img_free(xn);
-    img_free(t);
-    img_free(mind);
-    if (rc == MMG_OK) rc = img_kmeans_lloyd(x, n, iters, cb);
-    if (rc != MMG_OK) img_codebook_free(cb);
+    vq__free(xn);
+    vq__free(t);
+    vq__free(mind);
+    if (rc == MMG_OK) rc = vq_kmeans_lloyd(x, n, iters, cb);
+    if (rc != MMG_OK) vq_codebook_free(cb);
     return rc;
 }

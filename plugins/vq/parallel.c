@@ -1,10 +1,10 @@
-/* plugins/image/parallel.c - splitting a loop over threads, with nothing
+/* plugins/vq/parallel.c - splitting a loop over threads, with nothing
  * left running afterwards.
  *
  * Threads are created for the call and joined before it returns. A plugin
  * can be unloaded (dlclose) as soon as its last tokenizer is gone; a thread
  * pool that outlives the call (OpenMP's, for one) would then run code that is
- * no longer mapped. Calls here are coarse (thousands of patches), so the cost
+ * no longer mapped. Calls here are coarse (thousands of vectors), so the cost
  * of creating a thread is noise; and no thread spins between calls, which on
  * a busy 2-core machine matters more than the pool would save.
  *
@@ -15,11 +15,11 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "vq.h"
 
 #define MAX_THREADS 64
 
-int32_t img_thread_count(int32_t configured) {
+int32_t vq_thread_count(int32_t configured) {
     if (configured > 0) return configured < MAX_THREADS ? configured : MAX_THREADS;
     cpu_set_t set;
     long n = 0;
@@ -30,7 +30,7 @@ int32_t img_thread_count(int32_t configured) {
 }
 
 typedef struct range_job {
-    img_range_fn fn;
+    vq_range_fn fn;
     void *ctx;
     size_t begin, end;
     int32_t worker;
@@ -42,7 +42,7 @@ static void *run_range(void *arg) {
     return NULL;
 }
 
-void img_parallel_for(size_t n, size_t min_per_thread, int32_t threads, img_range_fn fn, void *ctx) {
+void vq_parallel_for(size_t n, size_t min_per_thread, int32_t threads, vq_range_fn fn, void *ctx) {
     if (n == 0) return;
     if (min_per_thread == 0) min_per_thread = 1;
     size_t t = (size_t)(threads > 0 ? threads : 1);
