@@ -11,9 +11,11 @@
 /* ---- the piece cache ---------------------------------------------------------
  * Direct-mapped by hash; pieces of 2..CACHE_BYTES bytes that are not a single
  * token and give at most CACHE_IDS ids. English text repeats its multi-token
- * words often enough for this to pay. */
-#define TXT_CACHE_SIZE 4096
-#define CACHE_BYTES 23
+ * words often enough for this to pay; code, whose whole identifiers and
+ * indentation runs make tens of thousands of distinct pieces, asks for a
+ * larger cache (txt_bpe_scratch.cache_size). */
+#define TXT_CACHE_SIZE 4096 /* entries, unless the scratch asks for more */
+#define CACHE_BYTES 48
 #define CACHE_IDS 8
 
 typedef struct txt_cache_entry {
@@ -24,7 +26,9 @@ typedef struct txt_cache_entry {
 } txt_cache_entry;
 
 void txt_bpe_cache_reset(txt_bpe_scratch *w) {
-    if (w->cache) memset(w->cache, 0, TXT_CACHE_SIZE * sizeof *w->cache);
+    if (w->cache) memset(w->cache, 0, w->cache_size * sizeof *w->cache);
+    txt_free(w->pair2);
+    w->pair2 = NULL;
 }
 
 void txt_bpe_scratch_free(txt_bpe_scratch *w) {
@@ -33,7 +37,10 @@ void txt_bpe_scratch_free(txt_bpe_scratch *w) {
     txt_free(w->rank);
     txt_free(w->heap);
     txt_free(w->cache);
+    txt_free(w->pair2);
+    size_t cache_size = w->cache_size;
     memset(w, 0, sizeof *w);
+    w->cache_size = cache_size;
 }
 
 int txt_ids_reserve(txt_ids *out, size_t extra) {
@@ -49,13 +56,13 @@ static inline uint32_t pair_rank(const txt_vocab *v, const uint8_t *p, size_t a,
 /* tiktoken's algorithm: parts[i] = (start, rank of joining part i with part
  * i+1); find the lowest rank, join, fix the two neighbours' ranks. O(n^2)
  * worst case, but n <= SMALL_PIECE. */
-static void merge_small(const txt_vocab *v, const uint8_t *p, size_t n, int32_t *ids,
-                        size_t *count) {
+static void merge_small(const txt_vocab *v, const uint32_t *pair2, const uint8_t *p, size_t n,
+                        int32_t *ids, size_t *count) {
     uint32_t start[SMALL_PIECE + 1], rank[SMALL_PIECE + 1];
     size_t m = n + 1; /* parts, the last a sentinel at n */
     for (size_t i = 0; i + 1 < n; i++) {
         start[i] = (uint32_t)i;
-        rank[i] = pair_rank(v, p, i, i + 2);
+        rank[i] = pair2 ? pair2[p[i] << 8 | p[i + 1]] : pair_rank(v, p, i, i + 2);
     }
     start[n - 1] = (uint32_t)(n - 1);
     rank[n - 1] = NO_RANK;
@@ -125,7 +132,7 @@ static uint64_t heap_pop(uint64_t *heap, size_t *size) {
  * entry current. Ties on rank pop the leftmost first, as tiktoken does. */
 static int merge_heap(const txt_vocab *v, const uint8_t *p, size_t n, txt_ids *out,
                       txt_bpe_scratch *w) {
-    if (n > UINT32_MAX - 1) return txt_error(MMG_ERR_LIMIT, "text: a piece of %zu bytes is too long", n);
+    if (n > UINT32_MAX - 1) return txt_error(MMG_ERR_LIMIT, "%s: a piece of %zu bytes is too long", txt_module, n);
     if (n > w->parts_cap) {
         size_t cap = w->parts_cap;
         int rc = txt_grow((void **)&w->next, &cap, n, sizeof *w->next);
@@ -151,7 +158,7 @@ static int merge_heap(const txt_vocab *v, const uint8_t *p, size_t n, txt_ids *o
     for (size_t i = 0; i < n; i++) {
         next[i] = (uint32_t)(i + 1);
         prev[i] = (uint32_t)i - 1; /* wraps to UINT32_MAX for the first part */
-        rank[i] = i + 2 <= n ? pair_rank(v, p, i, i + 2) : NO_RANK;
+        rank[i] = i + 2 > n ? NO_RANK : w->pair2 ? w->pair2[p[i] << 8 | p[i + 1]] : pair_rank(v, p, i, i + 2);
         if (rank[i] != NO_RANK) heap[hn++] = (uint64_t)rank[i] << 32 | i;
     }
     for (size_t k = hn; k-- > 0;) heap_sift_down(heap, hn, k, heap[k]); /* heapify, O(n) */
@@ -208,7 +215,7 @@ int txt_bpe_encode_piece(const txt_vocab *v, const uint8_t *p, size_t n, txt_ids
     if (n > SMALL_PIECE) return merge_heap(v, p, n, out, w);
     if (n <= CACHE_BYTES && w->cache) {
         if (n > v->max_token_len) h = txt_hash(p, n);
-        e = &w->cache[h & (TXT_CACHE_SIZE - 1)];
+        e = &w->cache[h & (w->cache_size - 1)];
         if (e->len == n && e->hash == h && memcmp(e->bytes, p, n) == 0) {
             memcpy(out->ids + out->count, e->ids, e->n_ids * sizeof *e->ids);
             out->count += e->n_ids;
@@ -216,7 +223,7 @@ int txt_bpe_encode_piece(const txt_vocab *v, const uint8_t *p, size_t n, txt_ids
         }
     }
     size_t count;
-    merge_small(v, p, n, out->ids + out->count, &count);
+    merge_small(v, w->pair2, p, n, out->ids + out->count, &count);
     if (e && count <= CACHE_IDS) {
         e->hash = h;
         e->len = (uint8_t)n;
@@ -228,15 +235,28 @@ int txt_bpe_encode_piece(const txt_vocab *v, const uint8_t *p, size_t n, txt_ids
     return 0;
 }
 
-int txt_bpe_encode(const txt_vocab *v, txt_pattern pattern, const uint8_t *doc, size_t size,
+int txt_bpe_encode(const txt_vocab *v, txt_splitter split, const uint8_t *doc, size_t size,
                    txt_ids *out, txt_bpe_scratch *w) {
     if (!w->cache) {
-        w->cache = txt_calloc(TXT_CACHE_SIZE, sizeof *w->cache);
-        if (!w->cache) return txt_error(MMG_ERR_NOMEM, "text: out of memory for the piece cache");
+        if (!w->cache_size) w->cache_size = TXT_CACHE_SIZE;
+        w->cache = txt_calloc(w->cache_size, sizeof *w->cache);
+        if (!w->cache) return txt_error(MMG_ERR_NOMEM, "%s: out of memory for the piece cache", txt_module);
+    }
+    if (!w->pair2) {
+        /* The rank of every two-byte string: the first round of every merge
+         * asks for n - 1 of them. */
+        w->pair2 = txt_malloc(65536 * sizeof *w->pair2);
+        if (!w->pair2) return txt_error(MMG_ERR_NOMEM, "%s: out of memory for the pair table", txt_module);
+        memset(w->pair2, 0xFF, 65536 * sizeof *w->pair2); /* NO_RANK */
+        for (int32_t id = 0; id < v->n_ids; id++) {
+            if (v->len[id] != 2) continue;
+            const uint8_t *t = v->arena + v->off[id];
+            w->pair2[t[0] << 8 | t[1]] = (uint32_t)id;
+        }
     }
     size_t i = 0;
     while (i < size) {
-        size_t e = txt_piece_end(pattern, doc, size, i);
+        size_t e = split(doc, size, i);
         int rc = txt_bpe_encode_piece(v, doc + i, e - i, out, w);
         if (rc) return rc;
         i = e;

@@ -30,7 +30,9 @@ typedef struct txt_bpe_scratch {
     uint32_t *next, *prev, *rank;  /* (piece length) the heap path's parts list */
     uint64_t *heap;                /* (heap_cap) (rank << 32 | position) */
     size_t parts_cap, heap_cap;
-    struct txt_cache_entry *cache; /* (TXT_CACHE_SIZE) */
+    struct txt_cache_entry *cache; /* (cache_size) */
+    size_t cache_size;             /* a power of two; 0: the default (4096) */
+    uint32_t *pair2;               /* (65536) rank of each two-byte string, built on first use */
 } txt_bpe_scratch;
 
 void txt_bpe_scratch_free(txt_bpe_scratch *w);
@@ -41,8 +43,8 @@ void txt_bpe_cache_reset(txt_bpe_scratch *w);
 int txt_bpe_encode_piece(const txt_vocab *v, const uint8_t *p, size_t n, txt_ids *out,
                          txt_bpe_scratch *w);
 
-/* Pre-tokenizes doc with `pattern` and appends every piece's ids to out. */
-int txt_bpe_encode(const txt_vocab *v, txt_pattern pattern, const uint8_t *doc, size_t size,
+/* Pre-tokenizes doc with `split` and appends every piece's ids to out. */
+int txt_bpe_encode(const txt_vocab *v, txt_splitter split, const uint8_t *doc, size_t size,
                    txt_ids *out, txt_bpe_scratch *w);
 
 #endif /* MMGEN_TEXT_BPE_H */

@@ -1,4 +1,5 @@
-/* plugins/text/host.h - the host's services, as the text plugin uses them.
+/* plugins/text/host.h - the host's services, as the BPE plugins (text, code) use
+ * them.
  *
  * The plugin never links libmmgen: allocation, logging and error reporting go
  * through the table the host passes to init(), kept here in txt_host. Every
@@ -13,6 +14,9 @@
 #include "mmgen/plugin.h"
 
 extern const mmg_host_services *txt_host;
+/* The module's name ("text", "code"), set by its init(): the engine's
+ * messages start with it, so a user reads which plugin failed. */
+extern const char *txt_module;
 
 #define txt_error(...) (txt_host->error(__VA_ARGS__))
 

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "bpe.h"
+#include "decode.h"
 #include "host.h"
 #include "mmgen/plugin.h"
 #include "pretokenize.h"
@@ -59,11 +60,13 @@ typedef struct text_tok {
 } text_tok;
 
 static const char *const ALIASES[3] = {"bos", "eos", "pad"};
+static const txt_state_format STATE_FORMAT = {"mmgen-text-bpe\n", TXT_PATTERN_CL100K};
 
 static int text_init(const mmg_host_services *host) {
     if (!host || !host->alloc || !host->realloc || !host->free || !host->log || !host->error)
         return MMG_ERR_INVALID_ARG;
     txt_host = host;
+    txt_module = "text";
     return 0;
 }
 
@@ -296,7 +299,7 @@ static int text_fit(void *instance, const mmg_plugin_document *docs, size_t n_do
                          t->fit_vocab_size, n_special);
     txt_vocab v;
     txt_vocab_init(&v);
-    int rc = txt_train(&v, t->pattern, docs, n_docs, n_tokens, t->min_frequency);
+    int rc = txt_train(&v, txt_pattern_splitter(t->pattern), docs, n_docs, n_tokens, t->min_frequency);
     if (!rc) rc = add_specials(t, &v, 0);
     if (!rc) {
         txt_vocab_move(&t->vocab, &v);
@@ -311,7 +314,7 @@ static int text_save_state(void *instance, uint8_t **out_bytes, size_t *out_size
     text_tok *t = instance;
     if (!t || !out_bytes || !out_size) return txt_error(MMG_ERR_INVALID_ARG, "text: save_state needs a tokenizer and outputs");
     if (!t->has_vocab) return txt_error(MMG_ERR_STATE, "text: nothing to save; fit the tokenizer or load a state first");
-    return txt_state_save(&t->vocab, t->pattern, out_bytes, out_size);
+    return txt_state_save(&t->vocab, &STATE_FORMAT, (uint32_t)t->pattern, out_bytes, out_size);
 }
 
 static int text_load_state(void *instance, const uint8_t *bytes, size_t size) {
@@ -319,11 +322,11 @@ static int text_load_state(void *instance, const uint8_t *bytes, size_t size) {
     if (!t || (!bytes && size)) return txt_error(MMG_ERR_INVALID_ARG, "text: load_state needs a tokenizer and bytes");
     txt_vocab v;
     txt_vocab_init(&v);
-    txt_pattern pattern;
-    int rc = txt_state_load(&v, &pattern, bytes, size);
+    uint32_t pattern = 0;
+    int rc = txt_state_load(&v, &STATE_FORMAT, &pattern, bytes, size);
     if (!rc) {
         txt_vocab_move(&t->vocab, &v);
-        t->pattern = pattern;
+        t->pattern = (txt_pattern)pattern;
         t->has_vocab = 1;
         txt_bpe_cache_reset(&t->scratch);
     }
@@ -346,7 +349,7 @@ static int text_encode(void *instance, const uint8_t *doc, size_t doc_size, int3
     txt_ids out = {0};
     /* English averages over 4 bytes per token. */
     rc = txt_ids_reserve(&out, doc_size / 3 + 16);
-    if (!rc) rc = txt_bpe_encode(&t->vocab, t->pattern, doc, doc_size, &out, &t->scratch);
+    if (!rc) rc = txt_bpe_encode(&t->vocab, txt_pattern_splitter(t->pattern), doc, doc_size, &out, &t->scratch);
     if (rc) {
         txt_free(out.ids);
         return rc;
@@ -356,61 +359,13 @@ static int text_encode(void *instance, const uint8_t *doc, size_t doc_size, int3
     return 0;
 }
 
-/* The bytes of token `id`, or an error for ids that are not tokens. */
-static int token_bytes(const text_tok *t, int32_t id, const uint8_t **p, size_t *n) {
-    const txt_vocab *v = &t->vocab;
-    if (id >= 0 && id < v->n_ids) {
-        if (v->len[id] != TXT_NO_TOKEN) {
-            *p = v->arena + v->off[id];
-            *n = v->len[id];
-            return 0;
-        }
-        const txt_special *s = txt_vocab_special_by_id(v, id);
-        if (s) {
-            *p = (const uint8_t *)s->name;
-            *n = strlen(s->name);
-            return 0;
-        }
-        return txt_error(MMG_ERR_RANGE, "text: id %d is unused in this vocabulary", id);
-    }
-    return txt_error(MMG_ERR_RANGE, "text: token id %d is outside the vocabulary [0, %d)", id, v->n_ids);
-}
-
-/* Appends the bytes of ids to buf (host->alloc'd) after `keep` bytes. */
-static int decode_into(const text_tok *t, const int32_t *ids, size_t count, const uint8_t *keep,
-                       size_t n_keep, uint8_t **out, size_t *out_size) {
-    size_t total = n_keep;
-    for (size_t i = 0; i < count; i++) {
-        const uint8_t *p = NULL;
-        size_t n = 0;
-        int rc = token_bytes(t, ids[i], &p, &n);
-        if (rc) return rc;
-        total += n;
-    }
-    uint8_t *buf = txt_malloc(total + 1), *q = buf;
-    if (!buf) return txt_error(MMG_ERR_NOMEM, "text: out of memory decoding %zu tokens", count);
-    if (n_keep) memcpy(q, keep, n_keep);
-    q += n_keep;
-    for (size_t i = 0; i < count; i++) {
-        const uint8_t *p;
-        size_t n;
-        token_bytes(t, ids[i], &p, &n);
-        memcpy(q, p, n);
-        q += n;
-    }
-    *q = 0;
-    *out = buf;
-    *out_size = total;
-    return 0;
-}
-
 static int text_decode(void *instance, const int32_t *ids, size_t count, uint8_t **out_doc,
                        size_t *out_size) {
     text_tok *t = instance;
     int rc = need_vocab(t);
     if (rc) return rc;
     if ((!ids && count) || !out_doc || !out_size) return txt_error(MMG_ERR_INVALID_ARG, "text: decode needs ids and outputs");
-    return decode_into(t, ids, count, NULL, 0, out_doc, out_size);
+    return txt_decode_into(&t->vocab, ids, count, NULL, 0, out_doc, out_size);
 }
 
 static int32_t text_vocab_size(void *instance) {
@@ -429,118 +384,36 @@ static int text_special_token(void *instance, const char *name, int32_t *out_id)
     return 0;
 }
 
-/* Writes a token for people: byte tokens quoted with C escapes for control
- * characters, backslash, quote and bytes that are not UTF-8; special tokens
- * as their name. */
+/* Byte tokens quoted with C escapes, special tokens as their name
+ * (decode.h). */
 static int text_describe_token(void *instance, int32_t id, char *buf, size_t buf_size,
                                size_t *out_length) {
     text_tok *t = instance;
     int rc = need_vocab(t);
     if (rc) return rc;
-    const uint8_t *p;
-    size_t n;
-    if ((rc = token_bytes(t, id, &p, &n))) return rc;
-    int special = t->vocab.len[id] == TXT_NO_TOKEN;
-    size_t len = 0;
-#define EMIT(c)                                          \
-    do {                                                 \
-        if (buf && len + 1 < buf_size) buf[len] = (c);   \
-        len++;                                           \
-    } while (0)
-    if (!special) EMIT('"');
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t k = special ? 1 : txt_utf8_next(p, n, i, &cp);
-        uint8_t c = p[i];
-        int bad = !special && cp == 0xFFFD && !(k == 3 && p[i] == 0xEF && p[i + 1] == 0xBF && p[i + 2] == 0xBD);
-        if (special || (!bad && k > 1) || (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')) {
-            for (size_t j = 0; j < k; j++) EMIT((char)p[i + j]);
-        } else if (!bad && (c == '\n' || c == '\t' || c == '\r' || c == '"' || c == '\\')) {
-            EMIT('\\');
-            EMIT(c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : (char)c);
-        } else {
-            static const char hex[] = "0123456789abcdef";
-            for (size_t j = 0; j < k; j++) {
-                EMIT('\\');
-                EMIT('x');
-                EMIT(hex[p[i + j] >> 4]);
-                EMIT(hex[p[i + j] & 15]);
-            }
-        }
-        i += k;
-    }
-    if (!special) EMIT('"');
-#undef EMIT
-    if (buf && buf_size) buf[len < buf_size ? len : buf_size - 1] = 0;
-    if (out_length) *out_length = len;
-    return 0;
+    return txt_describe_token(&t->vocab, id, buf, buf_size, out_length);
 }
 
-/* ---- extension: stream_decode --------------------------------------------- */
-
-typedef struct text_stream {
-    const text_tok *tok;
-    uint8_t held[4];
-    size_t n_held;
-} text_stream;
-
-/* How many trailing bytes of b[0..n) are the start of a UTF-8 character that
- * more bytes could complete (0..3). */
-static size_t incomplete_tail(const uint8_t *b, size_t n) {
-    for (size_t k = 1; k <= 3 && k <= n; k++) {
-        uint8_t c = b[n - k];
-        if (c >= 0x80 && c <= 0xBF) continue; /* a continuation byte: look further back */
-        size_t need = (c >= 0xC2 && c <= 0xDF) ? 1 : (c >= 0xE0 && c <= 0xEF) ? 2 : (c >= 0xF0 && c <= 0xF4) ? 3 : 0;
-        if (need == 0 || k - 1 >= need) return 0;
-        /* The continuation bytes so far must be ones a valid character allows. */
-        uint32_t cp;
-        size_t len = txt_utf8_next(b, n, n - k, &cp);
-        return len == k ? k : 0;
-    }
-    return 0;
-}
+/* ---- extension: stream_decode (decode.h) ----------------------------------- */
 
 static int stream_create(void *instance, void **out_stream) {
     text_tok *t = instance;
     int rc = need_vocab(t);
     if (rc) return rc;
     if (!out_stream) return txt_error(MMG_ERR_INVALID_ARG, "text: stream_create needs an output");
-    text_stream *s = txt_calloc(1, sizeof *s);
-    if (!s) return txt_error(MMG_ERR_NOMEM, "text: out of memory for a decoding stream");
-    s->tok = t;
-    *out_stream = s;
-    return 0;
+    return txt_stream_create(&t->vocab, (txt_stream **)out_stream);
 }
 
-static void stream_destroy(void *stream) { txt_free(stream); }
+static void stream_destroy(void *stream) { txt_stream_destroy(stream); }
 
 static int stream_feed(void *stream, const int32_t *ids, size_t count, uint8_t **out, size_t *out_size) {
-    text_stream *s = stream;
-    if (!s || (!ids && count) || !out || !out_size) return txt_error(MMG_ERR_INVALID_ARG, "text: stream_feed needs a stream, ids and outputs");
-    uint8_t *buf;
-    size_t n;
-    int rc = decode_into(s->tok, ids, count, s->held, s->n_held, &buf, &n);
-    if (rc) return rc;
-    size_t hold = incomplete_tail(buf, n);
-    memcpy(s->held, buf + n - hold, hold);
-    s->n_held = hold;
-    buf[n - hold] = 0;
-    *out = buf;
-    *out_size = n - hold;
-    return 0;
+    if (!stream || (!ids && count) || !out || !out_size) return txt_error(MMG_ERR_INVALID_ARG, "text: stream_feed needs a stream, ids and outputs");
+    return txt_stream_feed(stream, ids, count, out, out_size);
 }
 
 static int stream_flush(void *stream, uint8_t **out, size_t *out_size) {
-    text_stream *s = stream;
-    if (!s || !out || !out_size) return txt_error(MMG_ERR_INVALID_ARG, "text: stream_flush needs a stream and outputs");
-    uint8_t *buf = txt_malloc(s->n_held + 1);
-    if (!buf) return txt_error(MMG_ERR_NOMEM, "text: out of memory");
-    memcpy(buf, s->held, s->n_held);
-    buf[s->n_held] = 0;
-    *out = buf;
-    *out_size = s->n_held;
-    s->n_held = 0;
-    return 0;
+    if (!stream || !out || !out_size) return txt_error(MMG_ERR_INVALID_ARG, "text: stream_flush needs a stream and outputs");
+    return txt_stream_flush(stream, out, out_size);
 }
 
 static const mmg_ext_stream_decode_v1 stream_ext = {

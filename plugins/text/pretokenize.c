@@ -120,6 +120,13 @@ size_t txt_piece_end(txt_pattern pattern, const uint8_t *s, size_t n, size_t i) 
     return pattern == TXT_PATTERN_CL100K ? cl100k_piece_end(s, n, i) : gpt2_piece_end(s, n, i);
 }
 
+static size_t gpt2_splitter(const uint8_t *s, size_t n, size_t i) { return gpt2_piece_end(s, n, i); }
+static size_t cl100k_splitter(const uint8_t *s, size_t n, size_t i) { return cl100k_piece_end(s, n, i); }
+
+txt_splitter txt_pattern_splitter(txt_pattern pattern) {
+    return pattern == TXT_PATTERN_CL100K ? cl100k_splitter : gpt2_splitter;
+}
+
 int txt_pattern_from_name(const char *name) {
     if (!name) return -1;
     if (strcmp(name, "gpt2") == 0) return TXT_PATTERN_GPT2;

@@ -22,6 +22,14 @@ typedef enum txt_pattern { TXT_PATTERN_GPT2 = 0, TXT_PATTERN_CL100K = 1 } txt_pa
 /* The end (exclusive) of the piece that starts at s[i], i < n. */
 size_t txt_piece_end(txt_pattern pattern, const uint8_t *s, size_t n, size_t i);
 
+/* A pre-tokenizer as the BPE engine sees it: the end (exclusive, > i) of the
+ * piece that starts at s[i], i < n. The text plugin's patterns are two; the
+ * code plugin brings its own. */
+typedef size_t (*txt_splitter)(const uint8_t *s, size_t n, size_t i);
+
+/* The splitter of one of the patterns above. */
+txt_splitter txt_pattern_splitter(txt_pattern pattern);
+
 /* "gpt2" / "cl100k" <-> txt_pattern; returns -1 for an unknown name. */
 int txt_pattern_from_name(const char *name);
 const char *txt_pattern_name(txt_pattern pattern);

@@ -32,7 +32,7 @@ static int words_rehash(words *w, size_t cap) {
     if (!t || !th) {
         txt_free(t);
         txt_free(th);
-        return txt_error(MMG_ERR_NOMEM, "text: out of memory counting words");
+        return txt_error(MMG_ERR_NOMEM, "%s: out of memory counting words", txt_module);
     }
     for (size_t k = 0; k < w->table_cap; k++) {
         if (!w->table[k]) continue;
@@ -50,7 +50,7 @@ static int words_rehash(words *w, size_t cap) {
 }
 
 static int words_add(words *w, const uint8_t *p, size_t n) {
-    if (n > UINT32_MAX / 2) return txt_error(MMG_ERR_LIMIT, "text: a word of %zu bytes is too long to train on", n);
+    if (n > UINT32_MAX / 2) return txt_error(MMG_ERR_LIMIT, "%s: a word of %zu bytes is too long to train on", txt_module, n);
     if ((w->n + 1) * 2 > w->table_cap) {
         int rc = words_rehash(w, w->table_cap ? w->table_cap * 2 : 1024);
         if (rc) return rc;
@@ -64,8 +64,8 @@ static int words_add(words *w, const uint8_t *p, size_t n) {
             return 0;
         }
     }
-    if (w->n == UINT32_MAX - 1) return txt_error(MMG_ERR_LIMIT, "text: too many distinct words");
-    if (w->bytes_size + n > UINT32_MAX) return txt_error(MMG_ERR_LIMIT, "text: training corpus has over 4 GiB of distinct words");
+    if (w->n == UINT32_MAX - 1) return txt_error(MMG_ERR_LIMIT, "%s: too many distinct words", txt_module);
+    if (w->bytes_size + n > UINT32_MAX) return txt_error(MMG_ERR_LIMIT, "%s: training corpus has over 4 GiB of distinct words", txt_module);
     int rc = txt_grow((void **)&w->bytes, &w->bytes_cap, w->bytes_size + n, 1);
     if (!rc && w->n + 1 > w->cap) {
         size_t c1 = w->cap, c2 = w->cap, c3 = w->cap;
@@ -120,7 +120,7 @@ static pair_entry *pairs_find(const pairs *ps, uint64_t key) {
 
 static int pairs_rehash(pairs *ps, size_t cap) {
     pair_entry *e = txt_malloc(cap * sizeof *e);
-    if (!e) return txt_error(MMG_ERR_NOMEM, "text: out of memory for pair counts");
+    if (!e) return txt_error(MMG_ERR_NOMEM, "%s: out of memory for pair counts", txt_module);
     for (size_t k = 0; k < cap; k++) e[k].key = EMPTY_KEY;
     for (size_t k = 0; k < ps->cap; k++) {
         if (ps->e[k].key == EMPTY_KEY) continue;
@@ -160,7 +160,7 @@ static int pairs_add(pairs *ps, uint64_t key, int64_t delta, uint32_t word, pair
     if (word != UINT32_MAX && (e->n_where == 0 || e->where[e->n_where - 1] != word)) {
         if (e->n_where == e->cap_where) {
             size_t cap = e->cap_where;
-            if (cap >= UINT32_MAX / 2) return txt_error(MMG_ERR_LIMIT, "text: pair index too large");
+            if (cap >= UINT32_MAX / 2) return txt_error(MMG_ERR_LIMIT, "%s: pair index too large", txt_module);
             int rc = txt_grow((void **)&e->where, &cap, (size_t)e->n_where + 1, sizeof *e->where);
             if (rc) return rc;
             e->cap_where = (uint32_t)cap;
@@ -220,7 +220,7 @@ static heap_item heap_pop(heap *q) {
 
 #define KEY(a, b) ((uint64_t)(uint32_t)(a) << 32 | (uint32_t)(b))
 
-int txt_train(txt_vocab *v, txt_pattern pattern, const mmg_plugin_document *docs, size_t n_docs,
+int txt_train(txt_vocab *v, txt_splitter split, const mmg_plugin_document *docs, size_t n_docs,
               int32_t n_tokens, int64_t min_frequency) {
     words ws = {0};
     pairs ps = {0};
@@ -239,9 +239,9 @@ int txt_train(txt_vocab *v, txt_pattern pattern, const mmg_plugin_document *docs
     for (size_t d = 0; d < n_docs && !rc; d++) {
         const uint8_t *s = docs[d].data;
         size_t n = docs[d].size, i = 0;
-        if (!s && n) rc = txt_error(MMG_ERR_INVALID_ARG, "text: document %zu has no data", d);
+        if (!s && n) rc = txt_error(MMG_ERR_INVALID_ARG, "%s: document %zu has no data", txt_module, d);
         while (!rc && i < n) {
-            size_t e = txt_piece_end(pattern, s, n, i);
+            size_t e = split(s, n, i);
             rc = words_add(&ws, s + i, e - i);
             i = e;
         }
@@ -256,7 +256,7 @@ int txt_train(txt_vocab *v, txt_pattern pattern, const mmg_plugin_document *docs
         sym = txt_malloc((ws.bytes_size ? ws.bytes_size : 1) * sizeof *sym);
         sym_len = txt_calloc(ws.n ? ws.n : 1, sizeof *sym_len);
         stamp = txt_calloc(ws.n ? ws.n : 1, sizeof *stamp);
-        if (!sym || !sym_len || !stamp) rc = txt_error(MMG_ERR_NOMEM, "text: out of memory for training");
+        if (!sym || !sym_len || !stamp) rc = txt_error(MMG_ERR_NOMEM, "%s: out of memory for training", txt_module);
     }
     /* Initial symbols are the bytes; count every adjacent pair. */
     for (size_t w = 0; w < ws.n && !rc; w++) {
@@ -339,8 +339,8 @@ int txt_train(txt_vocab *v, txt_pattern pattern, const mmg_plugin_document *docs
     }
     if (!rc && v->n_ranked < n_tokens)
         txt_host->log(MMG_PLUGIN_LOG_WARN,
-                      "text: training stopped at %d tokens of the %d asked: no pair occurs %lld "
-                      "times or more",
+                      "%s: training stopped at %d tokens of the %d asked: no pair occurs %lld "
+                      "times or more", txt_module,
                       v->n_ranked, n_tokens, (long long)min_frequency);
     words_free(&ws);
     pairs_free(&ps);

@@ -1,6 +1,6 @@
 /* plugins/text/train.h - learning BPE merges from a corpus.
  *
- * The documents are pre-tokenized with the tokenizer's pattern and counted
+ * The documents are pre-tokenized with the tokenizer's splitter and counted
  * as unique words; merges are learned over the words, never across piece
  * boundaries. The algorithm is the incremental one of Hugging Face
  * tokenizers' BpeTrainer: global pair counts, a max-heap of pairs with lazy
@@ -25,7 +25,7 @@
 /* Fills an empty `v` with the 256 bytes (id = byte value) and learned merges
  * until it holds `n_tokens` tokens or no pair occurs `min_frequency` times.
  * Special tokens are the caller's to add afterwards. */
-int txt_train(txt_vocab *v, txt_pattern pattern, const mmg_plugin_document *docs, size_t n_docs,
+int txt_train(txt_vocab *v, txt_splitter split, const mmg_plugin_document *docs, size_t n_docs,
               int32_t n_tokens, int64_t min_frequency);
 
 #endif /* MMGEN_TEXT_TRAIN_H */

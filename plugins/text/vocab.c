@@ -62,7 +62,7 @@ static int rehash(txt_vocab *v, size_t cap) {
     if (!ids || !hashes) {
         txt_free(ids);
         txt_free(hashes);
-        return txt_error(MMG_ERR_NOMEM, "text: out of memory for a %zu-slot token table", cap);
+        return txt_error(MMG_ERR_NOMEM, "%s: out of memory for a %zu-slot token table", txt_module, cap);
     }
     for (int32_t id = 0; id < v->n_ids; id++) {
         if (v->len[id] == TXT_NO_TOKEN) continue;
@@ -115,7 +115,7 @@ int txt_vocab_add(txt_vocab *v, int32_t id, const uint8_t *p, size_t n, int32_t 
     }
     if (v->arena_size + n > v->arena_cap || v->arena_size + n > UINT32_MAX) {
         if (v->arena_size + n > UINT32_MAX)
-            return txt_error(MMG_ERR_LIMIT, "text: vocabulary bytes exceed 4 GiB");
+            return txt_error(MMG_ERR_LIMIT, "%s: vocabulary bytes exceed 4 GiB", txt_module);
         rc = txt_grow((void **)&v->arena, &v->arena_cap, v->arena_size + n, 1);
         if (rc) return rc;
     }
@@ -135,23 +135,23 @@ int txt_vocab_add(txt_vocab *v, int32_t id, const uint8_t *p, size_t n, int32_t 
 }
 
 int txt_vocab_add_special(txt_vocab *v, const char *name, int32_t id) {
-    if (!name || !*name) return txt_error(MMG_ERR_CONFIG, "text: a special token needs a name");
+    if (!name || !*name) return txt_error(MMG_ERR_CONFIG, "%s: a special token needs a name", txt_module);
     if (txt_vocab_special(v, name) >= 0)
-        return txt_error(MMG_ERR_CONFIG, "text: special token \"%s\" defined twice", name);
+        return txt_error(MMG_ERR_CONFIG, "%s: special token \"%s\" defined twice", txt_module, name);
     if (id < 0) id = v->n_ids;
     if (id < v->n_ids && (v->len[id] != TXT_NO_TOKEN || txt_vocab_special_by_id(v, id)))
         return txt_error(MMG_ERR_CONFIG,
-                         "text: special token \"%s\" wants id %d, which is already taken", name,
+                         "%s: special token \"%s\" wants id %d, which is already taken", txt_module, name,
                          id);
     if (id == INT32_MAX)
-        return txt_error(MMG_ERR_CONFIG, "text: special token \"%s\": id out of range", name);
+        return txt_error(MMG_ERR_CONFIG, "%s: special token \"%s\": id out of range", txt_module, name);
     int rc = grow_ids(v, id + 1);
     if (rc) return rc;
     txt_special *sp = txt_realloc(v->special, (v->n_special + 1) * sizeof *sp);
-    if (!sp) return txt_error(MMG_ERR_NOMEM, "text: out of memory for special tokens");
+    if (!sp) return txt_error(MMG_ERR_NOMEM, "%s: out of memory for special tokens", txt_module);
     v->special = sp;
     char *copy = dup_string(name);
-    if (!copy) return txt_error(MMG_ERR_NOMEM, "text: out of memory for special tokens");
+    if (!copy) return txt_error(MMG_ERR_NOMEM, "%s: out of memory for special tokens", txt_module);
     sp[v->n_special].name = copy;
     sp[v->n_special].id = id;
     v->n_special++;
@@ -166,10 +166,10 @@ int txt_vocab_set_alias(txt_vocab *v, const char *alias, int32_t id) {
         }
     }
     txt_alias *a = txt_realloc(v->alias, (v->n_alias + 1) * sizeof *a);
-    if (!a) return txt_error(MMG_ERR_NOMEM, "text: out of memory for token aliases");
+    if (!a) return txt_error(MMG_ERR_NOMEM, "%s: out of memory for token aliases", txt_module);
     v->alias = a;
     char *copy = dup_string(alias);
-    if (!copy) return txt_error(MMG_ERR_NOMEM, "text: out of memory for token aliases");
+    if (!copy) return txt_error(MMG_ERR_NOMEM, "%s: out of memory for token aliases", txt_module);
     a[v->n_alias].alias = copy;
     a[v->n_alias].id = id;
     v->n_alias++;
