@@ -4,13 +4,17 @@
  * documents (BPE merges, an image codebook) and saved as one JSON file
  * (tokfile.h) that train and generate read. encode/decode turn a document
  * into token ids and back, so any stage can be inspected by hand; eval
- * measures the round trip (bytes per token for text, PSNR for images). */
+ * measures the round trip (bytes per token for text, PSNR for images;
+ * tokens/s, kbit/s, SNR and MCD for audio). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "args.h"
+#include "audio_quality.h"
 #include "cli.h"
 #include "files.h"
 #include "image_quality.h"
@@ -296,49 +300,186 @@ static int tokenizer_info(int argc, char **argv) {
 
 /* ---- eval -------------------------------------------------------------------- */
 
+/* The information a token stream carries, in bits: the sum over positions of
+ * log2(the number of ids allowed there). With the constraint extension that
+ * is what the tokenizer's constraint allows after the ids before it (so a
+ * fixed header costs nothing and a stage with a smaller codebook costs less);
+ * without it, log2(vocab_size) per token. Every id the encoder produced must
+ * be one its constraint allows. */
+static int stream_bits(cli_tok *t, int constrained, uint8_t *mask, const int32_t *ids, size_t count,
+                       const char *file, double *bits) {
+    size_t vocab = (size_t)mmg_tokenizer_vocab_size(t->tok);
+    if (!constrained) {
+        *bits = (double)count * log2((double)vocab);
+        return 0;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        memset(mask, 1, vocab);
+        if (mmg_tokenizer_allowed_next(t->tok, ids, i, mask, vocab) != MMG_OK)
+            return cli_fail("asking the '%s' tokenizer's constraint which ids may follow position %zu "
+                            "of '%s'", t->plugin, i, file);
+        size_t allowed = 0;
+        for (size_t v = 0; v < vocab; v++) allowed += mask[v] != 0;
+        if (ids[i] < 0 || (size_t)ids[i] >= vocab || !mask[ids[i]])
+            return cli_error("'%s': the '%s' tokenizer encoded id %d at position %zu, which its own "
+                             "constraint does not allow there (%zu ids allowed)", file, t->plugin,
+                             (int)ids[i], i, allowed);
+        sum += log2((double)allowed);
+    }
+    *bits = sum;
+    return 0;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* --save-dir writes DIR/<basename of each FILE>: standard input has no name,
+ * and two FILES with one basename would overwrite each other. The directory
+ * is made when missing. Returns 0 or an exit status after printing. */
+static int check_save_dir(const args_command *cmd, const char *dir, const char **files, int n) {
+    const char **names = malloc((size_t)n * sizeof *names);
+    if (!names) return cli_error("out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        names[i] = base_name(files[i]);
+        if (!strcmp(files[i], "-") || !*names[i])
+            rc = args_usage_error(cmd, "--save-dir needs FILES with names; '%s' has none", files[i]);
+    }
+    if (!rc) {
+        qsort(names, (size_t)n, sizeof *names, compare_names);
+        for (int i = 1; i < n && !rc; i++)
+            if (!strcmp(names[i - 1], names[i]))
+                rc = args_usage_error(cmd, "two FILES are named '%s'; --save-dir would write both to "
+                                           "%s/%s", names[i], dir, names[i]);
+    }
+    free(names);
+    if (rc) return CLI_USAGE;
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return args_usage_error(cmd, "--save-dir '%s' is not a directory", dir);
+    } else if (mkdir(dir, 0777) != 0) {
+        return cli_error("cannot make the --save-dir directory '%s': %s", dir, strerror(errno));
+    }
+    return 0;
+}
+
+/* Running sums over the files for the closing means. */
+typedef struct eval_sums {
+    double psnr;
+    int n_psnr;
+    double tokens_per_s, kbit_per_s, snr, mcd, mcd_scaled;
+    int n_audio, n_snr, n_snr_inf;
+    double encode_s, decode_s, audio_s; /* plugin time; decoded audio measured */
+} eval_sums;
+
+/* Audio: tokens/s and kbit/s over the decoded duration, SNR and MCD
+ * (audio_quality.h), printed on the file's line. */
+static void eval_audio(cli_tok *t, int constrained, uint8_t *mask, const char *file,
+                       const uint8_t *doc, size_t size, const uint8_t *back, size_t back_size,
+                       const int32_t *ids, size_t count, eval_sums *s, int *rc) {
+    audio_quality q;
+    char err[512];
+    if (audio_quality_measure(doc, size, back, back_size, &q, err, sizeof err) != 0) {
+        printf(" (no SNR/MCD: %s)", err);
+        return;
+    }
+    double bits = 0;
+    if ((*rc = stream_bits(t, constrained, mask, ids, count, file, &bits)) != 0) return;
+    double tps = (double)count / q.duration_s, kbps = bits / q.duration_s / 1000.0;
+    printf("; %.3f s decoded: %.1f tokens/s, %.2f kbit/s, SNR %.2f dB, MCD %.3f dB (scaled %.3f dB)",
+           q.duration_s, tps, kbps, q.snr_db, q.mcd_db, q.mcd_scaled_db);
+    if (q.orig_rate != q.rate) printf(" [original resampled %d -> %d Hz]", q.orig_rate, q.rate);
+    s->tokens_per_s += tps, s->kbit_per_s += kbps, s->mcd += q.mcd_db, s->mcd_scaled += q.mcd_scaled_db;
+    s->n_audio++;
+    s->audio_s += q.duration_s;
+    if (isfinite(q.snr_db)) s->snr += q.snr_db, s->n_snr++;
+    else if (q.snr_db > 0) s->n_snr_inf++;
+}
+
 static int tokenizer_eval(int argc, char **argv) {
-    const char *tok_path = NULL, *plugin = NULL, *config_arg = NULL, *save = NULL;
+    const char *tok_path = NULL, *plugin = NULL, *config_arg = NULL, *save = NULL, *save_dir = NULL;
     args_option opts[] = {
         {"tokenizer", 't', ARG_STRING, &tok_path, "FILE", "tokenizer file, or a model that carries one"},
         {"plugin", 'p', ARG_STRING, &plugin, "NAME", "with --tokenizer: the file is this plugin's raw state"},
         {"config", 'c', ARG_STRING, &config_arg, "JSON|FILE", "the plugin's config (with --plugin)"},
         {"save", 0, ARG_STRING, &save, "FILE", "also write the decoded document (one FILE only)"},
+        {"save-dir", 0, ARG_STRING, &save_dir, "DIR", "also write each decoded document as DIR/<its "
+                                                      "FILE's name> (made if missing)"},
         {0}};
     const args_command cmd = {
         "tokenizer eval", "--tokenizer FILE [options] FILES...",
         "Encodes and decodes each document and reports the token count, bytes per\n"
-        "token, whether the round trip is exact, and for images the PSNR of the\n"
-        "decoded image against the original.",
-        NULL};
+        "token, whether the round trip is exact, for images the PSNR of the decoded\n"
+        "image against the original, and for audio tokens/s and kbit/s of decoded\n"
+        "audio, SNR and mel-cepstral distortion (MCD, plain and divided by sqrt(80)).\n"
+        "Audio is compared sample by sample from the first sample, mixed to mono, the\n"
+        "original resampled to the decoded rate; kbit/s counts log2 of the ids the\n"
+        "tokenizer's constraint allows at each position (log2 of the vocabulary\n"
+        "without one). The last lines give totals and means over the FILES, and for\n"
+        "audio the plugin's encode and decode speed in multiples of real time.",
+        "example:\n"
+        "  mmgen tokenizer eval --plugin audio --config '{\"mode\": \"mulaw\"}' --save-dir out a.wav b.wav\n"};
     const char **files = malloc(MAX_FILES * sizeof *files);
     if (!files) return cli_error("out of memory");
     int n = 0;
     int rc = args_parse(&cmd, opts, argc, argv, files, MAX_FILES, &n);
     if (rc == ARGS_OK && n == 0) rc = args_usage_error(&cmd, "no documents given");
     if (rc == ARGS_OK && save && n != 1) rc = args_usage_error(&cmd, "--save needs exactly one FILE");
+    if (rc == ARGS_OK && save && save_dir) rc = args_usage_error(&cmd, "give --save or --save-dir, not both");
     if (rc != ARGS_OK) {
         free(files);
         return usage_status(rc);
+    }
+    if (save_dir && (rc = check_save_dir(&cmd, save_dir, files, n)) != 0) {
+        free(files);
+        return rc;
     }
     cli_tok t;
     if ((rc = open_tokenizer(&cmd, tok_path, plugin, config_arg, &t)) != 0) {
         free(files);
         return rc;
     }
-    int image = t.modality == MMG_MODALITY_IMAGE;
-    double sum_psnr = 0;
-    int n_psnr = 0;
+    int image = t.modality == MMG_MODALITY_IMAGE, audio = t.modality == MMG_MODALITY_AUDIO;
+    int constrained = audio && mmg_tokenizer_has_extension(t.tok, MMG_EXT_CONSTRAINT_V1);
+    uint8_t *mask = NULL;
+    if (constrained && !(mask = malloc((size_t)mmg_tokenizer_vocab_size(t.tok) + 1)))
+        rc = cli_error("out of memory");
+    if (!rc && audio) {
+        if (constrained)
+            printf("kbit/s: log2 of the number of ids the tokenizer's constraint allows at each position\n");
+        else
+            printf("kbit/s: log2(vocab_size) = %.2f bits per token (the '%s' tokenizer has no constraint "
+                   "extension)\n", log2((double)mmg_tokenizer_vocab_size(t.tok)), t.plugin);
+    }
+    eval_sums s;
+    memset(&s, 0, sizeof s);
     size_t all_bytes = 0, all_tokens = 0;
     for (int i = 0; i < n && !rc; i++) {
         uint8_t *doc = NULL, *back = NULL;
         size_t size = 0, back_size = 0, count = 0;
         int32_t *ids = NULL;
+        double t0 = 0, t1 = 0, t2 = 0;
         if (files_read(files[i], &doc, &size) != 0) rc = CLI_ERR;
-        else if (mmg_tokenizer_encode(t.tok, doc, size, &ids, &count) != MMG_OK)
-            rc = cli_fail("encoding '%s'", files[i]);
-        else if (mmg_tokenizer_decode(t.tok, ids, count, &back, &back_size) != MMG_OK)
-            rc = cli_fail("decoding the %zu tokens of '%s'", count, files[i]);
         if (!rc) {
+            t0 = cli_now();
+            if (mmg_tokenizer_encode(t.tok, doc, size, &ids, &count) != MMG_OK)
+                rc = cli_fail("encoding '%s'", files[i]);
+        }
+        if (!rc) {
+            t1 = cli_now();
+            if (mmg_tokenizer_decode(t.tok, ids, count, &back, &back_size) != MMG_OK)
+                rc = cli_fail("decoding the %zu tokens of '%s'", count, files[i]);
+            t2 = cli_now();
+        }
+        if (!rc) {
+            s.encode_s += t1 - t0, s.decode_s += t2 - t1;
             all_bytes += size, all_tokens += count;
             int exact = back_size == size && (size == 0 || memcmp(back, doc, size) == 0);
             printf("%s: %zu bytes -> %zu tokens (%.2f bytes/token), round trip %s", files[i], size,
@@ -350,7 +491,7 @@ static int tokenizer_eval(int argc, char **argv) {
                 int q = image_psnr(doc, size, back, back_size, &psnr, dims, err, sizeof err);
                 if (q == 0) {
                     printf(", PSNR %.2f dB", psnr);
-                    if (isfinite(psnr)) sum_psnr += psnr, n_psnr++;
+                    if (isfinite(psnr)) s.psnr += psnr, s.n_psnr++;
                 } else if (q == 1) {
                     printf(", decoded %ux%u vs original %ux%u (no PSNR)", dims[2], dims[3], dims[0],
                            dims[1]);
@@ -358,8 +499,20 @@ static int tokenizer_eval(int argc, char **argv) {
                     printf(" (no PSNR: %s)", err);
                 }
             }
+            if (audio)
+                eval_audio(&t, constrained, mask, files[i], doc, size, back, back_size, ids, count, &s, &rc);
             printf("\n");
-            if (save && files_write(save, back, back_size) != 0) rc = CLI_ERR;
+            if (!rc && save && files_write(save, back, back_size) != 0) rc = CLI_ERR;
+            if (!rc && save_dir) {
+                size_t len = strlen(save_dir) + strlen(files[i]) + 2;
+                char *path = malloc(len);
+                if (!path) rc = cli_error("out of memory");
+                else {
+                    snprintf(path, len, "%s/%s", save_dir, base_name(files[i]));
+                    if (files_write(path, back, back_size) != 0) rc = CLI_ERR;
+                }
+                free(path);
+            }
         }
         mmg_free(ids);
         mmg_free(back);
@@ -368,9 +521,27 @@ static int tokenizer_eval(int argc, char **argv) {
     if (!rc && n > 1) {
         printf("total: %zu bytes -> %zu tokens (%.2f bytes/token)", all_bytes, all_tokens,
                all_tokens ? (double)all_bytes / (double)all_tokens : 0.0);
-        if (n_psnr) printf(", mean PSNR %.2f dB", sum_psnr / n_psnr);
+        if (s.n_psnr) printf(", mean PSNR %.2f dB", s.psnr / s.n_psnr);
         printf("\n");
+        if (s.n_audio) {
+            printf("mean over %d file%s: %.1f tokens/s, %.2f kbit/s, ", s.n_audio, s.n_audio == 1 ? "" : "s",
+                   s.tokens_per_s / s.n_audio, s.kbit_per_s / s.n_audio);
+            if (s.n_snr) printf("SNR %.2f dB", s.snr / s.n_snr);
+            else printf("SNR n/a");
+            if (s.n_snr_inf)
+                printf(" (%d identical file%s left out)", s.n_snr_inf, s.n_snr_inf == 1 ? "" : "s");
+            printf(", MCD %.3f dB (scaled %.3f dB)", s.mcd / s.n_audio, s.mcd_scaled / s.n_audio);
+            if (s.n_audio < n)
+                printf("; %d file%s not measured", n - s.n_audio, n - s.n_audio == 1 ? "" : "s");
+            printf("\n");
+            /* speed over the files measured: seconds of audio per second of
+             * the plugin's encode or decode (file reads and measures apart) */
+            if (s.n_audio == n && s.encode_s > 0 && s.decode_s > 0)
+                printf("speed: encode %.1fx real time, decode %.1fx real time (%.2f s of audio)\n",
+                       s.audio_s / s.encode_s, s.audio_s / s.decode_s, s.audio_s);
+        }
     }
+    free(mask);
     free(files);
     tokfile_free(&t);
     return rc;
@@ -385,7 +556,8 @@ int cmd_tokenizer(int argc, char **argv) {
         "  encode   document -> token ids\n"
         "  decode   token ids -> document\n"
         "  info     describe a tokenizer and token ids\n"
-        "  eval     round-trip documents: tokens per byte, exactness, PSNR for images\n"
+        "  eval     round-trip documents: tokens per byte, exactness, PSNR for images,\n"
+        "           kbit/s, SNR and MCD for audio\n"
         "\n"
         "`mmgen tokenizer <sub> --help` describes each.\n";
     if (argc < 1) {

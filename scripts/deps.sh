@@ -6,9 +6,11 @@
 #   scripts/deps.sh --full   also PyTorch and media tools for parity checks
 set -eu
 pkgs="build-essential cmake pkg-config git libopenblas-dev libpng-dev libsndfile1-dev
-      libcjson-dev libcriterion-dev binutils python3 nodejs npm"
+      libcjson-dev libcriterion-dev libsamplerate0-dev libfftw3-dev libcodec2-dev
+      binutils python3 nodejs npm"
 if [ "${1:-}" = "--full" ]; then
-  pkgs="$pkgs python3-torch python3-numpy imagemagick sox"
+  pkgs="$pkgs python3-torch python3-numpy python3-scipy python3-sklearn imagemagick sox gnuplot-nox
+        "
 fi
 missing=""
 for p in $pkgs; do
