@@ -10,6 +10,15 @@
  * constraint sees the document from its first token (the prompt's part
  * after bos, then what was generated).
  *
+ * Cross-modal models carry a source tokenizer too ("mmgen.source_tokenizer"):
+ * --source is encoded with it and its ids moved up by the model's source id
+ * offset, the decoder's output is the target tokenizer's ids (any id of the
+ * source range is masked out), so `--source seven -o seven.png` draws a
+ * digit. With --num-samples N the files are numbered with as many digits as N
+ * needs (seven-01.png .. seven-16.png), and image samples are also laid out
+ * in one contact sheet captioned with the source (seven-sheet.png), drawn by
+ * ImageMagick's montage (cli/contact_sheet.h).
+ *
  * Longer outputs than the model's context: when the context fills up, the
  * last half of the tokens becomes the prompt of the next call (a sliding
  * window, as nanoGPT's sampler crops its context), so --max-tokens is not
@@ -24,6 +33,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "contact_sheet.h"
 #include "files.h"
 #include "mmgen/context.h"
 #include "mmgen/generate.h"
@@ -45,6 +55,7 @@ typedef struct sample_state {
     mmg_decode_stream *stream;   /* streaming to stdout, or NULL */
     int32_t eos;
     int32_t ban;                 /* a token never to generate (--ignore-eos), or -1 */
+    int32_t limit;               /* ids >= limit are never generated (the source range), or 0 */
     int ended;                   /* eos was generated */
     char constraint_error[512];  /* the plugin's message when the constraint failed */
     int write_error;
@@ -72,6 +83,7 @@ static int constraint_cb(void *ud, const int32_t *tokens, size_t n, uint8_t *all
     int rc = s->tok ? mmg_tokenizer_allowed_next(s->tok, s->doc, s->n_doc, allowed, vocab) : 0;
     if (rc) snprintf(s->constraint_error, sizeof s->constraint_error, "%s", mmg_last_error());
     if (s->ban >= 0 && (size_t)s->ban < vocab) allowed[s->ban] = 0;
+    if (s->limit > 0 && (size_t)s->limit < vocab) memset(allowed + s->limit, 0, vocab - (size_t)s->limit);
     return rc;
 }
 
@@ -113,18 +125,20 @@ typedef struct gen_args {
     float temperature, top_p, min_p, rep_penalty;
     uint64_t seed;
     const char *output;
-    int ids, no_constraint, no_bos, ignore_eos, verbose;
+    int ids, no_constraint, no_bos, ignore_eos, verbose, no_sheet;
 } gen_args;
 
-/* Tokens of a document given as text, a file or ids. NULL/0 when none. */
+/* Tokens of a document given as text, a file or ids, each moved up by
+ * `offset` (a source tokenizer's ids in the model's vocabulary). NULL/0
+ * when none. */
 static int document_tokens(cli_tok *t, const char *text, const char *file, const char *ids_text,
-                           const char *what, int32_t **out, size_t *n) {
+                           const char *what, int32_t offset, int32_t **out, size_t *n) {
     *out = NULL;
     *n = 0;
     if (ids_text) {
-        return tokens_parse((const uint8_t *)ids_text, strlen(ids_text), TOKENS_TEXT, what, out, n)
-                   ? CLI_ERR
-                   : 0;
+        if (tokens_parse((const uint8_t *)ids_text, strlen(ids_text), TOKENS_TEXT, what, out, n)) return CLI_ERR;
+        for (size_t i = 0; i < *n; i++) (*out)[i] += offset;
+        return 0;
     }
     if (!text && !file) return 0;
     if (!t->tok)
@@ -143,6 +157,7 @@ static int document_tokens(cli_tok *t, const char *text, const char *file, const
         *out = malloc((count ? count : 1) * sizeof **out);
         if (!*out) rc = cli_error("out of memory");
         else if (count) memcpy(*out, ids, count * sizeof *ids);
+        for (size_t i = 0; *out && i < count; i++) (*out)[i] += offset;
         *n = count;
     }
     mmg_free(ids);
@@ -162,7 +177,8 @@ int cmd_generate(int argc, char **argv) {
         {"prompt-ids", 0, ARG_STRING, &a.prompt_ids, "IDS", "the decoder's prompt as token ids (\"1 2 3\"; no bos added)"},
         {"source", 0, ARG_STRING, &a.source, "TEXT", "encoder-decoder: the source document"},
         {"source-file", 0, ARG_STRING, &a.source_file, "FILE", "encoder-decoder: the source document, from a file"},
-        {"source-ids", 0, ARG_STRING, &a.source_ids, "IDS", "encoder-decoder: the source as token ids"},
+        {"source-ids", 0, ARG_STRING, &a.source_ids, "IDS", "encoder-decoder: the source as token ids (of the "
+                                                            "source tokenizer; the model's offset is added)"},
         {"max-tokens", 'n', ARG_INT, &a.max_tokens, "N", "most tokens to generate per sample", 1, 1 << 30},
         {"temperature", 'T', ARG_FLOAT, &a.temperature, "F", "sampling temperature (0 = greedy)", 0, 1e6},
         {"top-k", 'k', ARG_INT, &a.top_k, "K", "sample among the K most likely tokens (0 = all)", 0, 1 << 30},
@@ -173,8 +189,9 @@ int cmd_generate(int argc, char **argv) {
         {"repetition-window", 0, ARG_INT, &a.rep_window, "N", "recent tokens the penalty looks at (0 = all)", 0, 1 << 30},
         {"seed", 's', ARG_U64, &a.seed, "N", "random seed; the same seed gives the same output (default: random)"},
         {"num-samples", 0, ARG_INT, &a.num, "N", "how many documents to generate", 1, 1 << 20},
-        {"output", 'o', ARG_STRING, &a.output, "FILE", "write the document here (several: FILE-1.ext, ...); "
-                                                      "default: text to stdout"},
+        {"output", 'o', ARG_STRING, &a.output, "FILE", "write the document here (several: FILE-1.ext, ..., or "
+                                                      "FILE-01.ext ... for 10 or more); default: text to stdout"},
+        {"no-sheet", 0, ARG_FLAG, &a.no_sheet, NULL, "several images: no contact sheet (FILE-sheet.png)"},
         {"ids", 0, ARG_FLAG, &a.ids, NULL, "print the document's token ids instead of decoding them"},
         {"no-constraint", 0, ARG_FLAG, &a.no_constraint, NULL, "do not restrict tokens with the plugin's constraint"},
         {"no-bos", 0, ARG_FLAG, &a.no_bos, NULL, "do not start the prompt with the bos token"},
@@ -189,7 +206,8 @@ int cmd_generate(int argc, char **argv) {
         "keeps every document well-formed.",
         "examples:\n"
         "  mmgen generate -m shakespeare.safetensors --prompt 'ROMEO:' -n 200 --seed 7\n"
-        "  mmgen generate -m images.safetensors -o out.png --seed 1\n"};
+        "  mmgen generate -m images.safetensors -o out.png --seed 1\n"
+        "  mmgen generate -m digits.safetensors --source seven -o seven.png --num-samples 16\n"};
     int n_pos = 0;
     int rc = args_parse(&cmd, opts, argc, argv, NULL, 0, &n_pos);
     if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
@@ -224,6 +242,17 @@ int cmd_generate(int argc, char **argv) {
     if (!rc && tok_vocab > cfg.vocab_size)
         rc = cli_error("the tokenizer has %d tokens but the model only %d; they do not belong together",
                        (int)tok_vocab, (int)cfg.vocab_size);
+    /* a cross-modal model's source side: its own tokenizer, its ids after the target's */
+    cli_tok stok = {0};
+    int32_t src_offset = 0;
+    if (!rc) {
+        int found = 0;
+        rc = tokfile_from_loaded_model_key(model, TOKFILE_SOURCE_METADATA_KEY, a.model, &stok, &found);
+        if (!rc && mmg_model_source_id_offset(model, &src_offset) != MMG_OK) rc = cli_fail("reading '%s'", a.model);
+        if (!rc && stok.tok && src_offset + mmg_tokenizer_vocab_size(stok.tok) > cfg.vocab_size)
+            rc = cli_error("'%s': the source tokenizer's %d ids from offset %d pass the model's vocabulary of %d",
+                           a.model, (int)mmg_tokenizer_vocab_size(stok.tok), (int)src_offset, (int)cfg.vocab_size);
+    }
     int image_like = tok.tok && tok.modality != MMG_MODALITY_TEXT && tok.modality != MMG_MODALITY_CODE;
     if (!rc && image_like && !a.output && !a.ids)
         rc = args_usage_error(&cmd, "a %s tokenizer makes %s documents; give -o FILE (or --ids)",
@@ -238,11 +267,17 @@ int cmd_generate(int argc, char **argv) {
     int32_t eos = tok.tok ? tokfile_special(&tok, "eos") : -1;
     int32_t *prompt = NULL, *source = NULL;
     size_t n_prompt = 0, n_source = 0;
-    if (!rc) rc = document_tokens(&tok, a.prompt, a.prompt_file, a.prompt_ids, "prompt", &prompt, &n_prompt);
-    if (!rc) rc = document_tokens(&tok, a.source, a.source_file, a.source_ids, "source", &source, &n_source);
+    if (!rc) rc = document_tokens(&tok, a.prompt, a.prompt_file, a.prompt_ids, "prompt", 0, &prompt, &n_prompt);
+    if (!rc)
+        rc = document_tokens(stok.tok ? &stok : &tok, a.source, a.source_file, a.source_ids, "source", src_offset,
+                             &source, &n_source);
     if (!rc && encdec && n_source == 0) rc = cli_error("the source encodes to no tokens");
     if (!rc && n_source > (size_t)cfg.max_seq_len)
         rc = cli_error("the source is %zu tokens; the model takes at most %d", n_source, (int)cfg.max_seq_len);
+    for (size_t k = 0; !rc && k < n_source; k++)
+        if (source[k] < 0 || source[k] >= cfg.vocab_size)
+            rc = cli_error("source token %d (position %zu) is outside the model's vocabulary of %d", (int)source[k],
+                           k, (int)cfg.vocab_size);
     if (!rc && n_prompt == 0 && bos < 0)
         rc = cli_error("nothing to start from: give a --prompt (the tokenizer has no bos token)");
 
@@ -276,12 +311,19 @@ int cmd_generate(int argc, char **argv) {
     sigaction(SIGINT, &sa, &old_sa);
     double t0 = cli_now();
     int64_t total_generated = 0;
+    /* several images: also one contact sheet of them, captioned with what they came from */
+    int want_sheet = !rc && image_like && a.num > 1 && a.output && strcmp(a.output, "-") != 0 && !a.ids && !a.no_sheet;
+    char **sheet_paths = want_sheet ? calloc((size_t)a.num, sizeof *sheet_paths) : NULL;
+    int n_sheet = 0;
+    uint32_t sheet_w = 0, sheet_h = 0;
+    if (want_sheet && !sheet_paths) rc = cli_error("out of memory");
 
     for (int i = 0; i < a.num && !rc && !g_interrupted; i++) {
         sample_state s = {0};
         s.tok = use_constraint ? tok.tok : NULL;
         s.eos = a.ignore_eos ? -1 : eos;
         s.ban = a.ignore_eos ? eos : -1;
+        s.limit = tok.tok && tok_vocab < cfg.vocab_size ? tok_vocab : 0; /* never a source-side id */
         /* the document starts with the prompt's tokens (after bos) */
         for (size_t k = 0; k < n_prompt && !rc; k++)
             if (doc_push(&s, prompt[k])) rc = cli_error("out of memory");
@@ -324,7 +366,7 @@ int cmd_generate(int argc, char **argv) {
             go.sampling = &so;
             go.max_new_tokens = max_new;
             go.end_token = s.eos;
-            go.constraint = use_constraint || s.ban >= 0 ? constraint_cb : NULL;
+            go.constraint = use_constraint || s.ban >= 0 || s.limit > 0 ? constraint_cb : NULL;
             go.constraint_user_data = &s;
             go.on_token = token_cb;
             go.on_token_user_data = &s;
@@ -360,7 +402,8 @@ int cmd_generate(int argc, char **argv) {
         if (!rc && !streaming) {
             const char *path = a.output ? a.output : "-";
             char *numbered = NULL;
-            if (a.num > 1 && a.output && strcmp(a.output, "-") != 0) path = numbered = files_numbered(a.output, i + 1);
+            if (a.num > 1 && a.output && strcmp(a.output, "-") != 0)
+                path = numbered = files_numbered(a.output, i + 1, a.num);
             if (!path) rc = cli_error("out of memory");
             if (!rc && (a.ids || !tok.tok)) {
                 uint8_t *buf = NULL;
@@ -381,6 +424,12 @@ int cmd_generate(int argc, char **argv) {
                 } else if (strcmp(path, "-") != 0) {
                     fprintf(stderr, "mmgen: wrote %s (%zu bytes, %zu tokens%s)\n", path, size, s.n_doc,
                             s.ended || !image_like ? "" : ", no end token");
+                    uint32_t w, h;
+                    if (want_sheet && numbered && contact_sheet_png_size(doc, size, &w, &h)) {
+                        sheet_paths[n_sheet++] = numbered;
+                        numbered = NULL; /* kept for the sheet */
+                        if (!sheet_w) sheet_w = w, sheet_h = h;
+                    }
                 }
                 mmg_free(doc);
             }
@@ -390,6 +439,23 @@ int cmd_generate(int argc, char **argv) {
         free(s.doc);
     }
     sigaction(SIGINT, &old_sa, NULL);
+    if (!rc && !g_interrupted && n_sheet > 1) {
+        char *sheet = contact_sheet_path(a.output);
+        char caption[512];
+        if (a.source) snprintf(caption, sizeof caption, "%s", a.source);
+        else if (a.source_file) snprintf(caption, sizeof caption, "%s", a.source_file);
+        else if (a.source_ids) snprintf(caption, sizeof caption, "ids %s", a.source_ids);
+        else if (a.prompt) snprintf(caption, sizeof caption, "%s", a.prompt);
+        else snprintf(caption, sizeof caption, "%s", a.model);
+        int drawn = sheet ? contact_sheet_write(sheet, (const char *const *)sheet_paths, n_sheet, sheet_w, sheet_h,
+                                                caption)
+                          : cli_error("out of memory");
+        if (drawn == 0) fprintf(stderr, "mmgen: wrote %s (%d images, captioned \"%s\")\n", sheet, n_sheet, caption);
+        else if (drawn == CLI_ERR) rc = CLI_ERR; /* else montage is missing: warned, the samples stand */
+        free(sheet);
+    }
+    for (int k = 0; k < n_sheet; k++) free(sheet_paths[k]);
+    free(sheet_paths);
     if (a.verbose && !rc) {
         double dt = cli_now() - t0;
         fprintf(stderr, "mmgen: %lld tokens in %.2f s (%.1f tokens/s)\n", (long long)total_generated, dt,
@@ -403,5 +469,6 @@ int cmd_generate(int argc, char **argv) {
     mmg_context_free(ctx);
     mmg_model_free(model);
     tokfile_free(&tok);
+    tokfile_free(&stok);
     return rc;
 }

@@ -72,6 +72,17 @@ int cmd_info(int argc, char **argv) {
         } else if (!rc) {
             printf("tokenizer   none (generate needs --tokenizer, or prints token ids)\n");
         }
+        found = 0;
+        int32_t offset = 0;
+        if (!rc) rc = tokfile_from_loaded_model_key(model, TOKFILE_SOURCE_METADATA_KEY, pos[0], &t, &found);
+        if (!rc && found && mmg_model_source_id_offset(model, &offset) != MMG_OK) {
+            rc = cli_fail("reading '%s'", pos[0]);
+            tokfile_free(&t);
+        } else if (!rc && found) {
+            printf("source      %s (%s), %d tokens, ids from %d\n", t.plugin, mmg_modality_name(t.modality),
+                   (int)mmg_tokenizer_vocab_size(t.tok), (int)offset);
+            tokfile_free(&t);
+        }
     }
     mmg_model_free(model);
     return rc;

@@ -9,9 +9,17 @@
  *
  * Decoder-only models (the default) train on packed windows of --seq-len
  * tokens. With --encoder-layers > 0 the FILES are (source, target) pairs:
- * SRC1 TGT1 SRC2 TGT2 ...; the decoder learns target given source.
+ * SRC1 TGT1 SRC2 TGT2 ...; the decoder learns target given source. --pairs
+ * reads the pairs from a manifest instead (cli/manifest.h: inline text or
+ * file sources, file targets), and --source-tokenizer encodes the sources
+ * with another tokenizer than the targets (text -> image): the model's one
+ * vocabulary then holds the target ids first and the source ids after them
+ * (moved up by the target vocabulary's size), and the file carries both
+ * tokenizers and that offset (ABI.md, "Tokenizer documents").
  *
- * The run prints the training loss every --log-every steps, saves a resumable
+ * The run prints the training loss every --log-every steps (on a terminal
+ * under a progress line with the time left; --log-file also writes JSON
+ * lines, --plot draws the loss curve with gnuplot), saves a resumable
  * checkpoint (--checkpoint, every --save-every steps and at the end), and
  * writes the model with the tokenizer embedded in its metadata (-o). Ctrl-C
  * stops after the current step and saves both. */
@@ -25,10 +33,12 @@
 #include "args.h"
 #include "cli.h"
 #include "files.h"
+#include "manifest.h"
 #include "mmgen/model.h"
 #include "mmgen/train.h"
 #include "tokens_io.h"
 #include "tokfile.h"
+#include "train_progress.h"
 
 #define MAX_FILES 65536
 
@@ -61,6 +71,7 @@ static int vec_push(tok_vec *v, const int32_t *ids, size_t n) {
 typedef struct train_args {
     /* data */
     const char *tokenizer, *plugin, *tok_config, *tokens, *target_tokens;
+    const char *source_tokenizer, *pairs;
     int32_t token_bytes;
     float val_fraction;
     /* model */
@@ -75,15 +86,22 @@ typedef struct train_args {
     float max_time;
     float lr, min_lr, weight_decay, grad_clip, beta2, label_smoothing;
     uint64_t seed;
-    const char *output, *checkpoint;
+    const char *output, *checkpoint, *log_file, *plot;
     int resume;
 } train_args;
 
+/* Adds `offset` to n ids (a source tokenizer's ids move past the target
+ * vocabulary). */
+static void shift_ids(int32_t *ids, size_t n, int32_t offset) {
+    for (size_t i = 0; offset && i < n; i++) ids[i] += offset;
+}
+
 /* Reads and tokenizes FILES into `out`, each framed by bos/eos; adds the
  * documents' bytes to *bytes. With `sep` >= 0 every document ends with it
- * instead (pair files). */
+ * instead (pair files), its ids moved up by `offset`. */
 static int tokenize_docs(cli_tok *t, const char *const *files, int n, int stride, int first,
-                         int32_t bos, int32_t eos, int32_t sep, tok_vec *out, double *bytes) {
+                         int32_t bos, int32_t eos, int32_t sep, int32_t offset, tok_vec *out,
+                         double *bytes) {
     for (int i = first; i < n; i += stride) {
         uint8_t *doc;
         size_t size;
@@ -96,6 +114,7 @@ static int tokenize_docs(cli_tok *t, const char *const *files, int n, int stride
         free(doc);
         if (!rc && count == 0 && sep >= 0)
             rc = cli_error("'%s' encodes to no tokens; a pair needs a non-empty document", files[i]);
+        if (!rc) shift_ids(ids, count, offset);
         if (!rc && sep < 0 && bos >= 0 && (bos != eos || out->n == 0)) rc = vec_push(out, &bos, 1);
         if (!rc) rc = vec_push(out, ids, count);
         if (!rc && sep < 0 && eos >= 0) rc = vec_push(out, &eos, 1);
@@ -103,6 +122,87 @@ static int tokenize_docs(cli_tok *t, const char *const *files, int n, int stride
         *bytes += (double)size;
         mmg_free(ids);
         if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The token counts of one manifest pair, for the length checks made once
+ * the model's context is known. */
+typedef struct pair_len {
+    int line;
+    size_t src, tgt;
+} pair_len;
+
+/* Encodes the manifest's pairs: each source (inline text or a file) with
+ * `src_tok`, its ids moved up by `offset`, into `sources`; each target file
+ * with `tgt_tok` into `targets`; both ended by `sep`. Errors name the
+ * manifest line and the file. */
+static int tokenize_manifest(const char *path, const manifest *m, cli_tok *src_tok, int32_t offset,
+                             cli_tok *tgt_tok, int32_t sep, tok_vec *sources, tok_vec *targets,
+                             pair_len *lens, double *bytes) {
+    for (size_t i = 0; i < m->n; i++) {
+        const manifest_pair *p = &m->pairs[i];
+        for (int side = 0; side < 2; side++) {
+            cli_tok *t = side ? tgt_tok : src_tok;
+            const char *file = side ? p->target : p->source_is_file ? p->source : NULL;
+            uint8_t *doc = (uint8_t *)p->source;
+            size_t size = strlen(p->source);
+            if (file && files_read(file, &doc, &size) != 0)
+                return cli_error("%s:%d: (the line naming '%s')", path, p->line, file);
+            int32_t *ids = NULL;
+            size_t count = 0;
+            int rc = 0;
+            if (mmg_tokenizer_encode(t->tok, doc, size, &ids, &count) != MMG_OK) {
+                if (file)
+                    rc = cli_fail("%s:%d: the %s plugin cannot encode the %s '%s'", path, p->line, t->plugin,
+                                  side ? "target" : "source", file);
+                else
+                    rc = cli_fail("%s:%d: the %s plugin cannot encode the source text", path, p->line,
+                                  t->plugin);
+            }
+            if (file) free(doc);
+            if (!rc && count == 0)
+                rc = cli_error("%s:%d: the %s%s%s%s encodes to no tokens; a pair needs a non-empty document",
+                               path, p->line, side ? "target" : "source", file ? " '" : "", file ? file : "",
+                               file ? "'" : "");
+            if (!rc) {
+                if (side == 0) shift_ids(ids, count, offset);
+                tok_vec *out = side ? targets : sources;
+                rc = vec_push(out, ids, count);
+                if (!rc) rc = vec_push(out, &sep, 1);
+            }
+            mmg_free(ids);
+            if (rc) return rc;
+            *bytes += (double)size;
+            lens[i].line = p->line;
+            if (side) lens[i].tgt = count;
+            else lens[i].src = count;
+        }
+    }
+    return 0;
+}
+
+/* Every manifest pair must fit the model as it is, since the loader would
+ * silently cut a longer one (a target cut before its end token teaches the
+ * model documents that never end). */
+static int check_pair_lengths(const char *path, const manifest *m, const pair_len *lens, size_t n,
+                              const train_args *a, const mmg_model_config *cfg, int32_t bos) {
+    size_t src_max = (size_t)(a->max_src_len < cfg->max_seq_len ? a->max_src_len : cfg->max_seq_len);
+    size_t tgt_max = (size_t)(a->seq_len < cfg->max_seq_len ? a->seq_len : cfg->max_seq_len);
+    size_t framing = bos >= 0 ? 1 : 0; /* the decoder reads [bos] + target */
+    for (size_t i = 0; i < n; i++) {
+        const manifest_pair *p = &m->pairs[i];
+        if (lens[i].src > src_max)
+            return cli_error("%s:%d: the source%s%s%s is %zu tokens; the encoder takes at most %zu "
+                             "(--max-src-len %d, the model's max_seq_len %d)",
+                             path, lens[i].line, p->source_is_file ? " '" : "",
+                             p->source_is_file ? p->source : "", p->source_is_file ? "'" : "", lens[i].src,
+                             src_max, (int)a->max_src_len, (int)cfg->max_seq_len);
+        if (lens[i].tgt + framing > tgt_max)
+            return cli_error("%s:%d: the target '%s' is %zu tokens, %zu with bos; the decoder takes at most "
+                             "%zu (--seq-len %d, the model's max_seq_len %d): raise --seq-len",
+                             path, lens[i].line, p->target, lens[i].tgt, lens[i].tgt + framing, tgt_max,
+                             (int)a->seq_len, (int)cfg->max_seq_len);
     }
     return 0;
 }
@@ -237,17 +337,20 @@ static int build_config(const args_command *cmd, args_option *opts, const train_
     FLAG("activation", activation, a->activation);
     FLAG("position", position_encoding, a->pos);
 #undef FLAG
+    /* a manifest trains an encoder-decoder: as deep as the decoder unless told */
+    if (a->pairs && !from_file && c.n_encoder_layers == 0) c.n_encoder_layers = c.n_decoder_layers;
     if (c.d_ff == 0) c.d_ff = 4 * c.d_model;
     if (c.max_seq_len == 0) {
         c.max_seq_len = a->seq_len;
         if (c.n_encoder_layers > 0 && a->max_src_len > c.max_seq_len) c.max_seq_len = a->max_src_len;
     }
-    if (c.vocab_size == 0) c.vocab_size = tok_vocab;
+    if (c.vocab_size == 0) c.vocab_size = tok_vocab; /* both tokenizers' ids, with --source-tokenizer */
     if (c.vocab_size <= 0)
         return args_usage_error(cmd, "the vocabulary size is unknown; give --vocab-size with --tokens");
     if (tok_vocab > 0 && c.vocab_size < tok_vocab)
-        return cli_error("the model's vocab_size %d is smaller than the tokenizer's %d",
-                         (int)c.vocab_size, (int)tok_vocab);
+        return cli_error("the model's vocab_size %d is smaller than the %s %d",
+                         (int)c.vocab_size, a->source_tokenizer ? "two tokenizers' ids together" : "tokenizer's",
+                         (int)tok_vocab);
     if (c.n_encoder_layers == 0 && a->seq_len > c.max_seq_len)
         return cli_error("--seq-len %d is longer than the model's max_seq_len %d", (int)a->seq_len,
                          (int)c.max_seq_len);
@@ -258,23 +361,33 @@ static int build_config(const args_command *cmd, args_option *opts, const train_
 
 /* Evaluates on the validation loader from its start and prints one line. */
 static int evaluate(mmg_trainer *tr, mmg_loader *val, int64_t max_batches, double bytes_per_token,
-                    int64_t step) {
+                    int64_t step, train_progress *pg) {
     double loss, ppl, bpb;
     mmg_loader_reset(val);
-    if (mmg_trainer_evaluate(tr, val, max_batches, bytes_per_token, &loss, &ppl, &bpb) != MMG_OK)
+    if (mmg_trainer_evaluate(tr, val, max_batches, bytes_per_token, &loss, &ppl, &bpb) != MMG_OK) {
+        progress_clear(pg);
         return cli_fail("evaluating at step %lld", (long long)step);
-    printf("eval  step %lld  loss %.4f  perplexity %.2f", (long long)step, loss, ppl);
-    if (bytes_per_token > 0) printf("  bits/byte %.4f", bpb);
-    printf("\n");
-    fflush(stdout);
+    }
+    char bits[48] = "";
+    if (bytes_per_token > 0) snprintf(bits, sizeof bits, "  bits/byte %.4f", bpb);
+    progress_print(pg, "eval  step %lld  loss %.4f  perplexity %.2f%s", (long long)step, loss, ppl, bits);
+    progress_json(pg, "eval", "\"step\": %lld, \"loss\": %.6g, \"perplexity\": %.6g", (long long)step, loss, ppl);
+    progress_eval(pg, step, loss);
     return 0;
 }
 
 static int save_all(mmg_trainer *tr, mmg_loader *loader, mmg_model *model, cli_tok *t,
-                    const train_args *a) {
+                    cli_tok *source, int32_t source_offset, const train_args *a) {
     if (a->checkpoint && mmg_trainer_save(tr, loader, a->checkpoint) != MMG_OK)
         return cli_fail("saving checkpoint '%s'", a->checkpoint);
     if (t->tok && tokfile_embed(model, t) != 0) return CLI_ERR;
+    if (source->tok) {
+        char offset[16];
+        snprintf(offset, sizeof offset, "%d", (int)source_offset);
+        if (tokfile_embed_key(model, TOKFILE_SOURCE_METADATA_KEY, source) != 0) return CLI_ERR;
+        if (mmg_model_set_metadata(model, MMG_METADATA_SOURCE_ID_OFFSET, offset) != MMG_OK)
+            return cli_fail("storing the source id offset in the model's metadata");
+    }
     if (mmg_model_save(model, a->output) != MMG_OK) return cli_fail("saving model '%s'", a->output);
     return 0;
 }
@@ -289,7 +402,13 @@ int cmd_train(int argc, char **argv) {
         .save_every = 0, .lr = 1e-3f, .min_lr = -1, .weight_decay = 0.1f, .grad_clip = 1.0f,
         .beta2 = 0.99f, .seed = 1337};
     args_option opts[] = {
-        {"tokenizer", 't', ARG_STRING, &a.tokenizer, "FILE", "tokenizer (from `mmgen tokenizer fit`) for the documents FILES"},
+        {"tokenizer", 't', ARG_STRING, &a.tokenizer, "FILE", "tokenizer (from `mmgen tokenizer fit`) for the documents FILES "
+                                                            "(an encoder-decoder's targets)"},
+        {"source-tokenizer", 0, ARG_STRING, &a.source_tokenizer, "FILE", "encoder-decoder: another tokenizer for the sources "
+                                                                        "(e.g. text sources, image targets); the model "
+                                                                        "carries both"},
+        {"pairs", 0, ARG_STRING, &a.pairs, "FILE", "encoder-decoder training pairs from a manifest of "
+                                                   "SOURCE<TAB>TARGET lines instead of FILES (see below)"},
         {"plugin", 'p', ARG_STRING, &a.plugin, "NAME", "with --tokenizer: the file is this plugin's raw state"},
         {"tokenizer-config", 0, ARG_STRING, &a.tok_config, "JSON|FILE", "the plugin's config (with --plugin)"},
         {"tokens", 0, ARG_STRING, &a.tokens, "FILE", "pre-tokenized data instead of FILES (decoder input; "
@@ -335,6 +454,8 @@ int cmd_train(int argc, char **argv) {
         {"checkpoint", 0, ARG_STRING, &a.checkpoint, "FILE", "resumable training state (weights, AdamW moments, "
                                                              "step, data position)"},
         {"save-every", 0, ARG_I64, &a.save_every, "N", "also save the checkpoint every N steps", 0, 1e15},
+        {"log-file", 0, ARG_STRING, &a.log_file, "FILE", "also write the run as JSON lines (start, step, eval, end)"},
+        {"plot", 0, ARG_STRING, &a.plot, "FILE", "draw the loss curve into this PNG at the end (needs gnuplot)"},
         {"resume", 0, ARG_FLAG, &a.resume, NULL, "continue from --checkpoint (same data and options)"},
         {"max-time", 0, ARG_FLOAT, &a.max_time, "SECONDS", "stop after the step that passes this much training "
                                                            "time (0 = no limit), then evaluate and save. Only a stop: "
@@ -351,6 +472,17 @@ int cmd_train(int argc, char **argv) {
         "steps and the validation loss at the end; writes MODEL with the tokenizer\n"
         "inside, so `mmgen generate --model MODEL` needs nothing else.\n"
         "\n"
+        "--pairs FILE trains an encoder-decoder (as many encoder layers as --layers\n"
+        "unless --encoder-layers says) on a manifest, one pair per line:\n"
+        "  SOURCE<TAB>TARGET\n"
+        "TARGET is a file path, relative to the manifest's directory. SOURCE is\n"
+        "inline text as it stands, or @PATH for a file (relative likewise); @@ starts\n"
+        "inline text with one @. Empty lines are skipped. --source-tokenizer encodes\n"
+        "the sources with another plugin than the targets (text -> image); the model\n"
+        "file then carries both tokenizers. Every file is checked and every pair must\n"
+        "fit the model (source <= --max-src-len, bos + target <= --seq-len) before\n"
+        "training starts; an error names the manifest line.\n"
+        "\n"
         "The learning rate warms up linearly for --warmup steps, then follows a\n"
         "cosine from --lr down to --min-lr at --decay-steps (default --steps). The\n"
         "schedule is fixed by these step counts before training starts: --max-time\n"
@@ -359,7 +491,8 @@ int cmd_train(int argc, char **argv) {
         "examples:\n"
         "  mmgen tokenizer fit --plugin text --config '{\"vocab_size\": 1024}' -o tok.json input.txt\n"
         "  mmgen train -t tok.json -o shakespeare.safetensors --steps 500 input.txt\n"
-        "  mmgen train -t tok.json -o m.safetensors --checkpoint m.ckpt --resume --steps 1000 input.txt\n"};
+        "  mmgen train -t tok.json -o m.safetensors --checkpoint m.ckpt --resume --steps 1000 input.txt\n"
+        "  mmgen train --source-tokenizer names.json -t digits.json --pairs pairs.tsv -o digits.safetensors\n"};
 
     const char **files = malloc(MAX_FILES * sizeof *files);
     if (!files) return cli_error("out of memory");
@@ -372,7 +505,14 @@ int cmd_train(int argc, char **argv) {
     if (a.token_bytes != 2 && a.token_bytes != 4) rc = args_usage_error(&cmd, "--token-bytes must be 2 or 4");
     else if (!a.output) rc = args_usage_error(&cmd, "-o/--output MODEL is required");
     else if (a.tokens && n_files) rc = args_usage_error(&cmd, "give either --tokens or document FILES, not both");
-    else if (!a.tokens && !n_files) rc = args_usage_error(&cmd, "no training data: give document FILES (with --tokenizer) or --tokens");
+    else if (a.pairs && n_files) rc = args_usage_error(&cmd, "give either --pairs or document FILES, not both");
+    else if (a.pairs && a.tokens) rc = args_usage_error(&cmd, "give either --pairs or --tokens, not both");
+    else if (a.source_tokenizer && a.tokens)
+        rc = args_usage_error(&cmd, "--source-tokenizer encodes documents; --tokens are already token ids");
+    else if (a.pairs && args_find(opts, "encoder-layers")->seen && a.encoder_layers == 0)
+        rc = args_usage_error(&cmd, "--pairs trains an encoder-decoder; --encoder-layers must be > 0");
+    else if (!a.tokens && !n_files && !a.pairs)
+        rc = args_usage_error(&cmd, "no training data: give document FILES or --pairs (with --tokenizer), or --tokens");
     else if (!a.tokens && !a.tokenizer) rc = args_usage_error(&cmd, "--tokenizer is required to encode document FILES");
     else if (a.resume && !a.checkpoint) rc = args_usage_error(&cmd, "--resume needs --checkpoint FILE");
     else if (a.resume && !files_exist(a.checkpoint))
@@ -384,14 +524,16 @@ int cmd_train(int argc, char **argv) {
     }
 
     /* --- the tokenizer and the data --- */
-    cli_tok tok = {0};
+    cli_tok tok = {0}, stok = {0};
+    manifest mf = {0};
+    pair_len *lens = NULL;
     tok_vec train = {0}, target = {0};
     mmg_model *model = NULL;
     mmg_trainer *tr = NULL;
     mmg_dataset *ds = NULL, *ds_t = NULL, *vds = NULL, *vds_t = NULL;
     mmg_loader *loader = NULL, *vloader = NULL;
     double bytes = 0, t0 = cli_now();
-    int32_t tok_vocab = 0, bos = -1, eos = -1, pad = -1;
+    int32_t tok_vocab = 0, bos = -1, eos = -1, pad = -1, src_offset = 0;
     if (a.tokenizer) {
         char *cfg = a.tok_config ? files_json_arg("--tokenizer-config", a.tok_config) : NULL;
         if (a.tok_config && !cfg) rc = CLI_ERR;
@@ -404,7 +546,17 @@ int cmd_train(int argc, char **argv) {
             pad = tokfile_special(&tok, "pad");
         }
     }
-    int encdec = (args_find(opts, "encoder-layers")->seen && a.encoder_layers > 0);
+    if (!rc && a.source_tokenizer) {
+        rc = tokfile_load(a.source_tokenizer, NULL, NULL, &stok);
+        if (!rc) {
+            /* the source ids go after the target ids in the model's vocabulary */
+            src_offset = tok_vocab;
+            int32_t sv = mmg_tokenizer_vocab_size(stok.tok);
+            if (sv <= 0) rc = cli_error("--source-tokenizer '%s' has no vocabulary", a.source_tokenizer);
+            tok_vocab += sv;
+        }
+    }
+    int encdec = a.pairs || (args_find(opts, "encoder-layers")->seen && a.encoder_layers > 0);
     if (!rc && a.config) { /* the config file may make it an encoder-decoder */
         mmg_model_config c;
         mmg_model_config_init(&c, sizeof c);
@@ -412,9 +564,9 @@ int cmd_train(int argc, char **argv) {
         char *json = files_json_arg("--config", a.config);
         if (!json || config_apply_json(&c, json, "--config", &c)) rc = CLI_ERR;
         free(json);
-        if (!args_find(opts, "encoder-layers")->seen) encdec = c.n_encoder_layers > 0;
+        if (!args_find(opts, "encoder-layers")->seen && !a.pairs) encdec = c.n_encoder_layers > 0;
     }
-    if (!rc && a.resume && !args_find(opts, "encoder-layers")->seen) {
+    if (!rc && a.resume && !args_find(opts, "encoder-layers")->seen && !a.pairs) {
         mmg_model_config c;
         if (config_from_file(a.checkpoint, &c)) rc = CLI_ERR;
         else encdec = c.n_encoder_layers > 0;
@@ -422,7 +574,7 @@ int cmd_train(int argc, char **argv) {
     int32_t sep = -1;
     if (!rc && encdec) {
         sep = eos >= 0 ? eos : (a.tokens ? (a.vocab_size > 0 ? a.vocab_size - 1 : -1) : -1);
-        if (!a.tokens && n_files % 2)
+        if (!a.tokens && !a.pairs && n_files % 2)
             rc = args_usage_error(&cmd, "an encoder-decoder trains on pairs: give SRC TGT files in pairs "
                                         "(got %d files)", n_files);
         else if (a.tokens && !a.target_tokens)
@@ -431,14 +583,22 @@ int cmd_train(int argc, char **argv) {
             rc = cli_error("an encoder-decoder needs an eos token to end each sequence; the tokenizer "
                            "has none (with --tokens, give --vocab-size)");
     }
-    if (!rc && a.tokens) {
+    if (!rc && a.source_tokenizer && !encdec)
+        rc = args_usage_error(&cmd, "--source-tokenizer is for encoder-decoders (--pairs or --encoder-layers N)");
+    if (!rc && a.pairs) {
+        rc = manifest_read(a.pairs, &mf);
+        if (!rc && !(lens = calloc(mf.n, sizeof *lens))) rc = cli_error("out of memory");
+        if (!rc)
+            rc = tokenize_manifest(a.pairs, &mf, stok.tok ? &stok : &tok, src_offset, &tok, sep, &train,
+                                   &target, lens, &bytes);
+    } else if (!rc && a.tokens) {
         rc = read_token_file(a.tokens, a.token_bytes, &train);
         if (!rc && encdec) rc = read_token_file(a.target_tokens, a.token_bytes, &target);
     } else if (!rc && !encdec) {
-        rc = tokenize_docs(&tok, files, n_files, 1, 0, bos, eos, -1, &train, &bytes);
+        rc = tokenize_docs(&tok, files, n_files, 1, 0, bos, eos, -1, 0, &train, &bytes);
     } else if (!rc) {
-        rc = tokenize_docs(&tok, files, n_files, 2, 0, bos, eos, sep, &train, &bytes);
-        if (!rc) rc = tokenize_docs(&tok, files, n_files, 2, 1, bos, eos, sep, &target, &bytes);
+        rc = tokenize_docs(stok.tok ? &stok : &tok, files, n_files, 2, 0, bos, eos, sep, src_offset, &train, &bytes);
+        if (!rc) rc = tokenize_docs(&tok, files, n_files, 2, 1, bos, eos, sep, 0, &target, &bytes);
     }
     if (!rc && a.tokens && a.vocab_size <= 0 && tok_vocab <= 0 && !a.config && !a.resume) {
         /* the largest id seen fixes the smallest vocabulary that fits */
@@ -453,14 +613,27 @@ int cmd_train(int argc, char **argv) {
     /* bits per byte means something for text, not for PNG bytes */
     int textual = tok.tok && (tok.modality == MMG_MODALITY_TEXT || tok.modality == MMG_MODALITY_CODE);
     double eval_bytes_per_token = !encdec && textual ? bytes_per_token : 0;
-    if (!rc && a.tokenizer)
+    if (!rc && a.pairs)
+        printf("data: %zu pairs from %s, %.0f bytes -> %zu source tokens (%s) + %zu target tokens (%s), "
+               "vocabulary %d\n", mf.n, a.pairs, bytes, train.n - mf.n, stok.tok ? stok.plugin : tok.plugin,
+               target.n - mf.n, tok.plugin, (int)tok_vocab);
+    else if (!rc && a.tokenizer)
         printf("data: %d document%s, %.0f bytes -> %zu tokens (%.2f bytes/token), vocabulary %d\n",
                n_files, n_files == 1 ? "" : "s", bytes, train.n + target.n, bytes_per_token, (int)tok_vocab);
+    if (!rc && stok.tok)
+        printf("tokenizers: sources %s (%d ids, at %d..%d), targets %s (%d ids, at 0..%d)\n", stok.plugin,
+               (int)(tok_vocab - src_offset), (int)src_offset, (int)tok_vocab - 1, tok.plugin, (int)src_offset,
+               (int)src_offset - 1);
 
     /* --- the model --- */
     mmg_model_config cfg;
     if (!rc) rc = build_config(&cmd, opts, &a, tok_vocab, &cfg);
-    if (!rc && encdec != (cfg.n_encoder_layers > 0)) rc = cli_error("internal: model kind mismatch");
+    if (!rc && encdec != (cfg.n_encoder_layers > 0)) {
+        if (a.pairs) rc = cli_error("--pairs trains an encoder-decoder, but the model (--config or the checkpoint) "
+                                    "has no encoder layers");
+        else rc = cli_error("internal: model kind mismatch");
+    }
+    if (!rc && a.pairs) rc = check_pair_lengths(a.pairs, &mf, lens, mf.n, &a, &cfg, bos);
     if (!rc) {
         mmg_model_options mo;
         mmg_model_options_init(&mo, sizeof mo);
@@ -579,16 +752,26 @@ int cmd_train(int argc, char **argv) {
     int64_t loss_n = 0, tokens_since = 0;
     int64_t step = rc ? 0 : mmg_trainer_steps_done(tr);
     int64_t first_step = step;
+    train_progress pg;
+    char jout[1024], jdata[1024];
+    char start_json[2200];
+    snprintf(start_json, sizeof start_json, "\"model\": %s, \"data\": %s, ",
+             progress_json_string(a.output, jout, sizeof jout),
+             progress_json_string(a.pairs ? a.pairs : a.tokens ? a.tokens : n_files ? files[0] : "", jdata, sizeof jdata));
+    int pg_rc = progress_begin(&pg, rc ? NULL : a.log_file, first_step, a.steps, start_json);
+    if (!rc) rc = pg_rc;
     while (!rc && step < a.steps && !g_interrupted && !timed_out) {
         float step_loss = 0;
         for (int k = 0; k < a.accum && !rc; k++) {
             const mmg_batch *b = NULL;
             if (mmg_loader_next(loader, &b) != MMG_OK) {
+                progress_clear(&pg);
                 rc = cli_fail("reading batch at step %lld", (long long)step + 1);
                 break;
             }
             float loss;
             if (mmg_trainer_step(tr, b, &loss) != MMG_OK) {
+                progress_clear(&pg);
                 rc = cli_fail("training step %lld", (long long)step + 1);
                 if (a.checkpoint)
                     fprintf(stderr, "mmgen: the last checkpoint (%s) is untouched\n", a.checkpoint);
@@ -604,34 +787,55 @@ int cmd_train(int argc, char **argv) {
         loss_n++;
         double now = cli_now();
         if (a.max_time > 0 && now - t_start >= a.max_time) timed_out = 1;
+        progress_step(&pg, step, step_loss);
         if (step == first_step + 1 || step % a.log_every == 0 || step == a.steps || timed_out) {
-            printf("step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  %.0f tok/s\n", (long long)step,
-                   (long long)a.steps, loss_sum / (double)loss_n, (double)mmg_trainer_learning_rate(tr),
-                   (double)mmg_trainer_last_grad_norm(tr), (double)tokens_since / (now - t_log));
-            fflush(stdout);
+            double eta = progress_eta(&pg, step), mean = loss_sum / (double)loss_n;
+            double lr = (double)mmg_trainer_learning_rate(tr), gn = (double)mmg_trainer_last_grad_norm(tr);
+            double tps = (double)tokens_since / (now - t_log);
+            char left[32];
+            progress_print(&pg, "step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  %.0f tok/s  eta %s",
+                           (long long)step, (long long)a.steps, mean, lr, gn, tps,
+                           progress_duration(eta, left, sizeof left));
+            progress_json(&pg, "step",
+                          "\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.6g, "
+                          "\"elapsed_s\": %.3f, \"eta_s\": %.3f",
+                          (long long)step, mean, lr, gn, tps, now - t_start, eta < 0 ? 0 : eta);
             loss_sum = 0, loss_n = 0, tokens_since = 0, t_log = now;
         }
         if (vloader && a.eval_every && step % a.eval_every == 0 && step != a.steps)
-            rc = evaluate(tr, vloader, a.eval_batches, eval_bytes_per_token, step);
+            rc = evaluate(tr, vloader, a.eval_batches, eval_bytes_per_token, step, &pg);
         if (!rc && a.save_every && step % a.save_every == 0 && step != a.steps) {
-            if (mmg_trainer_save(tr, loader, a.checkpoint) != MMG_OK)
+            if (mmg_trainer_save(tr, loader, a.checkpoint) != MMG_OK) {
+                progress_clear(&pg);
                 rc = cli_fail("saving checkpoint '%s' at step %lld", a.checkpoint, (long long)step);
+            }
         }
     }
     sigaction(SIGINT, &old_sa, NULL);
+    progress_clear(&pg);
     if (!rc && g_interrupted) printf("interrupted at step %lld\n", (long long)step);
     if (!rc && timed_out && !g_interrupted && step < a.steps)
         printf("stopped at step %lld of %lld: --max-time %g s reached; the learning rate had reached %.2e "
                "(the schedule ends at step %lld)\n",
                (long long)step, (long long)a.steps, (double)a.max_time, (double)mmg_trainer_learning_rate(tr),
                (long long)(to.decay_steps > 0 ? to.decay_steps : to.warmup_steps));
-    if (!rc && vloader) rc = evaluate(tr, vloader, a.eval_batches, eval_bytes_per_token, step);
-    if (!rc) rc = save_all(tr, loader, model, &tok, &a);
+    if (!rc && vloader) rc = evaluate(tr, vloader, a.eval_batches, eval_bytes_per_token, step, &pg);
+    if (!rc) rc = save_all(tr, loader, model, &tok, &stok, src_offset, &a);
     if (!rc) {
-        printf("saved %s%s%s%s in %.1f s\n", a.output, tok.tok ? " (tokenizer embedded)" : "",
+        printf("saved %s%s%s%s in %.1f s\n", a.output,
+               stok.tok ? " (both tokenizers embedded)" : tok.tok ? " (tokenizer embedded)" : "",
                a.checkpoint ? " and checkpoint " : "", a.checkpoint ? a.checkpoint : "", cli_now() - t0);
         if (g_interrupted) rc = 130;
     }
+    if (a.log_file && pg.log)
+        progress_json(&pg, "end", "\"step\": %lld, \"elapsed_s\": %.3f, \"status\": \"%s\"", (long long)step,
+                      cli_now() - t_start, rc == 0 ? "saved" : rc == 130 ? "interrupted" : "failed");
+    if ((rc == 0 || rc == 130) && a.plot && step > first_step) {
+        int drawn = progress_plot(&pg, a.plot, a.output);
+        if (drawn == 0) printf("loss curve: %s\n", a.plot);
+        else if (drawn == CLI_ERR) rc = CLI_ERR;
+    }
+    progress_end(&pg);
 
     mmg_trainer_free(tr);
     mmg_loader_free(loader);
@@ -642,6 +846,9 @@ int cmd_train(int argc, char **argv) {
     mmg_dataset_free(vds_t);
     mmg_model_free(model);
     tokfile_free(&tok);
+    tokfile_free(&stok);
+    manifest_free(&mf);
+    free(lens);
     free(train.ids);
     free(target.ids);
     free(files);

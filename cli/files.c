@@ -133,13 +133,14 @@ const char *files_extension(const char *path) {
     return dot ? dot + 1 : "";
 }
 
-char *files_numbered(const char *path, int n) {
+char *files_numbered(const char *path, int n, int total) {
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash : path, '.');
     size_t stem = dot ? (size_t)(dot - path) : strlen(path);
     size_t size = strlen(path) + 16;
+    int width = snprintf(NULL, 0, "%d", total > n ? total : n); /* so names sort in order */
     char *out = malloc(size);
-    if (out) snprintf(out, size, "%.*s-%d%s", (int)stem, path, n, dot ? dot : "");
+    if (out) snprintf(out, size, "%.*s-%0*d%s", (int)stem, path, width, n, dot ? dot : "");
     return out;
 }
 

@@ -26,9 +26,11 @@ int files_exist(const char *path);
  * into path. */
 const char *files_extension(const char *path);
 
-/* Writes `path` with the text of `n` (index + 1) inserted before the
- * extension: out.png -> out-2.png. Returns a malloc'ed string or NULL. */
-char *files_numbered(const char *path, int n);
+/* Writes `path` with the number `n` (index + 1) of `total` inserted before
+ * the extension, with as many digits as `total` has, so the names sort in
+ * order: out.png -> out-2.png (of 9), out-02.png (of 16). Returns a
+ * malloc'ed string or NULL. */
+char *files_numbered(const char *path, int n, int total);
 
 /* An inline JSON value ("{...}") or the contents of a file holding one:
  * the argument of options like --config. Returns a malloc'ed NUL-terminated

@@ -9,12 +9,13 @@
  *    "state": "<base64 of mmg_tokenizer_save_state's bytes>"}
  *
  * The same text is stored in a model's metadata under "mmgen.tokenizer"
- * (mmg_model_set_metadata, saved with the model), so a trained model carries
- * its tokenizer. Restoring is mmg_plugin_open(plugin) ->
- * mmg_tokenizer_create(config) -> mmg_tokenizer_load_state(state); when the
- * config no longer works (it names vocabulary files this machine lacks), the
- * tokenizer is created without a config instead: a saved state is
- * self-contained. */
+ * (and, for a cross-modal encoder-decoder, the encoder's tokenizer under
+ * "mmgen.source_tokenizer"), so a trained model carries its tokenizers. The
+ * library reads and writes the document (mmg_tokenizer_to_json/_from_json,
+ * mmgen/tokenizer.h): restoring opens the plugin, creates the tokenizer with
+ * its config and loads its state, or, when the config no longer works (it
+ * names vocabulary files this machine lacks), creates it without one: a
+ * saved state is self-contained. */
 #ifndef MMGEN_CLI_TOKFILE_H
 #define MMGEN_CLI_TOKFILE_H
 
@@ -49,8 +50,10 @@ int tokfile_parse(const char *json, const char *where, cli_tok *out);
  * Returns 0 or CLI_ERR after printing. */
 int tokfile_load(const char *path, const char *plugin, const char *config, cli_tok *out);
 
-/* The metadata key holding a model's tokenizer. */
-#define TOKFILE_METADATA_KEY "mmgen.tokenizer"
+/* The metadata keys holding a model's tokenizers: the decoder's (target)
+ * one, and the encoder's (source) one when it differs. */
+#define TOKFILE_METADATA_KEY MMG_METADATA_TOKENIZER
+#define TOKFILE_SOURCE_METADATA_KEY MMG_METADATA_SOURCE_TOKENIZER
 
 /* The tokenizer embedded in model file `path`, read without loading the
  * weights: 0 and *found = 1 when there is one, 0 and *found = 0 when there
@@ -60,9 +63,16 @@ int tokfile_from_model(const char *path, cli_tok *out, int *found);
 /* The same for a loaded model (`path` names it in messages). */
 int tokfile_from_loaded_model(const mmg_model *model, const char *path, cli_tok *out, int *found);
 
-/* Stores the tokenizer in the model's metadata, so mmg_model_save writes it
- * into the file. Returns 0 or CLI_ERR after printing. */
+/* The same two for the tokenizer under metadata `key`. */
+int tokfile_from_model_key(const char *path, const char *key, cli_tok *out, int *found);
+int tokfile_from_loaded_model_key(const mmg_model *model, const char *key, const char *path,
+                                  cli_tok *out, int *found);
+
+/* Stores the tokenizer in the model's metadata (under "mmgen.tokenizer", or
+ * `key`), so mmg_model_save writes it into the file. Returns 0 or CLI_ERR
+ * after printing. */
 int tokfile_embed(mmg_model *model, cli_tok *t);
+int tokfile_embed_key(mmg_model *model, const char *key, cli_tok *t);
 
 /* The id of special token `name`, or -1 when the tokenizer has none. */
 int32_t tokfile_special(cli_tok *t, const char *name);

@@ -15,10 +15,13 @@
 #include "mmgen/memory.h"
 #include "mmgen/tokenizer.h"
 #include "plugin_handle.h"
+#include "tokenizer-impl.h"
 
 struct mmg_tokenizer {
     mmg_plugin plugin; /* embedded handle: holds one module reference */
     void *instance;    /* the plugin's instance (may be NULL for a stateless plugin) */
+    char *config;      /* the JSON config it was created with (NULL: defaults), kept
+                          so mmg_tokenizer_to_json can write it back */
     uint8_t *mask;     /* (tokenizer vocab) scratch for a caller mask smaller than our vocab */
     size_t mask_size;
 };
@@ -91,6 +94,10 @@ mmg_status mmg_tokenizer_create(const mmg_plugin *plugin, const char *config_jso
         return mmg__error(MMG_ERR_INVALID_ARG, "mmg_tokenizer_create: plugin and out_tokenizer "
                                                "must not be NULL");
     mmg_tokenizer *t = mmg__calloc(1, sizeof *t);
+    if (t && config_json && *config_json && !(t->config = mmg__strdup(config_json))) {
+        mmg__free(t);
+        t = NULL;
+    }
     if (!t)
         return mmg__error(MMG_ERR_NOMEM, "out of memory creating a tokenizer of plugin '%s'",
                           plugin->module->name);
@@ -103,6 +110,7 @@ mmg_status mmg_tokenizer_create(const mmg_plugin *plugin, const char *config_jso
     mmg_status s = mmg__plugin_call_end(module_of(t), &call, "create", rc);
     if (s != MMG_OK) {
         mmg__module_release(t->plugin.module);
+        mmg__free(t->config);
         mmg__free(t);
         return s;
     }
@@ -119,11 +127,25 @@ void mmg_tokenizer_free(mmg_tokenizer *tokenizer) {
     mmg__plugin_call_end(module_of(tokenizer), &call, "destroy", 0);
     mmg__module_release(tokenizer->plugin.module);
     mmg__free(tokenizer->mask);
+    mmg__free(tokenizer->config);
     mmg__free(tokenizer);
 }
 
 const mmg_plugin *mmg_tokenizer_plugin(const mmg_tokenizer *tokenizer) {
     return tokenizer ? &tokenizer->plugin : NULL;
+}
+
+const char *mmg_tokenizer_config(const mmg_tokenizer *tokenizer) {
+    return tokenizer ? tokenizer->config : NULL;
+}
+
+mmg_status mmg__tokenizer_keep_config(mmg_tokenizer *t, const char *config) {
+    char *copy = NULL;
+    if (config && *config && !(copy = mmg__strdup(config)))
+        return mmg__error(MMG_ERR_NOMEM, "out of memory keeping a tokenizer's config");
+    mmg__free(t->config);
+    t->config = copy;
+    return MMG_OK;
 }
 
 mmg_status mmg_tokenizer_fit(mmg_tokenizer *t, const uint8_t *const *docs, const size_t *sizes,

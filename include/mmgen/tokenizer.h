@@ -40,6 +40,13 @@ typedef struct mmg_tokenizer mmg_tokenizer;
 MMG_API mmg_status mmg_tokenizer_create(const mmg_plugin *plugin, const char *config_json,
                                         mmg_tokenizer **out_tokenizer);
 
+/* The JSON config the tokenizer was created with (NUL-terminated, owned by
+ * the tokenizer, valid until it is freed), or NULL when it was created with
+ * the plugin's defaults. A tokenizer restored by mmg_tokenizer_from_json
+ * reports the document's config even when it had to be created without it.
+ * NULL for NULL. Since ABI 1.2. [thread-safe] */
+MMG_API const char *mmg_tokenizer_config(const mmg_tokenizer *tokenizer);
+
 /* Destroys the instance and releases its module reference. NULL is a no-op.
  * Free every decode stream of the tokenizer first. [one thread per object] */
 MMG_API void mmg_tokenizer_free(mmg_tokenizer *tokenizer);
@@ -148,6 +155,87 @@ MMG_API mmg_status mmg_decode_stream_flush(mmg_decode_stream *stream, uint8_t **
 
 /* NULL is a no-op. [one thread per stream and its tokenizer] */
 MMG_API void mmg_decode_stream_free(mmg_decode_stream *stream);
+
+/* ---- tokenizers as JSON documents, and in model files (since ABI 1.2) -----
+ * A tokenizer travels as one self-contained JSON document (ABI.md,
+ * "Tokenizer documents"):
+ *
+ *   {"format": "mmgen-tokenizer", "version": 1, "plugin": "text",
+ *    "plugin_version": "1.0.0", "modality": "text", "config": {...} or null,
+ *    "vocab_size": 4096, "state": "<base64 of mmg_tokenizer_save_state>"}
+ *
+ * `mmgen tokenizer fit` writes it to a file, and a model file carries its
+ * tokenizers as such documents in its string metadata under the keys below.
+ * An encoder-decoder whose sources are another modality than its targets
+ * (text -> image) carries two: the target tokenizer under
+ * MMG_METADATA_TOKENIZER, as every model does, and the source tokenizer under
+ * MMG_METADATA_SOURCE_TOKENIZER. Both share the model's one vocabulary: the
+ * target ids are the target tokenizer's own, [0, target vocab), and the
+ * source tokenizer's ids are moved up by MMG_METADATA_SOURCE_ID_OFFSET (the
+ * target vocabulary's size), so the encoder reads id + offset. A model with
+ * one tokenizer uses it on both sides with offset 0. */
+
+typedef struct mmg_model mmg_model; /* mmgen/model.h */
+
+/* The model's (target, decoder-side) tokenizer; for a model with one
+ * tokenizer, the encoder's too. */
+#define MMG_METADATA_TOKENIZER "mmgen.tokenizer"
+/* The encoder's tokenizer, when it differs from the decoder's. */
+#define MMG_METADATA_SOURCE_TOKENIZER "mmgen.source_tokenizer"
+/* A decimal integer in [0, vocab_size): added to every id of the source
+ * tokenizer to give the id the encoder reads. Absent: 0. */
+#define MMG_METADATA_SOURCE_ID_OFFSET "mmgen.source_id_offset"
+
+/* Writes the tokenizer as the JSON document above into *out_json
+ * (NUL-terminated; mmg_free it): its plugin's name and version, its modality,
+ * its config (mmg_tokenizer_config, as JSON; null for none), its vocabulary
+ * size and its saved state in base64. Returns MMG_OK; MMG_ERR_INVALID_ARG
+ * (NULL); MMG_ERR_CONFIG when the config text is not JSON; what
+ * mmg_tokenizer_save_state returns; MMG_ERR_NOMEM. *out_json untouched on
+ * error. [one thread per object] */
+MMG_API mmg_status mmg_tokenizer_to_json(mmg_tokenizer *tokenizer, char **out_json);
+
+/* Restores a tokenizer from such a document (`len` bytes of `json`; no NUL
+ * needed): opens its plugin (mmg_plugin_open: MMGEN_PLUGIN_PATH, then the
+ * install directory), creates the tokenizer with its config and loads its
+ * state. When that config fails here (it names a vocabulary file this machine
+ * lacks), the tokenizer is created with the plugin's defaults instead and
+ * the state loaded into it, since a saved state is self-contained; the
+ * config is still reported by mmg_tokenizer_config. Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG (NULL); MMG_ERR_FORMAT (not one JSON object, "format"
+ * not "mmgen-tokenizer", no "plugin", "state" not base64: named);
+ * MMG_ERR_UNSUPPORTED (another "version"); the status of mmg_plugin_open
+ * (MMG_ERR_NOT_FOUND for a plugin this machine lacks), of
+ * mmg_tokenizer_create or of mmg_tokenizer_load_state, with their message;
+ * MMG_ERR_NOMEM. *out_tokenizer untouched on error; release it with
+ * mmg_tokenizer_free. [thread-safe] */
+MMG_API mmg_status mmg_tokenizer_from_json(const char *json, size_t len,
+                                           mmg_tokenizer **out_tokenizer);
+
+/* The tokenizer the model carries under metadata `key`
+ * (MMG_METADATA_TOKENIZER or MMG_METADATA_SOURCE_TOKENIZER; NULL means
+ * MMG_METADATA_TOKENIZER), restored as mmg_tokenizer_from_json does. Returns
+ * MMG_OK; MMG_ERR_NOT_FOUND when the model has no such entry; otherwise what
+ * mmg_tokenizer_from_json returns, the message naming the key.
+ * *out_tokenizer untouched on error; release it with mmg_tokenizer_free.
+ * [thread-safe; not concurrently with mmg_model_set_metadata on the model] */
+MMG_API mmg_status mmg_model_tokenizer(const mmg_model *model, const char *key,
+                                       mmg_tokenizer **out_tokenizer);
+
+/* Stores the tokenizer's document (mmg_tokenizer_to_json) in the model's
+ * metadata under `key` (NULL means MMG_METADATA_TOKENIZER), so mmg_model_save
+ * writes it into the file. Returns MMG_OK, or what mmg_tokenizer_to_json and
+ * mmg_model_set_metadata return (the model unchanged on error).
+ * [one thread per object, for the model and the tokenizer] */
+MMG_API mmg_status mmg_model_set_tokenizer(mmg_model *model, const char *key,
+                                           mmg_tokenizer *tokenizer);
+
+/* The offset added to source tokenizer ids (MMG_METADATA_SOURCE_ID_OFFSET)
+ * in *out_offset: 0 when the model has no such entry. Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG (NULL); MMG_ERR_FORMAT when the entry is not a decimal
+ * integer in [0, vocab_size), naming it. *out_offset untouched on error.
+ * [thread-safe; not concurrently with mmg_model_set_metadata on the model] */
+MMG_API mmg_status mmg_model_source_id_offset(const mmg_model *model, int32_t *out_offset);
 
 MMG_EXTERN_C_END
 
