@@ -10,6 +10,7 @@ pkgs="build-essential cmake pkg-config git libopenblas-dev libpng-dev libsndfile
       binutils python3 nodejs npm"
 if [ "${1:-}" = "--full" ]; then
   pkgs="$pkgs python3-torch python3-numpy python3-scipy python3-sklearn imagemagick sox gnuplot-nox
+        codec2 espeak-ng
         "
 fi
 missing=""

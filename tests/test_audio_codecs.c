@@ -210,7 +210,7 @@ static double correlation(const double *a, const double *b, size_t n) {
 }
 
 Test(audio_codecs, learned_codec_fits_and_keeps_the_energy_envelope) {
-    const char *cfg = "{\"mode\":\"learned\",\"codebook_size\":32,\"stages\":2,"
+    const char *cfg = "{\"mode\":\"learned\",\"frame_ms\":20,\"codebook_size\":32,\"stages\":2,"
                       "\"kmeans_iterations\":8,\"threads\":2}";
     mmg_tokenizer *t = audio_test_tokenizer(cfg);
     cr_assert_eq(mmg_tokenizer_vocab_size(t), 0, "no vocabulary before fit");

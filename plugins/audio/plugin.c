@@ -9,7 +9,12 @@
  *              at 8 kHz, about 35 dB SNR on speech. Nothing to fit.
  *   "codec2"   frames of the Codec2 speech codec (8 kHz), each cut into
  *              groups of at most 12 bits: 75 (700C) to 300 (3200)
- *              tokens/s. Nothing to fit; decode equals libcodec2's own.
+ *              tokens/s. Nothing to fit; the tokens are c2enc's bits and
+ *              decode is libcodec2's decoder. Its synthesis draws phase
+ *              noise from one process-wide generator (codec2_rand, no seed
+ *              in the API), so only the first file a process decodes is
+ *              sample-identical to a fresh c2dec run; later ones differ in
+ *              that noise alone.
  *   "learned"  log-mel frames coded as a gain id and residual-VQ ids,
  *              fitted with `fit` on the user's audio, reconstructed with
  *              Griffin-Lim: (1 + stages) * 1000 / frame_ms tokens/s.
