@@ -9,8 +9,8 @@ than --max-seconds (default 1.0; about 1% of FSDD) are left out, so every
 target fits the decoder's context.
 
 Where FSDD is absent, espeak-ng (Debian package espeak-ng) speaks the ten
-names in 12 voices at varied speed and pitch, 10 takes per voice and digit
-(1,200 WAVs under OUT_DIR/wav); the voice en+m3 is held out.
+names in 12 voices at varied speed and pitch, --takes (default 10) per voice
+and digit (1,200 WAVs under OUT_DIR/wav); the voice en+m3 is held out.
 
 Writes, under OUT_DIR:
   pairs.tsv   training pairs "seven<TAB>/path/7_george_12.wav", seeded shuffle
@@ -51,7 +51,7 @@ def from_fsdd(fsdd):
     return rows
 
 
-def from_espeak(out_dir, seed):
+def from_espeak(out_dir, seed, takes):
     """Speaks the names with espeak-ng: [(digit, voice, path)]."""
     if not shutil.which("espeak-ng"):
         sys.exit("data_spoken_digits: no FSDD and no espeak-ng (Debian: apt-get install espeak-ng)")
@@ -61,9 +61,9 @@ def from_espeak(out_dir, seed):
     rows = []
     for vi, voice in enumerate(ESPEAK_VOICES):
         for d, name in enumerate(NAMES):
-            for take in range(10):
+            for take in range(takes):
                 path = os.path.abspath(os.path.join(wav_dir, "%d_v%02d_%d.wav" % (d, vi, take)))
-                speed, pitch = rng.randint(120, 200), rng.randint(25, 75)
+                speed, pitch = rng.randint(150, 230), rng.randint(25, 75)
                 subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
                                 "-w", path, name], check=True)
                 rows.append((d, voice, path))
@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--holdout", default=None, help="speaker held out (FSDD default theo)")
     ap.add_argument("--max-seconds", type=float, default=1.0)
     ap.add_argument("--espeak", action="store_true", help="use espeak-ng even when FSDD is there")
+    ap.add_argument("--takes", type=int, default=10, help="espeak-ng: recordings per voice and digit")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -87,7 +88,7 @@ def main():
     if not args.espeak and os.path.isdir(fsdd) and any(FSDD_NAME.match(f) for f in os.listdir(fsdd)):
         rows, source, holdout = from_fsdd(fsdd), "FSDD " + os.path.abspath(fsdd), args.holdout or "theo"
     else:
-        rows, source, holdout = from_espeak(args.out_dir, args.seed), "espeak-ng", args.holdout or ESPEAK_HOLDOUT
+        rows, source, holdout = from_espeak(args.out_dir, args.seed, args.takes), "espeak-ng", args.holdout or ESPEAK_HOLDOUT
     if holdout not in {s for _, s, _ in rows}:
         sys.exit("data_spoken_digits: no speaker '%s' in %s" % (holdout, source))
     kept = [r for r in rows if duration(r[2]) <= args.max_seconds]

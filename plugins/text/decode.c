@@ -39,9 +39,9 @@ int txt_decode_into(const txt_vocab *v, const int32_t *ids, size_t count, const 
     if (!buf) return txt_error(MMG_ERR_NOMEM, "%s: out of memory decoding %zu tokens", txt_module, count);
     if (n_keep) memcpy(q, keep, n_keep);
     q += n_keep;
-    for (size_t i = 0; i < count; i++) {
-        const uint8_t *p;
-        size_t n;
+    for (size_t i = 0; i < count; i++) { /* every id was checked by the first pass */
+        const uint8_t *p = NULL;
+        size_t n = 0;
         txt_token_bytes(v, ids[i], &p, &n);
         memcpy(q, p, n);
         q += n;
