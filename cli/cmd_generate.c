@@ -23,7 +23,19 @@
  * last half of the tokens becomes the prompt of the next call (a sliding
  * window, as nanoGPT's sampler crops its context), so --max-tokens is not
  * bounded by max_seq_len. Each call k of sample i uses seed + i + k*2^32, so
- * a seed gives the same output on every run. */
+ * a seed gives the same output on every run.
+ *
+ * Fill-in-the-middle (a code plugin tokenizer): --prefix-file A
+ * --suffix-file B encodes the document "name=A\0fim=prompt:|A|\0context=N\0\0"
+ * + A + B with a twin of the tokenizer that reads the plugin's document
+ * header (cli/code_fim.h): [lang] <|fim_prefix|> A <|fim_suffix|> B
+ * <|fim_middle|>, checked against the model's context N. The model writes
+ * the middle up to its end token, within that one context (no sliding
+ * window: the prefix and suffix must stay in view); the constraint sees the
+ * prompt's ids and the middle, so the middle must close what A opened and
+ * leave B well-formed. The output is the bytes of A, the decoded middle,
+ * the bytes of B (joined here, so they stand even when an unconstrained
+ * middle holds FIM markers), or the middle alone with --middle-only. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +45,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "code_fim.h"
 #include "contact_sheet.h"
 #include "files.h"
 #include "mmgen/context.h"
@@ -121,11 +134,12 @@ static uint64_t random_seed(void) {
 typedef struct gen_args {
     const char *model, *tokenizer, *plugin, *tok_config;
     const char *prompt, *prompt_file, *prompt_ids, *source, *source_file, *source_ids;
+    const char *prefix_file, *suffix_file;
     int32_t max_tokens, top_k, num, threads, rep_window;
     float temperature, top_p, min_p, rep_penalty;
     uint64_t seed;
     const char *output;
-    int ids, no_constraint, no_bos, ignore_eos, verbose, no_sheet;
+    int ids, no_constraint, no_bos, ignore_eos, verbose, no_sheet, middle_only;
 } gen_args;
 
 /* Tokens of a document given as text, a file or ids, each moved up by
@@ -164,6 +178,59 @@ static int document_tokens(cli_tok *t, const char *text, const char *file, const
     return rc;
 }
 
+/* The bytes of --prefix-file and --suffix-file, written around each middle. */
+typedef struct fim_sides {
+    uint8_t *prefix, *suffix;
+    size_t n_prefix, n_suffix;
+} fim_sides;
+
+/* The FIM prompt of --prefix-file/--suffix-file for the code tokenizer `t`:
+ * reads both files into *f and makes the ids of [lang] <|fim_prefix|> A
+ * <|fim_suffix|> B <|fim_middle|>, which the plugin checks fit a context of
+ * `context` with bos and one token more. *out is malloc'ed. Returns 0 or
+ * CLI_ERR after printing. */
+static int fim_prompt_tokens(cli_tok *t, const char *prefix_file, const char *suffix_file, int32_t context,
+                             fim_sides *f, int32_t **out, size_t *n) {
+    uint8_t *doc = NULL;
+    size_t size = 0;
+    cli_tok fim = {0};
+    int32_t *ids = NULL;
+    size_t count = 0;
+    int rc = files_read(prefix_file, &f->prefix, &f->n_prefix) != 0 ||
+                     files_read(suffix_file, &f->suffix, &f->n_suffix) != 0
+                 ? CLI_ERR
+                 : 0;
+    if (!rc)
+        rc = code_fim_prompt_doc(prefix_file, f->prefix, f->n_prefix, f->suffix, f->n_suffix, context, &doc, &size);
+    if (!rc) rc = code_fim_tokenizer(t, 0, &fim);
+    if (!rc && mmg_tokenizer_encode(fim.tok, doc, size, &ids, &count) != MMG_OK)
+        rc = cli_fail("encoding the fill-in-the-middle prompt (--prefix-file '%s', --suffix-file '%s')", prefix_file,
+                      suffix_file);
+    if (!rc && !(*out = malloc(count * sizeof **out))) rc = cli_error("out of memory");
+    if (!rc) {
+        memcpy(*out, ids, count * sizeof *ids);
+        *n = count;
+    }
+    mmg_free(ids);
+    tokfile_free(&fim);
+    free(doc);
+    return rc;
+}
+
+/* prefix + the `size` bytes of `middle` + suffix, malloc'ed, or NULL. The
+ * CLI joins the bytes itself rather than decoding the whole FIM document,
+ * so the output starts and ends with the files' bytes even when the middle
+ * holds markers (--no-constraint). */
+static uint8_t *fim_join(const fim_sides *f, const uint8_t *middle, size_t size, size_t *out_size) {
+    uint8_t *p = malloc(f->n_prefix + size + f->n_suffix + 1);
+    if (!p) return NULL;
+    if (f->n_prefix) memcpy(p, f->prefix, f->n_prefix);
+    if (size) memcpy(p + f->n_prefix, middle, size);
+    if (f->n_suffix) memcpy(p + f->n_prefix + size, f->suffix, f->n_suffix);
+    *out_size = f->n_prefix + size + f->n_suffix;
+    return p;
+}
+
 int cmd_generate(int argc, char **argv) {
     gen_args a = {.max_tokens = 256, .top_k = 0, .num = 1, .threads = 0, .rep_window = 64,
                   .temperature = 0.8f, .top_p = 0.95f, .min_p = 0, .rep_penalty = 1.0f};
@@ -179,6 +246,10 @@ int cmd_generate(int argc, char **argv) {
         {"source-file", 0, ARG_STRING, &a.source_file, "FILE", "encoder-decoder: the source document, from a file"},
         {"source-ids", 0, ARG_STRING, &a.source_ids, "IDS", "encoder-decoder: the source as token ids (of the "
                                                             "source tokenizer; the model's offset is added)"},
+        {"prefix-file", 0, ARG_STRING, &a.prefix_file, "FILE", "code tokenizers: fill in the middle after this file's "
+                                                               "bytes (with --suffix-file; see below)"},
+        {"suffix-file", 0, ARG_STRING, &a.suffix_file, "FILE", "code tokenizers: ... and before this file's bytes"},
+        {"middle-only", 0, ARG_FLAG, &a.middle_only, NULL, "with --prefix-file: write only the generated middle"},
         {"max-tokens", 'n', ARG_INT, &a.max_tokens, "N", "most tokens to generate per sample", 1, 1 << 30},
         {"temperature", 'T', ARG_FLOAT, &a.temperature, "F", "sampling temperature (0 = greedy)", 0, 1e6},
         {"top-k", 'k', ARG_INT, &a.top_k, "K", "sample among the K most likely tokens (0 = all)", 0, 1 << 30},
@@ -203,11 +274,20 @@ int cmd_generate(int argc, char **argv) {
         "generate", "--model MODEL [options]",
         "Generates documents with a model. Text streams to stdout; other modalities\n"
         "(an image for the image plugin) are written with -o. The plugin's constraint\n"
-        "keeps every document well-formed.",
+        "keeps every document well-formed.\n"
+        "\n"
+        "Fill-in-the-middle (a `code` plugin tokenizer, a model trained with\n"
+        "`mmgen train --fim-rate`): --prefix-file A --suffix-file B prompts with\n"
+        "<|fim_prefix|> A <|fim_suffix|> B <|fim_middle|> (the language tag of A's file\n"
+        "name first), generates the middle within the model's context, and writes A +\n"
+        "middle + B byte for byte (--middle-only: the middle alone). The constraint\n"
+        "sees A and B too: the middle must close what A opens and leave B\n"
+        "well-formed. A prompt that leaves no room in the context is an error.",
         "examples:\n"
         "  mmgen generate -m shakespeare.safetensors --prompt 'ROMEO:' -n 200 --seed 7\n"
         "  mmgen generate -m images.safetensors -o out.png --seed 1\n"
-        "  mmgen generate -m digits.safetensors --source seven -o seven.png --num-samples 16\n"};
+        "  mmgen generate -m digits.safetensors --source seven -o seven.png --num-samples 16\n"
+        "  mmgen generate -m code.safetensors --prefix-file head.py --suffix-file tail.py -o filled.py\n"};
     int n_pos = 0;
     int rc = args_parse(&cmd, opts, argc, argv, NULL, 0, &n_pos);
     if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
@@ -216,6 +296,13 @@ int cmd_generate(int argc, char **argv) {
         return args_usage_error(&cmd, "give only one of --prompt, --prompt-file, --prompt-ids");
     if (!!a.source + !!a.source_file + !!a.source_ids > 1)
         return args_usage_error(&cmd, "give only one of --source, --source-file, --source-ids");
+    int fim_mode = a.prefix_file || a.suffix_file;
+    if (fim_mode && !(a.prefix_file && a.suffix_file))
+        return args_usage_error(&cmd, "give --prefix-file and --suffix-file together (an empty file for an empty side)");
+    if (fim_mode && (a.prompt || a.prompt_file || a.prompt_ids))
+        return args_usage_error(&cmd, "--prefix-file/--suffix-file make the prompt; not with --prompt, --prompt-file "
+                                      "or --prompt-ids");
+    if (a.middle_only && !fim_mode) return args_usage_error(&cmd, "--middle-only needs --prefix-file and --suffix-file");
     if (!args_find(opts, "seed")->seen) a.seed = random_seed();
 
     mmg_model *model = NULL;
@@ -262,12 +349,21 @@ int cmd_generate(int argc, char **argv) {
                                     "--source-ids)", a.model);
     if (!rc && !encdec && (a.source || a.source_file || a.source_ids))
         rc = args_usage_error(&cmd, "'%s' is decoder-only; --source is for encoder-decoder models", a.model);
+    if (!rc && fim_mode && encdec)
+        rc = args_usage_error(&cmd, "--prefix-file/--suffix-file are for decoder-only models; '%s' is an "
+                                    "encoder-decoder", a.model);
+    if (!rc && fim_mode && !code_fim_is_code(&tok))
+        rc = args_usage_error(&cmd, "--prefix-file/--suffix-file need a tokenizer of the code plugin; '%s' carries "
+                                    "a %s tokenizer", a.tokenizer ? a.tokenizer : a.model, tok.plugin ? tok.plugin : "no");
 
     int32_t bos = tok.tok && !a.no_bos && !a.prompt_ids ? tokfile_special(&tok, "bos") : -1;
     int32_t eos = tok.tok ? tokfile_special(&tok, "eos") : -1;
     int32_t *prompt = NULL, *source = NULL;
     size_t n_prompt = 0, n_source = 0;
-    if (!rc) rc = document_tokens(&tok, a.prompt, a.prompt_file, a.prompt_ids, "prompt", 0, &prompt, &n_prompt);
+    fim_sides sides = {0};
+    if (!rc && fim_mode)
+        rc = fim_prompt_tokens(&tok, a.prefix_file, a.suffix_file, cfg.max_seq_len, &sides, &prompt, &n_prompt);
+    else if (!rc) rc = document_tokens(&tok, a.prompt, a.prompt_file, a.prompt_ids, "prompt", 0, &prompt, &n_prompt);
     if (!rc)
         rc = document_tokens(stok.tok ? &stok : &tok, a.source, a.source_file, a.source_ids, "source", src_offset,
                              &source, &n_source);
@@ -298,7 +394,9 @@ int cmd_generate(int argc, char **argv) {
     so.repetition_window = a.rep_window;
     if (!rc && mmg_sampling_options_validate(&so) != MMG_OK) rc = cli_fail("checking the sampling options");
     int use_constraint = tok.tok && !a.no_constraint && mmg_tokenizer_has_extension(tok.tok, MMG_EXT_CONSTRAINT_V1);
-    int streaming = tok.tok && !a.output && !a.ids && mmg_tokenizer_has_extension(tok.tok, MMG_EXT_STREAM_DECODE_V1);
+    /* a FIM document decodes in document order only at the end (stream decoding emits token order) */
+    int streaming = tok.tok && !a.output && !a.ids && !fim_mode &&
+                    mmg_tokenizer_has_extension(tok.tok, MMG_EXT_STREAM_DECODE_V1);
     if (a.verbose && !rc) fprintf(stderr, "mmgen: seed %llu\n", (unsigned long long)a.seed);
 
     const int32_t W = cfg.max_seq_len;
@@ -343,6 +441,11 @@ int cmd_generate(int argc, char **argv) {
         }
         int32_t remaining = a.max_tokens;
         for (int64_t call = 0; !rc && remaining > 0 && !s.ended && !g_interrupted; call++) {
+            if (fim_mode && call > 0) {
+                cli_warn("sample %d: the middle did not reach its end token within the model's context of %d "
+                         "tokens; it stops there", i + 1, (int)W);
+                break;
+            }
             /* the window: [bos] + the document's last tokens, leaving room to generate */
             int32_t keep_max = call == 0 ? W - 1 : W / 2;
             int32_t nb = bos >= 0 ? 1 : 0;
@@ -412,14 +515,22 @@ int cmd_generate(int argc, char **argv) {
                 else if (files_write(path, buf, len) != 0) rc = CLI_ERR;
                 free(buf);
             } else if (!rc) {
-                uint8_t *doc = NULL;
+                uint8_t *doc = NULL, *joined = NULL;
                 size_t size = 0;
-                if (mmg_tokenizer_decode(tok.tok, s.doc, s.n_doc, &doc, &size) != MMG_OK) {
+                size_t from = fim_mode ? n_prompt : 0; /* a FIM prompt's sides are the files' bytes */
+                if (fim_mode && a.num > 1 && !strcmp(path, "-")) {
+                    printf("%s--- sample %d ---\n", i ? "\n" : "", i + 1);
+                    fflush(stdout); /* files_write writes to the descriptor */
+                }
+                mmg_status ds = mmg_tokenizer_decode(tok.tok, s.doc + from, s.n_doc - from, &doc, &size);
+                if (!ds && fim_mode && !a.middle_only && !(joined = fim_join(&sides, doc, size, &size))) {
+                    rc = cli_error("out of memory");
+                } else if (ds) {
                     rc = cli_fail("decoding the %zu tokens of sample %d", s.n_doc, i + 1);
                     if (!s.ended && use_constraint)
                         fprintf(stderr, "mmgen: hint: the document did not reach its end token within "
                                         "--max-tokens %d; raise it\n", (int)a.max_tokens);
-                } else if (files_write(path, doc, size) != 0) {
+                } else if (files_write(path, joined ? joined : doc, size) != 0) {
                     rc = CLI_ERR;
                 } else if (strcmp(path, "-") != 0) {
                     fprintf(stderr, "mmgen: wrote %s (%zu bytes, %zu tokens%s)\n", path, size, s.n_doc,
@@ -432,6 +543,7 @@ int cmd_generate(int argc, char **argv) {
                     }
                 }
                 mmg_free(doc);
+                free(joined);
             }
             free(numbered);
         }
@@ -466,6 +578,8 @@ int cmd_generate(int argc, char **argv) {
     free(out_tokens);
     free(prompt);
     free(source);
+    free(sides.prefix);
+    free(sides.suffix);
     mmg_context_free(ctx);
     mmg_model_free(model);
     tokfile_free(&tok);

@@ -5,7 +5,12 @@
  * framed as [bos] doc [eos] (one shared <|endoftext|> between documents when
  * bos and eos are the same token, as in GPT-2); or a pre-tokenized file
  * (--tokens). The last --val-fraction of the tokens (of the pairs, for an
- * encoder-decoder) is held out and evaluated at the end.
+ * encoder-decoder) is held out and evaluated at the end. With --fim-rate R
+ * (code tokenizers) each FILE goes to the code plugin as "name=FILE\0\0" +
+ * its bytes, through a twin of the tokenizer with the plugin's document
+ * header on and "fim_rate": R (cli/code_fim.h): the language tag comes from
+ * the file name and a share R of the documents become fill-in-the-middle
+ * examples. The model carries the tokenizer as fitted.
  *
  * Decoder-only models (the default) train on packed windows of --seq-len
  * tokens. With --encoder-layers > 0 the FILES are (source, target) pairs:
@@ -32,6 +37,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "code_fim.h"
 #include "files.h"
 #include "manifest.h"
 #include "mmgen/model.h"
@@ -73,7 +79,7 @@ typedef struct train_args {
     const char *tokenizer, *plugin, *tok_config, *tokens, *target_tokens;
     const char *source_tokenizer, *pairs;
     int32_t token_bytes;
-    float val_fraction;
+    float val_fraction, fim_rate;
     /* model */
     const char *config;
     int32_t d_model, heads, layers, encoder_layers, d_ff, max_seq_len, vocab_size;
@@ -98,20 +104,29 @@ static void shift_ids(int32_t *ids, size_t n, int32_t offset) {
 
 /* Reads and tokenizes FILES into `out`, each framed by bos/eos; adds the
  * documents' bytes to *bytes. With `sep` >= 0 every document ends with it
- * instead (pair files), its ids moved up by `offset`. */
+ * instead (pair files), its ids moved up by `offset`. With `named`, each
+ * document goes to the plugin behind a header naming its file (the code
+ * plugin's "name=FILE\0\0"); *bytes counts the file's bytes alone. */
 static int tokenize_docs(cli_tok *t, const char *const *files, int n, int stride, int first,
-                         int32_t bos, int32_t eos, int32_t sep, int32_t offset, tok_vec *out,
+                         int32_t bos, int32_t eos, int32_t sep, int32_t offset, int named, tok_vec *out,
                          double *bytes) {
     for (int i = first; i < n; i += stride) {
         uint8_t *doc;
         size_t size;
         if (files_read(files[i], &doc, &size) != 0) return CLI_ERR;
+        uint8_t *framed = NULL;
+        size_t framed_size = 0;
+        if (named && code_fim_named_doc(files[i], doc, size, &framed, &framed_size) != 0) {
+            free(doc);
+            return CLI_ERR;
+        }
         int32_t *ids = NULL;
         size_t count = 0;
         int rc = 0;
-        if (mmg_tokenizer_encode(t->tok, doc, size, &ids, &count) != MMG_OK)
+        if (mmg_tokenizer_encode(t->tok, named ? framed : doc, named ? framed_size : size, &ids, &count) != MMG_OK)
             rc = cli_fail("encoding '%s'", files[i]);
         free(doc);
+        free(framed);
         if (!rc && count == 0 && sep >= 0)
             rc = cli_error("'%s' encodes to no tokens; a pair needs a non-empty document", files[i]);
         if (!rc) shift_ids(ids, count, offset);
@@ -417,6 +432,9 @@ int cmd_train(int argc, char **argv) {
                                                                    "sequences ended by the eos id (--vocab-size - 1 if none)"},
         {"token-bytes", 0, ARG_INT, &a.token_bytes, "N", "bytes per id in --tokens files: 2 (u16) or 4 (u32)", 2, 4},
         {"val-fraction", 0, ARG_FLOAT, &a.val_fraction, "F", "share of the data held out for evaluation", 0, 0.9},
+        {"fim-rate", 0, ARG_FLOAT, &a.fim_rate, "R", "code tokenizers: turn this share of the documents into "
+                                                    "fill-in-the-middle examples (each also gets the language "
+                                                    "tag of its file name)", 0, 1},
         {"config", 0, ARG_STRING, &a.config, "JSON|FILE", "model config (the keys of a model's mmgen.config); "
                                                           "flags override it"},
         {"d-model", 0, ARG_INT, &a.d_model, "N", "embedding width", 1, 1 << 20},
@@ -487,12 +505,22 @@ int cmd_train(int argc, char **argv) {
         "cosine from --lr down to --min-lr at --decay-steps (default --steps). The\n"
         "schedule is fixed by these step counts before training starts: --max-time\n"
         "and Ctrl-C stop early without changing it, so such a run ends at whatever\n"
-        "learning rate the schedule had reached (printed when it stops).",
+        "learning rate the schedule had reached (printed when it stops).\n"
+        "\n"
+        "--fim-rate R (a `code` plugin tokenizer, decoder-only, document FILES)\n"
+        "hands each FILE to the plugin with a header naming it, so the document\n"
+        "starts with the language tag of its file name, and makes a share R of the\n"
+        "documents fill-in-the-middle examples (StarCoder's PSM order: <|fim_prefix|>\n"
+        "P <|fim_suffix|> S <|fim_middle|> M, the split drawn per document). The\n"
+        "model still carries the tokenizer as fitted; `mmgen generate --prefix-file\n"
+        "A --suffix-file B` then writes a middle. The \"fim:\" line after the data\n"
+        "line counts the FIM examples.",
         "examples:\n"
         "  mmgen tokenizer fit --plugin text --config '{\"vocab_size\": 1024}' -o tok.json input.txt\n"
         "  mmgen train -t tok.json -o shakespeare.safetensors --steps 500 input.txt\n"
         "  mmgen train -t tok.json -o m.safetensors --checkpoint m.ckpt --resume --steps 1000 input.txt\n"
-        "  mmgen train --source-tokenizer names.json -t digits.json --pairs pairs.tsv -o digits.safetensors\n"};
+        "  mmgen train --source-tokenizer names.json -t digits.json --pairs pairs.tsv -o digits.safetensors\n"
+        "  mmgen train -t code.json --fim-rate 0.5 -o code.safetensors --seq-len 256 src/*.py\n"};
 
     const char **files = malloc(MAX_FILES * sizeof *files);
     if (!files) return cli_error("out of memory");
@@ -518,13 +546,16 @@ int cmd_train(int argc, char **argv) {
     else if (a.resume && !files_exist(a.checkpoint))
         rc = cli_error("--resume: checkpoint '%s' does not exist", a.checkpoint);
     else if (a.save_every && !a.checkpoint) rc = args_usage_error(&cmd, "--save-every needs --checkpoint FILE");
+    else if (args_find(opts, "fim-rate")->seen && (a.tokens || a.pairs || args_find(opts, "encoder-layers")->seen))
+        rc = args_usage_error(&cmd, "--fim-rate makes FIM examples of document FILES for a decoder-only model; "
+                                    "not with --tokens, --pairs or --encoder-layers");
     if (rc) {
         free(files);
         return rc;
     }
 
     /* --- the tokenizer and the data --- */
-    cli_tok tok = {0}, stok = {0};
+    cli_tok tok = {0}, stok = {0}, fim = {0};
     manifest mf = {0};
     pair_len *lens = NULL;
     tok_vec train = {0}, target = {0};
@@ -546,6 +577,11 @@ int cmd_train(int argc, char **argv) {
             pad = tokfile_special(&tok, "pad");
         }
     }
+    int fim_on = args_find(opts, "fim-rate")->seen;
+    if (!rc && fim_on && !code_fim_is_code(&tok))
+        rc = args_usage_error(&cmd, "--fim-rate needs a tokenizer of the code plugin; '%s' is a %s tokenizer",
+                              a.tokenizer, tok.plugin);
+    if (!rc && fim_on) rc = code_fim_tokenizer(&tok, a.fim_rate, &fim);
     if (!rc && a.source_tokenizer) {
         rc = tokfile_load(a.source_tokenizer, NULL, NULL, &stok);
         if (!rc) {
@@ -583,6 +619,8 @@ int cmd_train(int argc, char **argv) {
             rc = cli_error("an encoder-decoder needs an eos token to end each sequence; the tokenizer "
                            "has none (with --tokens, give --vocab-size)");
     }
+    if (!rc && fim_on && encdec)
+        rc = args_usage_error(&cmd, "--fim-rate is for decoder-only models; the model (--config) has encoder layers");
     if (!rc && a.source_tokenizer && !encdec)
         rc = args_usage_error(&cmd, "--source-tokenizer is for encoder-decoders (--pairs or --encoder-layers N)");
     if (!rc && a.pairs) {
@@ -595,10 +633,11 @@ int cmd_train(int argc, char **argv) {
         rc = read_token_file(a.tokens, a.token_bytes, &train);
         if (!rc && encdec) rc = read_token_file(a.target_tokens, a.token_bytes, &target);
     } else if (!rc && !encdec) {
-        rc = tokenize_docs(&tok, files, n_files, 1, 0, bos, eos, -1, 0, &train, &bytes);
+        rc = tokenize_docs(fim_on ? &fim : &tok, files, n_files, 1, 0, bos, eos, -1, 0, fim_on, &train, &bytes);
     } else if (!rc) {
-        rc = tokenize_docs(stok.tok ? &stok : &tok, files, n_files, 2, 0, bos, eos, sep, src_offset, &train, &bytes);
-        if (!rc) rc = tokenize_docs(&tok, files, n_files, 2, 1, bos, eos, sep, 0, &target, &bytes);
+        rc = tokenize_docs(stok.tok ? &stok : &tok, files, n_files, 2, 0, bos, eos, sep, src_offset, 0, &train,
+                           &bytes);
+        if (!rc) rc = tokenize_docs(&tok, files, n_files, 2, 1, bos, eos, sep, 0, 0, &target, &bytes);
     }
     if (!rc && a.tokens && a.vocab_size <= 0 && tok_vocab <= 0 && !a.config && !a.resume) {
         /* the largest id seen fixes the smallest vocabulary that fits */
@@ -620,6 +659,14 @@ int cmd_train(int argc, char **argv) {
     else if (!rc && a.tokenizer)
         printf("data: %d document%s, %.0f bytes -> %zu tokens (%.2f bytes/token), vocabulary %d\n",
                n_files, n_files == 1 ? "" : "s", bytes, train.n + target.n, bytes_per_token, (int)tok_vocab);
+    if (!rc && fim_on) {
+        /* a document's content never encodes to a special token: one <|fim_prefix|> per example */
+        int32_t marker = tokfile_special(&fim, "fim_prefix");
+        size_t n_fim = 0;
+        for (size_t i = 0; i < train.n; i++) n_fim += train.ids[i] == marker;
+        printf("fim: %zu of %d documents are fill-in-the-middle examples (--fim-rate %g)\n", n_fim, n_files,
+               (double)a.fim_rate);
+    }
     if (!rc && stok.tok)
         printf("tokenizers: sources %s (%d ids, at %d..%d), targets %s (%d ids, at 0..%d)\n", stok.plugin,
                (int)(tok_vocab - src_offset), (int)src_offset, (int)tok_vocab - 1, tok.plugin, (int)src_offset,
@@ -847,6 +894,7 @@ int cmd_train(int argc, char **argv) {
     mmg_model_free(model);
     tokfile_free(&tok);
     tokfile_free(&stok);
+    tokfile_free(&fim);
     manifest_free(&mf);
     free(lens);
     free(train.ids);
