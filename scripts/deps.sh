@@ -3,11 +3,16 @@
 # lacks to build and test mmgen. Safe to run again: installed packages are
 # skipped, and nothing is fetched when nothing is missing.
 #   scripts/deps.sh          build + test dependencies
+#   scripts/deps.sh --demo   also what scripts/demo.sh uses (scikit-learn's
+#                            digits, ImageMagick, sox, espeak-ng)
 #   scripts/deps.sh --full   also PyTorch and media tools for parity checks
 set -eu
 pkgs="build-essential cmake pkg-config git libopenblas-dev libpng-dev libsndfile1-dev
       libcjson-dev libcriterion-dev libsamplerate0-dev libfftw3-dev libcodec2-dev
       binutils python3 nodejs npm"
+if [ "${1:-}" = "--demo" ]; then
+  pkgs="$pkgs python3-numpy python3-sklearn imagemagick sox espeak-ng"
+fi
 if [ "${1:-}" = "--full" ]; then
   pkgs="$pkgs python3-torch python3-numpy python3-scipy python3-sklearn imagemagick sox gnuplot-nox
         codec2 espeak-ng
