@@ -25,7 +25,7 @@ build=${1:-build}
 py=/usr/bin/python3
 steps=${STEPS:-3000}
 seed=${SEED:-1}
-audio_config=${AUDIO_CONFIG:-'{"mode": "learned", "frame_ms": 40, "stages": 2, "codebook_size": 256}'}
+audio_config=${AUDIO_CONFIG:-'{"mode": "learned", "frame_ms": 40, "stages": 2, "codebook_size": 256, "max_seconds": 1}'}
 "$py" -c "import sklearn, numpy, scipy" 2> /dev/null ||
   { echo "run_spoken_digits: needs $py with python3-sklearn, python3-numpy and python3-scipy"; exit 1; }
 if [ ! -x "$build/bin/mmgen" ] || [ ! -f "$build/plugins/mmgen-audio.so" ] || [ ! -f "$build/plugins/mmgen-text.so" ]; then

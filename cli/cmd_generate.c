@@ -529,7 +529,9 @@ int cmd_generate(int argc, char **argv) {
                     rc = cli_fail("decoding the %zu tokens of sample %d", s.n_doc, i + 1);
                     if (!s.ended && use_constraint)
                         fprintf(stderr, "mmgen: hint: the document did not reach its end token within "
-                                        "--max-tokens %d; raise it\n", (int)a.max_tokens);
+                                        "--max-tokens %d; raise it, or bound the documents' size in the "
+                                        "tokenizer's config (e.g. the audio plugin's max_seconds)\n",
+                                (int)a.max_tokens);
                 } else if (files_write(path, joined ? joined : doc, size) != 0) {
                     rc = CLI_ERR;
                 } else if (strcmp(path, "-") != 0) {

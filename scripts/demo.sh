@@ -128,7 +128,7 @@ if part audio; then
     "$py" scripts/data_spoken_digits.py "$out/speech-data" --espeak --takes 5
   fi
   # shellcheck disable=SC2046
-  $mmgen tokenizer fit -p audio -c '{"mode": "learned", "frame_ms": 40, "stages": 2, "codebook_size": 256}' \
+  $mmgen tokenizer fit -p audio -c '{"mode": "learned", "frame_ms": 40, "stages": 2, "codebook_size": 256, "max_seconds": 1}' \
     -o "$out/speech-tokenizer.json" $(cut -f2 "$out/speech-data/pairs.tsv")
   $mmgen train --source-tokenizer "$out/names.json" -t "$out/speech-tokenizer.json" \
     --pairs "$out/speech-data/pairs.tsv" -o "$out/speech.safetensors" \
