@@ -30,8 +30,10 @@
 #
 # Appends one JSON line to bench/results/code_functions.jsonl and prints a
 # table. Environment: STEPS (default 280), MAX_TIME (seconds per training
-# run, default 170), SEED (1), WORK (a temporary directory, kept when set),
-# MMGEN_NUM_THREADS (default 1: the run is sized for a shared 2-core machine).
+# run, default 170), SEED (1), MAX_BYTES (longest function kept, default
+# 1500), TEMPERATURE (sampling, default 0.8), WORK (a temporary directory,
+# kept when set), MMGEN_NUM_THREADS (default 1: the run is sized for a shared
+# 2-core machine).
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,6 +42,8 @@ py=/usr/bin/python3
 steps=${STEPS:-280}
 max_time=${MAX_TIME:-170}
 seed=${SEED:-1}
+max_bytes=${MAX_BYTES:-1500}
+temperature=${TEMPERATURE:-0.8}
 export MMGEN_NUM_THREADS=${MMGEN_NUM_THREADS:-1}
 if [ ! -x "$build/bin/mmgen" ] || [ ! -f "$build/plugins/mmgen-code.so" ] || [ ! -f "$build/plugins/mmgen-text.so" ]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
@@ -51,7 +55,7 @@ if [ -n "${WORK:-}" ]; then work=$WORK; mkdir -p "$work"; else work=$(mktemp -d)
 mkdir -p "$root/bench/results"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load before: $(cut -d' ' -f1-3 /proc/loadavg); threads $MMGEN_NUM_THREADS"
-"$py" scripts/data_python_functions.py "$work/data"
+"$py" scripts/data_python_functions.py "$work/data" --max-bytes "$max_bytes"
 cd "$work"
 ls data/train/*.py > train.txt
 ls data/heldout/*.py > heldout.txt
@@ -85,7 +89,7 @@ gen() { # gen DIR MODEL [FLAGS]: 100 functions from "def"
   dir=$1 m=$2
   shift 2
   mkdir -p "gen/$dir"
-  "$mmgen" generate -m "$m" --prompt def --num-samples 100 -n 400 --seed "$seed" -o "gen/$dir/f.py" "$@" 2> "gen/$dir.log" ||
+  "$mmgen" generate -m "$m" --prompt def --num-samples 100 -n 400 -T "$temperature" --seed "$seed" -o "gen/$dir/f.py" "$@" 2> "gen/$dir.log" ||
     { cat "gen/$dir.log"; exit 1; }
 }
 t0=$(date +%s.%N)
@@ -123,7 +127,8 @@ for name, tokens, secs in (("code", $code_held_tokens, $code_train_s), ("text", 
 share = {d: parses(d) for d in ("constraint", "no_constraint", "text")}
 row = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "bench": "code_functions", "seed": $seed,
        "threads": int("$MMGEN_NUM_THREADS"), "train_functions": $(wc -l < train.txt), "heldout_functions": $n_held,
-       "heldout_bytes": held_bytes, "model": "$model", "max_time_s": $max_time, "gen_s": $gen_s, "runs": runs,
+       "heldout_bytes": held_bytes, "max_bytes": $max_bytes, "temperature": $temperature,
+       "model": "$model", "max_time_s": $max_time, "gen_s": $gen_s, "runs": runs,
        "ast_parse": {d: ok / n for d, (ok, n) in share.items()}}
 with open(sys.argv[1], "a") as f:
     f.write(json.dumps(row) + "\n")
