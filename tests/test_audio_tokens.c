@@ -211,6 +211,18 @@ Test(audio_tokens, states_and_configs_are_checked) {
     cr_assert_eq(mmg_tokenizer_save_state(mulaw, &mstate, &msize), MMG_OK);
     mmg_tokenizer *fresh = audio_test_tokenizer("{\"mode\":\"learned\"}");
     cr_assert_eq(mmg_tokenizer_load_state(fresh, mstate, msize), MMG_ERR_FORMAT);
+    /* without a mode in its config a tokenizer takes the state's: states are self-contained */
+    for (int i = 0; i < 2; i++) {
+        mmg_tokenizer *blank = audio_test_tokenizer(i ? "{}" : NULL);
+        cr_assert_eq(mmg_tokenizer_load_state(blank, mstate, msize), MMG_OK, "%s", mmg_last_error());
+        cr_assert_eq(mmg_tokenizer_vocab_size(blank), mmg_tokenizer_vocab_size(mulaw), "a mu-law vocabulary");
+        uint8_t *again = NULL;
+        size_t again_size = 0;
+        cr_assert_eq(mmg_tokenizer_save_state(blank, &again, &again_size), MMG_OK);
+        cr_assert(again_size == msize && !memcmp(again, mstate, msize), "the same state saved back");
+        mmg_free(again);
+        mmg_tokenizer_free(blank);
+    }
     /* a state of another plugin, a flipped byte, a truncated state */
     const char *png_like = "\x89PNG\r\n\x1a\n not an audio state at all, padded out to size......"
                            "...........................................................";

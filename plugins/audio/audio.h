@@ -80,6 +80,7 @@ typedef struct aud_config {
     double max_seconds;
     uint64_t max_file_bytes;
     int32_t output_float;    /* decode writes 32-bit float WAV, not 16-bit PCM */
+    int32_t mode_given;      /* the config named "mode": load_state refuses a state of another */
 } aud_config;
 
 void aud_config_defaults(aud_config *cfg);

@@ -184,6 +184,7 @@ int aud_config_parse(const char *json, size_t size, aud_config *cfg) {
             rc = set_int(&c, it, ik);
         } else if (!strcmp(k, "mode") || !strcmp(k, "codec2_mode") || !strcmp(k, "output")) {
             rc = set_string(&c, it, k);
+            if (!strcmp(k, "mode")) c.mode_given = 1;
         } else if (!strcmp(k, "max_seconds")) {
             if (!cJSON_IsNumber(it) || !(it->valuedouble > 0) || it->valuedouble > 1e7)
                 rc = aud_error(MMG_ERR_CONFIG, "audio config: \"max_seconds\" must be a number "

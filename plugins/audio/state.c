@@ -17,8 +17,10 @@
  *    end - 8   u64      FNV-1a 64 checksum of every byte before it
  *
  * Loading checks every field, the exact size, the checksum and that every
- * float is finite; a state of another codec (or codec2 mode) than the
- * instance was created with is refused, so a mix-up is never silent. The
+ * float is finite. An instance whose config named a "mode" refuses a state
+ * of another codec (or codec2 mode), so a mix-up is never silent; one
+ * created without a mode (NULL or {} config: the ABI's "empty, ready for
+ * load_state") takes the state's, as saved states are self-contained. The
  * loader's limits and output format stay as the instance was created.
  * Anything wrong is MMG_ERR_FORMAT. */
 #include <math.h>
@@ -152,7 +154,8 @@ int aud_state_load(aud_tokenizer *t, const uint8_t *b, size_t size) {
                          "frame_ms %d, subframes %d, n_mels %d, stages %d, codebook_size %d)",
                          codec_name(&c), c.sample_rate, c.frame_ms, c.subframes, c.n_mels, c.stages,
                          c.codebook_size);
-    if (c.codec != t->cfg.codec || (c.codec == AUD_CODEC2 && c.codec2_mode != t->cfg.codec2_mode))
+    if (t->cfg.mode_given &&
+        (c.codec != t->cfg.codec || (c.codec == AUD_CODEC2 && c.codec2_mode != t->cfg.codec2_mode)))
         return aud_error(MMG_ERR_FORMAT, "audio: the state is for mode %s%s%s; this tokenizer was "
                          "created for mode %s%s%s", codec_name(&c), c.codec == AUD_CODEC2 ? " " : "",
                          c.codec == AUD_CODEC2 ? aud_codec2_modes[c.codec2_mode].name : "",
