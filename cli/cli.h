@@ -37,6 +37,7 @@ double cli_now(void);
 /* Subcommands: argv[0] is the first argument after the subcommand's name.
  * Each returns an exit status. */
 int cmd_plugins(int argc, char **argv);
+int cmd_plugin(int argc, char **argv); /* `plugin check` */
 int cmd_tokenizer(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

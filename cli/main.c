@@ -17,6 +17,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"plugins", cmd_plugins, "list the modality plugins found, and the broken ones"},
+    {"plugin", cmd_plugin, "`plugin check`: test a plugin against the plugin ABI's rules"},
     {"tokenizer", cmd_tokenizer, "fit a tokenizer; encode and decode documents"},
     {"train", cmd_train, "train a model on documents of any modality"},
     {"generate", cmd_generate, "generate a document (text, image...) with a model"},

@@ -45,6 +45,11 @@ mmgen_add_test_plugin(broken-initfails ${_tb} ${_inc} TESTPLUGIN_NAME="initfails
 # A plugin from a future minor (1.7) with a larger descriptor: must load.
 mmgen_add_test_plugin(newer-minor ${_tb} ${_inc} TESTPLUGIN_NAME="newerminor"
   TESTPLUGIN_ENV="NEWERMINOR" TESTPLUGIN_NEWER_MINOR)
+# For `mmgen plugin check` (tests/check_plugin_validator.sh): a plugin that
+# loads but breaks encode's bounds and crashes in decode, and the out-of-tree
+# example plugin built from its source as a plugin author would.
+mmgen_add_test_plugin(broken-range ${CMAKE_CURRENT_LIST_DIR}/plugins/broken_range.c ${_inc})
+mmgen_add_test_plugin(caesar ${PROJECT_SOURCE_DIR}/examples/plugin_out_of_tree/caesar.c ${_inc})
 # Built against the frozen v1.0 header only (no include/ on its path).
 mmgen_add_test_plugin(v1fixture ${CMAKE_CURRENT_LIST_DIR}/abi/plugin_v1_fixture.c
   ${CMAKE_CURRENT_LIST_DIR}/abi)
