@@ -73,7 +73,7 @@ if part code; then
     --steps 800 --max-time "$(budget 45)" --log-every 250 "$out"/code-data/train/*.py
   mkdir -p "$out/code"
   $mmgen generate -m "$out/code.safetensors" --prompt "def " -n 160 --seed 7 --num-samples 4 \
-    -T 0.7 -o "$out/code/function.py"
+    -T 0.5 --top-p 0.9 --repetition-penalty 1.2 -o "$out/code/function.py"
   "$py" - "$out/code" <<'EOF'
 import ast, os, sys
 d = sys.argv[1]
