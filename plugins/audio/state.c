@@ -27,45 +27,12 @@
 #include <string.h>
 
 #include "audio.h"
+#include "bytes.h"
 
 #define STATE_MAGIC "MMGAUDIO"
 #define STATE_VERSION 1u
 #define STATE_CONFIG_BYTES 80u
 #define STATE_INTS 12
-
-static uint64_t fnv1a(const uint8_t *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-static void put_f32(uint8_t *p, float f) {
-    uint32_t v;
-    memcpy(&v, &f, 4);
-    put_u32(p, v);
-}
-static float get_f32(const uint8_t *p) {
-    uint32_t v = get_u32(p);
-    float f;
-    memcpy(&f, &v, 4);
-    return f;
-}
 
 static int32_t dim_of(const aud_config *c) { return c->subframes * c->n_mels; }
 
@@ -78,25 +45,25 @@ int aud_state_save(const aud_tokenizer *t, uint8_t **out_bytes, size_t *out_size
     if (!b) return aud_error(MMG_ERR_NOMEM, "audio: out of memory for a %zu-byte state", size);
     memset(b, 0, size);
     memcpy(b, STATE_MAGIC, 8);
-    put_u32(b + 8, STATE_VERSION);
-    put_u32(b + 12, STATE_CONFIG_BYTES);
+    vq_put_u32(b + 8, STATE_VERSION);
+    vq_put_u32(b + 12, STATE_CONFIG_BYTES);
     uint8_t *p = b + 16;
     const int32_t ints[STATE_INTS] = {(int32_t)c->codec, c->sample_rate, c->codec2_mode, c->frame_ms,
                                       c->subframes, c->n_mels, c->window_ms, c->stages,
                                       c->codebook_size, c->gain_levels, c->griffin_lim_iterations,
                                       c->kmeans_iterations};
-    for (int i = 0; i < STATE_INTS; i++, p += 4) put_u32(p, (uint32_t)ints[i]);
-    put_u64(p, (uint64_t)c->max_train_frames);
-    put_u64(p + 8, c->seed);
-    put_u32(p + 16, books);
-    put_f32(p + 20, books ? t->learned.gain_min : 0.0f);
-    put_f32(p + 24, books ? t->learned.gain_step : 0.0f);
+    for (int i = 0; i < STATE_INTS; i++, p += 4) vq_put_u32(p, (uint32_t)ints[i]);
+    vq_put_u64(p, (uint64_t)c->max_train_frames);
+    vq_put_u64(p + 8, c->seed);
+    vq_put_u32(p + 16, books);
+    vq_put_f32(p + 20, books ? t->learned.gain_min : 0.0f);
+    vq_put_f32(p + 24, books ? t->learned.gain_step : 0.0f);
     p = b + 16 + STATE_CONFIG_BYTES;
     for (uint32_t s = 0; s < books; s++) {
         const float *v = t->learned.books[s].c;
-        for (size_t i = 0; i < per_book / 4; i++, p += 4) put_f32(p, v[i]);
+        for (size_t i = 0; i < per_book / 4; i++, p += 4) vq_put_f32(p, v[i]);
     }
-    put_u64(p, fnv1a(b, size - 8));
+    vq_put_u64(p, vq_fnv1a(b, size - 8));
     *out_bytes = b;
     *out_size = size;
     return MMG_OK;
@@ -111,14 +78,14 @@ int aud_state_load(aud_tokenizer *t, const uint8_t *b, size_t size) {
     if (size < 16 + STATE_CONFIG_BYTES + 8 || memcmp(b, STATE_MAGIC, 8) != 0)
         return aud_error(MMG_ERR_FORMAT, "audio: not an audio tokenizer state (%zu bytes, magic "
                          "\"" STATE_MAGIC "\" expected)", size);
-    uint32_t version = get_u32(b + 8), hbytes = get_u32(b + 12);
+    uint32_t version = vq_get_u32(b + 8), hbytes = vq_get_u32(b + 12);
     if (version != STATE_VERSION)
         return aud_error(MMG_ERR_FORMAT, "audio: state format version %u; this plugin reads "
                          "version %u", version, STATE_VERSION);
     if (hbytes != STATE_CONFIG_BYTES)
         return aud_error(MMG_ERR_FORMAT, "audio: state config block is %u bytes; expected %u",
                          hbytes, STATE_CONFIG_BYTES);
-    uint64_t want_sum = get_u64(b + size - 8), sum = fnv1a(b, size - 8);
+    uint64_t want_sum = vq_get_u64(b + size - 8), sum = vq_fnv1a(b, size - 8);
     if (want_sum != sum)
         return aud_error(MMG_ERR_FORMAT, "audio: state checksum mismatch (stored %016llx, computed "
                          "%016llx): the state is corrupt or truncated",
@@ -126,7 +93,7 @@ int aud_state_load(aud_tokenizer *t, const uint8_t *b, size_t size) {
     aud_config c = t->cfg; /* keeps the loader's limits and output format */
     const uint8_t *p = b + 16;
     int32_t ints[STATE_INTS];
-    for (int i = 0; i < STATE_INTS; i++, p += 4) ints[i] = (int32_t)get_u32(p);
+    for (int i = 0; i < STATE_INTS; i++, p += 4) ints[i] = (int32_t)vq_get_u32(p);
     if (ints[0] < AUD_MULAW || ints[0] > AUD_LEARNED)
         return aud_error(MMG_ERR_FORMAT, "audio: state codec %d is unknown", ints[0]);
     c.codec = (aud_codec)ints[0];
@@ -141,10 +108,10 @@ int aud_state_load(aud_tokenizer *t, const uint8_t *b, size_t size) {
     c.gain_levels = ints[9];
     c.griffin_lim_iterations = ints[10];
     c.kmeans_iterations = ints[11];
-    c.max_train_frames = (int64_t)get_u64(p);
-    c.seed = get_u64(p + 8);
-    uint32_t books = get_u32(p + 16);
-    float gain_min = get_f32(p + 20), gain_step = get_f32(p + 24);
+    c.max_train_frames = (int64_t)vq_get_u64(p);
+    c.seed = vq_get_u64(p + 8);
+    uint32_t books = vq_get_u32(p + 16);
+    float gain_min = vq_get_f32(p + 20), gain_step = vq_get_f32(p + 24);
     if (c.frame_ms < 5 || c.frame_ms > 100 || c.subframes < 1 || c.subframes > 8 || c.n_mels < 8 ||
         c.n_mels > 128 || c.window_ms < 8 || c.window_ms > 128 || c.stages < 1 || c.stages > 8 ||
         c.codebook_size < 2 || c.codebook_size > 65536 || c.gain_levels < 2 ||
@@ -194,7 +161,7 @@ int aud_state_load(aud_tokenizer *t, const uint8_t *b, size_t size) {
             break;
         }
         for (size_t i = 0; i < per_book; i++, p += 4) {
-            float f = get_f32(p);
+            float f = vq_get_f32(p);
             if (!isfinite(f) || fabsf(f) > 1e4f) {
                 rc = aud_error(MMG_ERR_FORMAT, "audio: codebook %u value %zu is %g, not a log power",
                                s + 1, i, (double)f);

@@ -20,45 +20,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "image.h"
 
 #define STATE_MAGIC "MMGIMAGE"
 #define STATE_VERSION 1u
 #define STATE_CONFIG_BYTES 64u
-
-static uint64_t fnv1a(const uint8_t *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-static void put_f32(uint8_t *p, float f) {
-    uint32_t v;
-    memcpy(&v, &f, 4);
-    put_u32(p, v);
-}
-static float get_f32(const uint8_t *p) {
-    uint32_t v = get_u32(p);
-    float f;
-    memcpy(&f, &v, 4);
-    return f;
-}
 
 int img_state_save(const img_tokenizer *t, uint8_t **out_bytes, size_t *out_size) {
     const img_config *c = &t->cfg;
@@ -68,22 +35,22 @@ int img_state_save(const img_tokenizer *t, uint8_t **out_bytes, size_t *out_size
     uint8_t *b = (uint8_t *)img_alloc(size);
     if (!b) return img_error(MMG_ERR_NOMEM, "image: out of memory for a %zu-byte state", size);
     memcpy(b, STATE_MAGIC, 8);
-    put_u32(b + 8, STATE_VERSION);
-    put_u32(b + 12, STATE_CONFIG_BYTES);
+    vq_put_u32(b + 8, STATE_VERSION);
+    vq_put_u32(b + 12, STATE_CONFIG_BYTES);
     uint8_t *p = b + 16;
     const int32_t ints[9] = {c->channels, c->patch_size, c->codebook_size, c->stages, c->width,
                              c->height, c->lossless, c->kmeans_iterations, c->png_compression};
-    for (int i = 0; i < 9; i++, p += 4) put_u32(p, (uint32_t)ints[i]);
-    put_u64(p, c->seed);
-    put_u64(p + 8, (uint64_t)c->max_train_patches);
-    put_u64(p + 16, c->max_pixels);
-    put_u32(p + 24, books);
+    for (int i = 0; i < 9; i++, p += 4) vq_put_u32(p, (uint32_t)ints[i]);
+    vq_put_u64(p, c->seed);
+    vq_put_u64(p + 8, (uint64_t)c->max_train_patches);
+    vq_put_u64(p + 16, c->max_pixels);
+    vq_put_u32(p + 24, books);
     p = b + 16 + STATE_CONFIG_BYTES;
     for (uint32_t s = 0; s < books; s++) {
         const float *v = t->books[s].c;
-        for (size_t i = 0; i < per_book / 4; i++, p += 4) put_f32(p, v[i]);
+        for (size_t i = 0; i < per_book / 4; i++, p += 4) vq_put_f32(p, v[i]);
     }
-    put_u64(p, fnv1a(b, size - 8));
+    vq_put_u64(p, vq_fnv1a(b, size - 8));
     *out_bytes = b;
     *out_size = size;
     return MMG_OK;
@@ -94,14 +61,14 @@ int img_state_load(img_tokenizer *t, const uint8_t *b, size_t size) {
     if (size < 16 + STATE_CONFIG_BYTES + 8 || memcmp(b, STATE_MAGIC, 8) != 0)
         return img_error(MMG_ERR_FORMAT, "image: not an image tokenizer state (%zu bytes, magic "
                          "\"" STATE_MAGIC "\" expected)", size);
-    uint32_t version = get_u32(b + 8), hbytes = get_u32(b + 12);
+    uint32_t version = vq_get_u32(b + 8), hbytes = vq_get_u32(b + 12);
     if (version != STATE_VERSION)
         return img_error(MMG_ERR_FORMAT, "image: state format version %u; this plugin reads "
                          "version %u", version, STATE_VERSION);
     if (hbytes != STATE_CONFIG_BYTES)
         return img_error(MMG_ERR_FORMAT, "image: state config block is %u bytes; expected %u",
                          hbytes, STATE_CONFIG_BYTES);
-    uint64_t want_sum = get_u64(b + size - 8), sum = fnv1a(b, size - 8);
+    uint64_t want_sum = vq_get_u64(b + size - 8), sum = vq_fnv1a(b, size - 8);
     if (want_sum != sum)
         return img_error(MMG_ERR_FORMAT, "image: state checksum mismatch (stored %016llx, "
                          "computed %016llx): the state is corrupt or truncated",
@@ -109,7 +76,7 @@ int img_state_load(img_tokenizer *t, const uint8_t *b, size_t size) {
     img_config c = t->cfg; /* keeps the loader's max_pixels and png_compression */
     const uint8_t *p = b + 16;
     int32_t ints[9];
-    for (int i = 0; i < 9; i++, p += 4) ints[i] = (int32_t)get_u32(p);
+    for (int i = 0; i < 9; i++, p += 4) ints[i] = (int32_t)vq_get_u32(p);
     c.channels = ints[0];
     c.patch_size = ints[1];
     c.codebook_size = ints[2];
@@ -118,9 +85,9 @@ int img_state_load(img_tokenizer *t, const uint8_t *b, size_t size) {
     c.height = ints[5];
     c.lossless = ints[6];
     c.kmeans_iterations = ints[7];
-    c.seed = get_u64(p);
-    c.max_train_patches = (int64_t)get_u64(p + 8);
-    uint32_t books = get_u32(p + 24);
+    c.seed = vq_get_u64(p);
+    c.max_train_patches = (int64_t)vq_get_u64(p + 8);
+    uint32_t books = vq_get_u32(p + 24);
     if (c.lossless != 0 && c.lossless != 1)
         return img_error(MMG_ERR_FORMAT, "image: state field lossless is %d", c.lossless);
     if (img_config_check(&c) != MMG_OK)
@@ -151,7 +118,7 @@ int img_state_load(img_tokenizer *t, const uint8_t *b, size_t size) {
             break;
         }
         for (size_t i = 0; i < per_book; i++, p += 4) {
-            float f = get_f32(p);
+            float f = vq_get_f32(p);
             if (!isfinite(f) || fabsf(f) > 1e6f ||
                 (c.lossless && (f < 0 || f > 255 || f != floorf(f)))) {
                 rc = img_error(MMG_ERR_FORMAT, "image: codebook %u value %zu is %g, not a valid "
