@@ -138,6 +138,17 @@ static mmg_status create_and_load(const char *name, const char *config, const ui
     return MMG_OK;
 }
 
+/* A plugin name as the search path resolves it (mmgen-NAME.so), never a
+ * path: mmg_plugin_open opens a name with a '/' as a file. */
+static int is_plugin_name(const char *name) {
+    if (!name[0] || name[0] == '.') return 0;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+              *c == '-' || *c == '.'))
+            return 0;
+    return 1;
+}
+
 /* The config first, for the settings that are not state (an image plugin's
  * png_compression); then, since a saved state is self-contained, none. */
 static mmg_status restore(const char *name, const char *config, const uint8_t *state, size_t size,
@@ -186,8 +197,10 @@ mmg_status mmg_tokenizer_from_json(const char *json, size_t len, mmg_tokenizer *
         s = mmg__error(MMG_ERR_UNSUPPORTED, "tokenizer document version %g is not supported (this "
                                             "mmgen reads %d)",
                        cJSON_IsNumber(version) ? version->valuedouble : -1.0, DOC_VERSION);
-    else if (!cJSON_IsString(plugin) || !plugin->valuestring[0])
-        s = mmg__error(MMG_ERR_FORMAT, "tokenizer document: \"plugin\" must be a plugin name");
+    else if (!cJSON_IsString(plugin) || !is_plugin_name(plugin->valuestring))
+        s = mmg__error(MMG_ERR_FORMAT, "tokenizer document: \"plugin\" must be a plugin name (letters, digits, "
+                                       "'_', '-', '.'), not a path: a document comes from files such as "
+                                       "downloaded models, and a path would make them load any shared object");
     else if (!cJSON_IsString(state))
         s = mmg__error(MMG_ERR_FORMAT, "tokenizer document: \"state\" must be a base64 string");
     char *cfg_text = NULL;

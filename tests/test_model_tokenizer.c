@@ -149,6 +149,11 @@ Test(model_tokenizer, malformed_documents_are_refused_by_name) {
                    "\"plugin\" must be");
     expect_refused("{\"format\": \"mmgen-tokenizer\", \"version\": 1, \"plugin\": \"testbytes\"}",
                    MMG_ERR_FORMAT, "\"state\" must be");
+    /* a path, even to a real plugin, is never opened from a document: model files travel */
+    expect_refused("{\"format\": \"mmgen-tokenizer\", \"version\": 1, \"plugin\": \"" PLUGIN_DIR
+                   "/mmgen-testbytes.so\", \"state\": \"\"}", MMG_ERR_FORMAT, "not a path");
+    expect_refused("{\"format\": \"mmgen-tokenizer\", \"version\": 1, \"plugin\": \"../testbytes\", "
+                   "\"state\": \"\"}", MMG_ERR_FORMAT, "not a path");
     expect_refused("{\"format\": \"mmgen-tokenizer\", \"version\": 1, \"plugin\": \"testbytes\", "
                    "\"state\": \"ab!=\"}", MMG_ERR_FORMAT, "not valid base64");
     expect_refused("{\"format\": \"mmgen-tokenizer\", \"version\": 1, \"plugin\": \"nosuchplugin\", "

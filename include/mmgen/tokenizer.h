@@ -203,7 +203,9 @@ MMG_API mmg_status mmg_tokenizer_to_json(mmg_tokenizer *tokenizer, char **out_js
  * the state loaded into it, since a saved state is self-contained; the
  * config is still reported by mmg_tokenizer_config. Returns MMG_OK;
  * MMG_ERR_INVALID_ARG (NULL); MMG_ERR_FORMAT (not one JSON object, "format"
- * not "mmgen-tokenizer", no "plugin", "state" not base64: named);
+ * not "mmgen-tokenizer", "plugin" missing or not a bare name - letters,
+ * digits, '_', '-', '.', no '/' - so a document never names a file to load,
+ * "state" not base64: named);
  * MMG_ERR_UNSUPPORTED (another "version"); the status of mmg_plugin_open
  * (MMG_ERR_NOT_FOUND for a plugin this machine lacks), of
  * mmg_tokenizer_create or of mmg_tokenizer_load_state, with their message;
