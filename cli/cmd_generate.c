@@ -151,7 +151,20 @@ static int document_tokens(cli_tok *t, const char *text, const char *file, const
     *n = 0;
     if (ids_text) {
         if (tokens_parse((const uint8_t *)ids_text, strlen(ids_text), TOKENS_TEXT, what, out, n)) return CLI_ERR;
-        for (size_t i = 0; i < *n; i++) (*out)[i] += offset;
+        /* checked before the offset moves them: a negative or too large source id
+         * must not land on a valid id of the other range */
+        int32_t limit = offset && t->tok ? mmg_tokenizer_vocab_size(t->tok) : INT32_MAX - offset;
+        for (size_t i = 0; i < *n; i++) {
+            if ((*out)[i] < 0 || (*out)[i] >= limit) {
+                int rc = cli_error("%s token %d (position %zu) is outside the %s tokenizer's %d ids", what,
+                                   (int)(*out)[i], i, offset && t->tok ? t->plugin : "model's", (int)limit);
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return rc;
+            }
+            (*out)[i] += offset;
+        }
         return 0;
     }
     if (!text && !file) return 0;

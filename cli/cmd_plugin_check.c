@@ -704,6 +704,9 @@ static void rule_constraint(rule_ctx *c) {
             if (s != MMG_OK)
                 FAIL(c, "allowed_next after %zu ids of sample '%s': %s: %s", k, o->sample_names[i],
                      mmg_status_name(s), why(s));
+            else if (ids[k] < 0 || (size_t)ids[k] >= vocab)
+                FAIL(c, "sample '%s': id %d at position %zu is outside the vocabulary [0, %zu)",
+                     o->sample_names[i], (int)ids[k], k, vocab);
             else if (!mask[ids[k]])
                 FAIL(c, "sample '%s': its own id %d at position %zu is not allowed there",
                      o->sample_names[i], (int)ids[k], k);
@@ -1075,6 +1078,12 @@ static void run_rule(const rule *r, check_opts *o, char *where, char *v, char *t
     if (pid == 0) {
         close(fds[0]);
         signal(SIGPIPE, SIG_DFL);
+        /* the timeout must fire even if our parent ignored or blocked SIGALRM */
+        signal(SIGALRM, SIG_DFL);
+        sigset_t alrm;
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        sigprocmask(SIG_UNBLOCK, &alrm, NULL);
         alarm((unsigned)o->timeout);
         rule_ctx *c = calloc(1, sizeof *c);
         if (!c) _exit(3);

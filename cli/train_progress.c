@@ -95,14 +95,35 @@ void progress_print(train_progress *p, const char *fmt, ...) {
     fflush(stdout);
 }
 
+/* printf's "nan", "inf" and their negatives where a value stands (after
+ * ": ") become null: JSON has no such numbers, and a diverging run is when
+ * the log matters most. */
+static void nonfinite_to_null(const char *in, char *out, size_t size) {
+    size_t k = 0;
+    while (*in && k + 7 < size) {
+        if (in[0] == ':' && in[1] == ' ') {
+            const char *v = in + 2 + (in[2] == '-');
+            if ((!strncmp(v, "nan", 3) || !strncmp(v, "inf", 3)) && (v[3] == ',' || v[3] == '\0')) {
+                memcpy(out + k, ": null", 6);
+                k += 6;
+                in = v + 3;
+                continue;
+            }
+        }
+        out[k++] = *in++;
+    }
+    out[k] = '\0';
+}
+
 void progress_json(train_progress *p, const char *event, const char *fmt, ...) {
     if (!p->log) return;
     fprintf(p->log, "{\"event\": \"%s\"", event);
     va_list ap;
     va_start(ap, fmt);
-    char body[4096];
-    vsnprintf(body, sizeof body, fmt, ap);
+    char raw[4096], body[4096 + 64];
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    nonfinite_to_null(raw, body, sizeof body);
     if (body[0]) fprintf(p->log, ", %s", body);
     fputs("}\n", p->log);
     fflush(p->log);

@@ -85,6 +85,7 @@ static SF_VIRTUAL_IO mem_io = {mem_length, mem_seek, mem_read, mem_write, mem_te
 /* ---- reading ------------------------------------------------------------- */
 
 #define READ_BLOCK 16384 /* frames per sf_readf_float call */
+#define INITIAL_CAP ((size_t)1 << 20) /* mono samples reserved before reading */
 
 /* libsndfile reads a file whose data chunk is cut short as a shorter file
  * and only says so in its log; find that there. A declared size of
@@ -178,7 +179,11 @@ int aud_read(const aud_config *cfg, const uint8_t *data, size_t size, aud_signal
                        (double)info.frames / info.samplerate, info.samplerate, cfg->max_seconds);
         goto done;
     }
-    size_t cap = info.frames != SF_COUNT_MAX ? (size_t)info.frames : READ_BLOCK, n = 0;
+    /* The header's length only bounds the first allocation: a small file
+     * that claims hours (a hostile FLAC header, say) must not reserve
+     * gigabytes before its samples prove to be there. */
+    int known = info.frames != SF_COUNT_MAX;
+    size_t cap = known && (uint64_t)info.frames < INITIAL_CAP ? (size_t)info.frames : INITIAL_CAP, n = 0;
     block = (float *)aud_alloc_array(READ_BLOCK, (size_t)info.channels, sizeof(float));
     mono = (float *)aud_alloc_array(cap, sizeof(float), 1);
     if (!block || !mono) {

@@ -116,7 +116,8 @@ int aud_state_load(aud_tokenizer *t, const uint8_t *b, size_t size) {
         c.n_mels > 128 || c.window_ms < 8 || c.window_ms > 128 || c.stages < 1 || c.stages > 8 ||
         c.codebook_size < 2 || c.codebook_size > 65536 || c.gain_levels < 2 ||
         c.gain_levels > 1024 || c.griffin_lim_iterations < 0 || c.griffin_lim_iterations > 10000 ||
-        c.kmeans_iterations < 0 || c.max_train_frames < 1 || aud_config_check(&c) != MMG_OK)
+        c.kmeans_iterations < 0 || c.kmeans_iterations > 10000 || c.max_train_frames < 1 ||
+        c.max_train_frames > (int64_t)1e12 || aud_config_check(&c) != MMG_OK)
         return aud_error(MMG_ERR_FORMAT, "audio: the state's config is invalid (codec %s, %d Hz, "
                          "frame_ms %d, subframes %d, n_mels %d, stages %d, codebook_size %d)",
                          codec_name(&c), c.sample_rate, c.frame_ms, c.subframes, c.n_mels, c.stages,
