@@ -59,11 +59,13 @@ static inline uint32_t pair_rank(const txt_vocab *v, const uint8_t *p, size_t a,
 static void merge_small(const txt_vocab *v, const uint32_t *pair2, const uint8_t *p, size_t n,
                         int32_t *ids, size_t *count) {
     uint32_t start[SMALL_PIECE + 1], rank[SMALL_PIECE + 1];
+    int32_t id[SMALL_PIECE + 1]; /* each part's token: a byte's, then the rank it was joined at */
     size_t m = n + 1; /* parts, the last a sentinel at n */
     for (size_t i = 0; i + 1 < n; i++) {
         start[i] = (uint32_t)i;
         rank[i] = pair2 ? pair2[p[i] << 8 | p[i + 1]] : pair_rank(v, p, i, i + 2);
     }
+    for (size_t i = 0; i < n; i++) id[i] = v->byte_id[p[i]];
     start[n - 1] = (uint32_t)(n - 1);
     rank[n - 1] = NO_RANK;
     start[n] = (uint32_t)n;
@@ -78,15 +80,17 @@ static void merge_small(const txt_vocab *v, const uint32_t *pair2, const uint8_t
             }
         }
         if (best == NO_RANK) break;
-        /* Join parts bi and bi+1; the new pair ranks span three parts. */
+        /* Join parts bi and bi+1 (a rank is the joined token's id); the new
+         * pair ranks span three parts. */
+        id[bi] = (int32_t)best;
         rank[bi] = bi + 3 < m ? pair_rank(v, p, start[bi], start[bi + 3]) : NO_RANK;
         if (bi > 0) rank[bi - 1] = bi + 2 < m ? pair_rank(v, p, start[bi - 1], start[bi + 2]) : NO_RANK;
         memmove(&start[bi + 1], &start[bi + 2], (m - bi - 2) * sizeof *start);
         memmove(&rank[bi + 1], &rank[bi + 2], (m - bi - 2) * sizeof *rank);
+        memmove(&id[bi + 1], &id[bi + 2], (m - bi - 2) * sizeof *id);
         m--;
     }
-    for (size_t i = 0; i + 1 < m; i++)
-        ids[i] = txt_vocab_rank(v, p + start[i], start[i + 1] - start[i]);
+    memcpy(ids, id, (m - 1) * sizeof *ids);
     *count = m - 1;
 }
 
