@@ -1,0 +1,557 @@
+"""The classes of the mmgen package: Plugin, Tokenizer, Model, Trainer.
+
+Each wraps one C object and frees it exactly once: on close(), at the end of
+a `with` block, or when garbage-collected, whichever comes first. Objects made
+from another keep what they need alive (a Trainer its Model); a Model closes
+its tokenizers, context and trainers before itself.
+"""
+import ctypes
+import json
+import queue
+import threading
+import weakref
+
+from . import _lib
+from . import _structs as S
+from ._lib import MmgenError, check
+
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _ids_array(ids, what="token id"):
+    ids = list(ids)
+    for i, t in enumerate(ids):
+        if not isinstance(t, int) or not _INT32_MIN <= t <= _INT32_MAX:
+            raise MmgenError(_lib.MMG_ERR_RANGE, "%s %r (position %d) is not an int32" % (what, t, i))
+    return (ctypes.c_int32 * len(ids))(*ids), len(ids)
+
+
+def _take_bytes(lib, ptr, size):
+    try:
+        return ctypes.string_at(ptr, size) if size else b""
+    finally:
+        lib.mmg_free(ptr)
+
+
+def _take_string(lib, ptr):
+    try:
+        return ctypes.string_at(ptr).decode("utf-8")
+    finally:
+        lib.mmg_free(ptr)
+
+
+def _as_bytes(data):
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+class _Handle:
+    """One C object: `_free` names the C function that releases it."""
+    _free = None
+
+    def __init__(self, lib, handle):
+        self._lib = lib
+        self._h = handle
+
+    @property
+    def closed(self):
+        return not self._h
+
+    def _handle(self):
+        if not self._h:
+            raise MmgenError(_lib.MMG_ERR_STATE, "%s is closed" % type(self).__name__)
+        return self._h
+
+    def close(self):
+        """Frees the C object; later calls do nothing."""
+        h, self._h = self._h, None
+        if h:
+            getattr(self._lib, self._free)(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+
+class Plugin(_Handle):
+    """An open modality plugin (mmgen/plugin_host.h)."""
+    _free = "mmg_plugin_close"
+
+    @classmethod
+    def open(cls, name_or_path, lib=None):
+        """Opens a plugin by name ("text": $MMGEN_PLUGIN_PATH, then the install
+        directory) or by path."""
+        lib = lib or _lib.get()
+        h = ctypes.c_void_p()
+        check(lib, lib.mmg_plugin_open(_as_bytes(name_or_path), ctypes.byref(h)),
+              "opening plugin %r" % (name_or_path,))
+        return cls(lib, h)
+
+    def _str(self, fn):
+        v = getattr(self._lib, fn)(self._handle())
+        return v.decode("utf-8") if v is not None else None
+
+    name = property(lambda self: self._str("mmg_plugin_name"))
+    version = property(lambda self: self._str("mmg_plugin_version"))
+    description = property(lambda self: self._str("mmg_plugin_description"))
+    path = property(lambda self: self._str("mmg_plugin_path"))
+
+    @property
+    def modality(self):
+        """"text", "code", "image", "audio" or "other"."""
+        return self._lib.mmg_modality_name(self._lib.mmg_plugin_modality(self._handle())).decode()
+
+    def tokenizer(self, config=None):
+        return Tokenizer.create(self, config)
+
+    def __repr__(self):
+        return "<mmgen.Plugin %s>" % (self.name if self._h else "closed")
+
+
+class Tokenizer(_Handle):
+    """A tokenizer instance of a plugin (mmgen/tokenizer.h)."""
+    _free = "mmg_tokenizer_free"
+
+    @classmethod
+    def create(cls, plugin, config=None, lib=None):
+        """A tokenizer of `plugin` (a Plugin, or a name/path to open) with
+        `config` (a dict, JSON text, or None for the plugin's defaults)."""
+        if not isinstance(plugin, Plugin):
+            with Plugin.open(plugin, lib) as p:  # the tokenizer keeps the module loaded
+                return cls.create(p, config)
+        lib = plugin._lib
+        if config is not None and not isinstance(config, (str, bytes)):
+            config = json.dumps(config)
+        h = ctypes.c_void_p()
+        check(lib, lib.mmg_tokenizer_create(plugin._handle(),
+                                            _as_bytes(config) if config is not None else None,
+                                            ctypes.byref(h)),
+              "creating a %s tokenizer" % plugin.name)
+        return cls(lib, h)
+
+    @classmethod
+    def from_json(cls, text, lib=None):
+        """Restores a tokenizer from the document to_json() writes."""
+        lib = lib or _lib.get()
+        data = _as_bytes(text)
+        h = ctypes.c_void_p()
+        check(lib, lib.mmg_tokenizer_from_json(data, len(data), ctypes.byref(h)),
+              "reading a tokenizer document")
+        return cls(lib, h)
+
+    def to_json(self):
+        """The tokenizer as a JSON document (plugin, config, state) - str."""
+        p = ctypes.c_void_p()
+        check(self._lib, self._lib.mmg_tokenizer_to_json(self._handle(), ctypes.byref(p)),
+              "writing the tokenizer as JSON")
+        return _take_string(self._lib, p)
+
+    def fit(self, docs):
+        """Learns the tokenizer's state from sample documents (bytes or str)."""
+        docs = [_as_bytes(d) for d in docs]
+        bufs = [ctypes.create_string_buffer(d, len(d)) for d in docs]
+        ptrs = (S.c_uint8_p * len(docs))(*[ctypes.cast(b, S.c_uint8_p) for b in bufs])
+        sizes = (ctypes.c_size_t * len(docs))(*[len(d) for d in docs])
+        check(self._lib, self._lib.mmg_tokenizer_fit(self._handle(), ptrs, sizes, len(docs)),
+              "fitting the tokenizer")
+        return self
+
+    def encode(self, data):
+        """Token ids of a document (bytes; str is encoded as UTF-8)."""
+        data = _as_bytes(data)
+        ids, n = S.c_int32_p(), ctypes.c_size_t()
+        check(self._lib, self._lib.mmg_tokenizer_encode(self._handle(), data, len(data),
+                                                        ctypes.byref(ids), ctypes.byref(n)), "encoding")
+        try:
+            return ids[:n.value]
+        finally:
+            self._lib.mmg_free(ids)
+
+    def decode(self, ids):
+        """The document (bytes) of token ids; MMG_ERR_RANGE for an id outside
+        the vocabulary."""
+        arr, n = _ids_array(ids)
+        out, size = S.c_uint8_p(), ctypes.c_size_t()
+        check(self._lib, self._lib.mmg_tokenizer_decode(self._handle(), arr, n, ctypes.byref(out),
+                                                        ctypes.byref(size)), "decoding")
+        return _take_bytes(self._lib, out, size.value)
+
+    @property
+    def vocab_size(self):
+        return self._lib.mmg_tokenizer_vocab_size(self._handle())
+
+    def special_token(self, name):
+        """The id of a special token ("bos", "eos", "pad", ...), or None when
+        the tokenizer has none by that name."""
+        i = ctypes.c_int32(-1)
+        st = self._lib.mmg_tokenizer_special_token(self._handle(), _as_bytes(name), ctypes.byref(i))
+        if st == _lib.MMG_ERR_NOT_FOUND:
+            return None
+        check(self._lib, st, "special token %r" % (name,))
+        return i.value
+
+    def describe_token(self, token):
+        p = ctypes.c_void_p()
+        check(self._lib, self._lib.mmg_tokenizer_describe_token(self._handle(), token, ctypes.byref(p)),
+              "describing token %r" % (token,))
+        return _take_string(self._lib, p)
+
+    def save_state(self):
+        """The learned state (bytes), as load_state() reads it."""
+        out, size = S.c_uint8_p(), ctypes.c_size_t()
+        check(self._lib, self._lib.mmg_tokenizer_save_state(self._handle(), ctypes.byref(out),
+                                                            ctypes.byref(size)), "saving the state")
+        return _take_bytes(self._lib, out, size.value)
+
+    def load_state(self, state):
+        state = bytes(state)
+        check(self._lib, self._lib.mmg_tokenizer_load_state(self._handle(), state, len(state)),
+              "loading the state")
+        return self
+
+    @property
+    def config(self):
+        """The config the tokenizer was made with (a dict), or None."""
+        c = self._lib.mmg_tokenizer_config(self._handle())
+        return json.loads(c.decode("utf-8")) if c else None
+
+    @property
+    def plugin_name(self):
+        return self._lib.mmg_plugin_name(self._lib.mmg_tokenizer_plugin(self._handle())).decode()
+
+    def has_extension(self, ext_id):
+        return bool(self._lib.mmg_tokenizer_has_extension(self._handle(), _as_bytes(ext_id)))
+
+    def __repr__(self):
+        if not self._h:
+            return "<mmgen.Tokenizer closed>"
+        return "<mmgen.Tokenizer %s, %d ids>" % (self.plugin_name, self.vocab_size)
+
+
+_NO_TOKENIZER = object()
+_SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty",
+                    "repetition_window")
+
+
+class Model(_Handle):
+    """A transformer loaded from a file or created from a config (mmgen/model.h),
+    with the context it generates in (mmgen/context.h, created on first use)."""
+
+    def __init__(self, lib, handle, n_threads=0):
+        super().__init__(lib, handle)
+        self._n_threads = n_threads
+        self._ctx = None
+        self._tok = {}
+        self._dependents = weakref.WeakSet()  # trainers: closed before the model
+        self._busy = threading.Lock()
+
+    @classmethod
+    def load(cls, path, n_threads=0, lib=None):
+        """Loads a safetensors model written by `mmgen train` or save()."""
+        lib = lib or _lib.get()
+        h = ctypes.c_void_p()
+        path = str(path)
+        check(lib, lib.mmg_model_load(path.encode(), None, ctypes.byref(h)), "loading %s" % path)
+        return cls(lib, h, n_threads)
+
+    @classmethod
+    def create(cls, config, seed=0, init_std=None, n_threads=0, lib=None):
+        """A model with random weights from `config` (a dict of the keys
+        mmgen.config uses, e.g. {"vocab_size": 300, "d_model": 32, ...})."""
+        lib = lib or _lib.get()
+        text = _as_bytes(config if isinstance(config, (str, bytes)) else json.dumps(config))
+        c = S.ModelConfig()
+        lib.mmg_model_config_init(ctypes.byref(c), ctypes.sizeof(c))
+        check(lib, lib.mmg_model_config_from_json(text, len(text), ctypes.byref(c)), "model config")
+        o = S.ModelOptions()
+        lib.mmg_model_options_init(ctypes.byref(o), ctypes.sizeof(o))
+        o.seed = seed
+        if init_std is not None:
+            o.init_std = init_std
+        h = ctypes.c_void_p()
+        check(lib, lib.mmg_model_create(ctypes.byref(c), ctypes.byref(o), ctypes.byref(h)),
+              "creating a model")
+        return cls(lib, h, n_threads)
+
+    def close(self):
+        for d in list(self._dependents):
+            d.close()
+        for t in self._tok.values():
+            if t is not None:
+                t.close()
+        self._tok = {}
+        ctx, self._ctx = self._ctx, None
+        if ctx:
+            self._lib.mmg_context_free(ctx)
+        h, self._h = self._h, None
+        if h:
+            self._lib.mmg_model_free(h)
+
+    def save(self, path):
+        path = str(path)
+        check(self._lib, self._lib.mmg_model_save(self._handle(), path.encode()), "saving %s" % path)
+
+    @property
+    def config(self):
+        """The architecture as a dict (the "mmgen.config" JSON object)."""
+        c = S.ModelConfig()
+        self._lib.mmg_model_config_init(ctypes.byref(c), ctypes.sizeof(c))
+        check(self._lib, self._lib.mmg_model_get_config(self._handle(), ctypes.byref(c)), "config")
+        p = ctypes.c_void_p()
+        check(self._lib, self._lib.mmg_model_config_to_json(ctypes.byref(c), ctypes.byref(p)), "config")
+        return json.loads(_take_string(self._lib, p))
+
+    @property
+    def n_params(self):
+        return self._lib.mmg_model_n_params(self._handle())
+
+    def metadata(self, key, default=None):
+        v = ctypes.c_char_p()
+        st = self._lib.mmg_model_get_metadata(self._handle(), _as_bytes(key), ctypes.byref(v))
+        if st == _lib.MMG_ERR_NOT_FOUND:
+            return default
+        check(self._lib, st, "metadata %r" % (key,))
+        return v.value.decode("utf-8")
+
+    def set_metadata(self, key, value):
+        check(self._lib, self._lib.mmg_model_set_metadata(self._handle(), _as_bytes(key),
+                                                          _as_bytes(value)), "metadata %r" % (key,))
+
+    def _tokenizer(self, key):
+        t = self._tok.get(key, _NO_TOKENIZER)
+        if t is _NO_TOKENIZER:
+            h = ctypes.c_void_p()
+            st = self._lib.mmg_model_tokenizer(self._handle(), key, ctypes.byref(h))
+            if st == _lib.MMG_ERR_NOT_FOUND:
+                t = None
+            else:
+                check(self._lib, st, "the model's tokenizer")
+                t = Tokenizer(self._lib, h)
+            self._tok[key] = t
+        return t
+
+    @property
+    def tokenizer(self):
+        """The tokenizer the model carries ("mmgen.tokenizer"), or None. It is
+        closed with the model."""
+        return self._tokenizer(b"mmgen.tokenizer")
+
+    @property
+    def source_tokenizer(self):
+        """An encoder-decoder model's source tokenizer, or None."""
+        return self._tokenizer(b"mmgen.source_tokenizer")
+
+    @property
+    def context_length(self):
+        return self._lib.mmg_context_max_seq_len(self._context())
+
+    def _context(self):
+        if not self._ctx:
+            co = S.ContextOptions()
+            self._lib.mmg_context_options_init(ctypes.byref(co), ctypes.sizeof(co))
+            co.n_threads = self._n_threads
+            ctx = ctypes.c_void_p()
+            check(self._lib, self._lib.mmg_context_create(self._handle(), ctypes.byref(co),
+                                                          ctypes.byref(ctx)), "creating a context")
+            self._ctx = ctx
+        return self._ctx
+
+    def _special(self, token):
+        if token is None:
+            return -1
+        if isinstance(token, str):
+            t = self.tokenizer.special_token(token) if self.tokenizer else None
+            return -1 if t is None else t
+        return int(token)
+
+    def generate(self, prompt_ids=(), max_tokens=256, seed=0, temperature=None, top_k=None,
+                 top_p=None, min_p=None, repetition_penalty=None, repetition_window=None,
+                 end_token=None, start_token=None, source_ids=None, constraint=False,
+                 on_token=None):
+        """Generates up to `max_tokens` ids after `prompt_ids` and returns them
+        (a list; the end token, when sampled, is its last element).
+
+        Sampling options left None keep the library's defaults (temperature
+        1, top-k off, top-p 1; mmgen/sampling.h). end_token/start_token: an
+        id, a special token name of the model's tokenizer ("eos"), or None.
+        source_ids: the source of an encoder-decoder model. constraint: let
+        the tokenizer's constraint extension restrict tokens (of this call's
+        new tokens). on_token(index, token) is called as each token comes;
+        a true return value stops generation (the tokens so far are
+        returned). The same arguments give the same ids as `mmgen generate
+        --prompt-ids ... --seed S --no-constraint` with sampling at those
+        settings."""
+        lib = self._lib
+        so = S.SamplingOptions()
+        lib.mmg_sampling_options_init(ctypes.byref(so), ctypes.sizeof(so))
+        for k, v in zip(_SAMPLING_FIELDS, (temperature, top_k, top_p, min_p, repetition_penalty,
+                                           repetition_window)):
+            if v is not None:
+                setattr(so, k, v)
+        so.seed = seed
+        check(lib, lib.mmg_sampling_options_validate(ctypes.byref(so)), "sampling options")
+        if max_tokens < 1:
+            raise MmgenError(_lib.MMG_ERR_INVALID_ARG, "max_tokens must be >= 1, not %r" % max_tokens)
+        go = S.GenerateOptions()
+        lib.mmg_generate_options_init(ctypes.byref(go), ctypes.sizeof(go))
+        go.sampling = ctypes.pointer(so)
+        go.max_new_tokens = max_tokens
+        go.end_token = self._special(end_token)
+        go.start_token = self._special(start_token)
+        if constraint:
+            tok = self.tokenizer
+            if tok is None or not tok.has_extension(b"mmgen.constraint/1"):
+                raise MmgenError(_lib.MMG_ERR_UNSUPPORTED, "the model's tokenizer has no constraint")
+            go.constraint = ctypes.cast(lib.mmg_tokenizer_mask_cb, S.TokenMaskCb)
+            go.constraint_user_data = tok._handle()
+
+        made, failure, stopped = [], [], []
+
+        def cb(user_data, sequence, index, token):
+            made.append(token)
+            if on_token is None:
+                return 0
+            try:
+                if on_token(index, token):
+                    stopped.append(True)
+                    return _lib.MMG_ERR_CANCELLED
+                return 0
+            except BaseException as e:  # raised again once the C call is over
+                failure.append(e)
+                return _lib.MMG_ERR_CANCELLED
+
+        token_cb = S.TokenCb(cb)  # kept alive for the call
+        go.on_token = token_cb
+
+        p_arr, p_n = _ids_array(prompt_ids)
+        prompts = (S.c_int32_p * 1)(ctypes.cast(p_arr, S.c_int32_p))
+        p_len = (ctypes.c_int32 * 1)(p_n)
+        sources = s_len = None
+        if source_ids is not None:
+            s_arr, s_n = _ids_array(source_ids)
+            sources = (S.c_int32_p * 1)(ctypes.cast(s_arr, S.c_int32_p))
+            s_len = (ctypes.c_int32 * 1)(s_n)
+        seeds = (ctypes.c_uint64 * 1)(seed)
+        out = (ctypes.c_int32 * max_tokens)()
+        out_len = (ctypes.c_int32 * 1)()
+        with self._busy:  # a context computes for one thread at a time
+            st = lib.mmg_generate(self._context(), ctypes.byref(go), 1, sources, s_len, prompts,
+                                  p_len, seeds, out, out_len)
+        if failure:
+            raise failure[0]
+        if st == _lib.MMG_ERR_CANCELLED and stopped:
+            return made
+        check(lib, st, "generating")
+        return out[:out_len[0]]
+
+    def stream(self, prompt_ids=(), max_tokens=256, seed=0, **options):
+        """An iterator over the ids generate() would return, yielding each as
+        the library samples it. Leaving the loop early stops generation."""
+        q = queue.Queue()
+        stop = threading.Event()
+
+        def on_token(index, token):
+            q.put(("token", token))
+            return stop.is_set()
+
+        def work():
+            try:
+                self.generate(prompt_ids, max_tokens, seed, on_token=on_token, **options)
+                q.put(("done", None))
+            except BaseException as e:
+                q.put(("error", e))
+
+        worker = threading.Thread(target=work, name="mmgen-stream", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, value = q.get()
+                if kind == "token":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop.set()
+            worker.join()
+
+    def __repr__(self):
+        if not self._h:
+            return "<mmgen.Model closed>"
+        return "<mmgen.Model %d params>" % self.n_params
+
+
+class Trainer(_Handle):
+    """Trains a model in place on a token sequence (mmgen/train.h): packed
+    windows of seq_len + 1 tokens, AdamW. step() returns the batch's loss."""
+    _free = "mmg_trainer_free"
+
+    def __init__(self, model, tokens, batch_size=8, seq_len=64, seed=0, **options):
+        """options: fields of mmg_train_options (learning_rate, warmup_steps,
+        decay_steps, weight_decay, grad_clip, dropout, n_threads, ...)."""
+        lib = model._lib
+        super().__init__(lib, None)
+        self._model = model
+        self._ds = self._loader = None
+        arr, n = _ids_array(tokens)
+        ds = ctypes.c_void_p()
+        check(lib, lib.mmg_dataset_from_tokens(arr, n, ctypes.byref(ds)), "dataset")
+        self._ds = ds
+        lo = S.LoaderOptions()
+        lib.mmg_loader_options_init(ctypes.byref(lo), ctypes.sizeof(lo))
+        lo.batch_size, lo.seq_len, lo.seed = batch_size, seq_len, seed
+        loader = ctypes.c_void_p()
+        try:
+            check(lib, lib.mmg_loader_create_packed(ds, ctypes.byref(lo), ctypes.byref(loader)), "loader")
+            self._loader = loader
+            to = S.TrainOptions()
+            lib.mmg_train_options_init(ctypes.byref(to), ctypes.sizeof(to))
+            to.seed = seed
+            for k, v in options.items():
+                if k not in dict(S.TrainOptions._fields_) or k == "struct_size":
+                    raise TypeError("unknown training option %r" % k)
+                setattr(to, k, v)
+            h = ctypes.c_void_p()
+            check(lib, lib.mmg_trainer_create(model._handle(), ctypes.byref(to), ctypes.byref(h)),
+                  "creating a trainer")
+        except BaseException:
+            self.close()
+            raise
+        self._h = h
+        model._dependents.add(self)
+
+    def step(self):
+        """One batch forward and backward (and an update every
+        grad_accum_steps): returns its mean cross-entropy loss."""
+        h = self._handle()
+        b = ctypes.c_void_p()
+        check(self._lib, self._lib.mmg_loader_next(self._loader, ctypes.byref(b)), "next batch")
+        loss = ctypes.c_float()
+        with self._model._busy:
+            check(self._lib, self._lib.mmg_trainer_step(h, b, ctypes.byref(loss)), "training step")
+        return loss.value
+
+    @property
+    def steps_done(self):
+        return self._lib.mmg_trainer_steps_done(self._handle())
+
+    @property
+    def learning_rate(self):
+        return self._lib.mmg_trainer_learning_rate(self._handle())
+
+    def close(self):
+        super().close()
+        loader, self._loader = self._loader, None
+        if loader:
+            self._lib.mmg_loader_free(loader)
+        ds, self._ds = self._ds, None
+        if ds:
+            self._lib.mmg_dataset_free(ds)
