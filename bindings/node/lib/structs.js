@@ -1,0 +1,70 @@
+'use strict';
+// koffi mirrors of the public mmgen structs this module uses. Each mirrors its
+// header field for field, in order (structs only grow at their end, so a
+// mirror of an older minor stays valid). Each is filled by the library's
+// *_init function with koffi.sizeof(mirror) as its struct_size, so the
+// library reads and writes only the fields this module knows (ABI.md,
+// "struct_size"). Pointer and callback fields are plain addresses ('void *').
+const koffi = require('koffi');
+
+const SamplingOptions = koffi.struct('mmg_sampling_options', { // mmgen/sampling.h
+  struct_size: 'size_t',
+  temperature: 'float',
+  top_k: 'int32_t',
+  top_p: 'float',
+  min_p: 'float',
+  repetition_penalty: 'float',
+  repetition_window: 'int32_t',
+  seed: 'uint64_t',
+});
+
+const GenerateOptions = koffi.struct('mmg_generate_options', { // mmgen/generate.h
+  struct_size: 'size_t',
+  sampling: 'void *', // const mmg_sampling_options *
+  max_new_tokens: 'int32_t',
+  end_token: 'int32_t',
+  start_token: 'int32_t',
+  constraint: 'void *', // mmg_token_mask_cb
+  constraint_user_data: 'void *',
+  constraint_user_data_each: 'void *',
+  on_token: 'void *', // mmg_token_cb
+  on_token_user_data: 'void *',
+});
+
+const ContextOptions = koffi.struct('mmg_context_options', { // mmgen/context.h
+  struct_size: 'size_t',
+  n_threads: 'int32_t',
+  n_slots: 'int32_t',
+  max_seq_len: 'int32_t',
+  memory_limit: 'uint64_t',
+});
+
+const ModelConfig = koffi.struct('mmg_model_config', { // mmgen/model.h
+  struct_size: 'size_t',
+  vocab_size: 'int32_t',
+  d_model: 'int32_t',
+  n_heads: 'int32_t',
+  n_encoder_layers: 'int32_t',
+  n_decoder_layers: 'int32_t',
+  d_ff: 'int32_t',
+  max_seq_len: 'int32_t',
+  norm_placement: 'int32_t',
+  final_norm: 'int32_t',
+  activation: 'int32_t',
+  position_encoding: 'int32_t',
+  tied_output: 'int32_t',
+  bias: 'int32_t',
+  scale_embeddings: 'int32_t',
+  layernorm_eps: 'float',
+  norm_bias: 'int32_t',
+});
+
+// C name -> [mirror, header]: what the layout test compiles against.
+const MIRRORS = {
+  mmg_sampling_options: [SamplingOptions, 'mmgen/sampling.h'],
+  mmg_generate_options: [GenerateOptions, 'mmgen/generate.h'],
+  mmg_context_options: [ContextOptions, 'mmgen/context.h'],
+  mmg_model_config: [ModelConfig, 'mmgen/model.h'],
+};
+
+module.exports = { SamplingOptions, GenerateOptions, ContextOptions, ModelConfig, MIRRORS };
