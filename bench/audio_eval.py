@@ -272,10 +272,22 @@ def main():
           % (clf.best_params_["svc__C"], clf.best_params_["svc__gamma"], clf.best_score_,
              time.perf_counter() - t0))
 
-    def accuracy(paths):
-        return float(np.mean(clf.predict(features(paths)) == test_digits))
+    orig_right = clf.predict(features(test_paths)) == test_digits
 
-    rows = [{"mode": "original", "impl": "original", "digit_accuracy": accuracy(test_paths)}]
+    def accuracy(paths, r=None):
+        """Accuracy on `paths`; with a row `r`, also the paired comparison with
+        the originals (same files): b = right on the original only, c = right
+        on the reconstruction only, and McNemar's exact two-sided p-value."""
+        right = clf.predict(features(paths)) == test_digits
+        if r is not None:
+            b = int(np.sum(orig_right & ~right))
+            c = int(np.sum(~orig_right & right))
+            n, k = b + c, min(b, c)
+            p = min(1.0, 2.0 * sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n) if n else 1.0
+            r.update({"paired_lost": b, "paired_gained": c, "mcnemar_p": p})
+        return float(np.mean(right))
+
+    rows = [{"mode": "original", "impl": "original", "digit_accuracy": float(np.mean(orig_right))}]
     learned_tok = os.path.join(a.work, "learned.json")
     fit_s = None
     if "learned" in modes:
@@ -294,7 +306,7 @@ def main():
         r = {"mode": mode, "impl": "mmgen"}
         r.update(parse_eval(out, len(test_paths), mode))
         dec = [os.path.join(save, os.path.basename(p)) for p in test_paths]
-        r["digit_accuracy"] = accuracy(dec)
+        r["digit_accuracy"] = accuracy(dec, r)
         if mode == "learned":
             r["fit_s"] = fit_s
             r["config"] = cfg
@@ -334,6 +346,11 @@ def main():
     if fit_s is not None:
         print("\nlearned: fitted on %d files of %s in %.1f s, config %s"
               % (len(train), ", ".join(fit_speakers), fit_s, json.dumps(cfg)))
+    print("\nagainst the originals, file by file (McNemar's exact test on the discordant files):")
+    for r in rows:
+        if "mcnemar_p" in r:
+            print("  %s: right on the original only %d, on the reconstruction only %d, p = %.3f"
+                  % (r["mode"], r["paired_lost"], r["paired_gained"], r["mcnemar_p"]))
     basis = {r.get("kbit_basis") for r in rows if r.get("kbit_basis")}
     for b in sorted(basis):
         print("kbit/s: " + b)
