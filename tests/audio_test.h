@@ -13,26 +13,10 @@
 #include <unistd.h>
 
 #include "mmgen/mmgen.h"
+#include "test_files.h"
 
 #define AUDIO_PLUGIN_PATH MMGEN_TEST_PLUGIN_DIR "/mmgen-audio.so"
 #define AUDIO_PI 3.14159265358979323846
-
-/* The whole file, malloc'ed; NULL when it cannot be read. */
-static inline uint8_t *audio_test_read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = (uint8_t *)malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 /* A tokenizer of the audio plugin with `config` (JSON). */
 static inline mmg_tokenizer *audio_test_tokenizer(const char *config) {
@@ -67,7 +51,7 @@ static inline uint8_t *audio_test_encode_file(const float *x, size_t n, int rate
     cr_assert_eq(sf_writef_float(sf, frames, (sf_count_t)n), (sf_count_t)n);
     sf_close(sf);
     free(frames);
-    uint8_t *b = audio_test_read_file(path, size);
+    uint8_t *b = test_read_file(path, size);
     unlink(path);
     cr_assert_not_null(b);
     return b;

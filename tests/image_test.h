@@ -11,30 +11,14 @@
 #include <string.h>
 
 #include "mmgen/mmgen.h"
+#include "test_files.h"
 
 #define IMAGE_PLUGIN_PATH MMGEN_TEST_PLUGIN_DIR "/mmgen-image.so"
-
-/* The whole file, malloc'ed; NULL when it cannot be read. */
-static inline uint8_t *image_test_read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = (uint8_t *)malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 static inline uint8_t *image_test_fixture(const char *name, const char *ext, size_t *size) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.%s", MMGEN_IMAGE_FIXTURES, name, ext);
-    uint8_t *b = image_test_read_file(path, size);
+    uint8_t *b = test_read_file(path, size);
     cr_assert_not_null(b, "cannot read fixture %s", path);
     return b;
 }

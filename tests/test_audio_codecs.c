@@ -56,7 +56,7 @@ Test(audio_codecs, mulaw_keeps_speech_above_34_5_db) {
     char path[1024];
     snprintf(path, sizeof path, "%s/fsdd/7_theo_3.wav", audio_test_data());
     size_t size;
-    uint8_t *doc = audio_test_read_file(path, &size);
+    uint8_t *doc = test_read_file(path, &size);
     float *ref = NULL;
     size_t n_ref = 0;
     if (!doc) { /* no shared data: the synthetic signal, written as 16-bit PCM */

@@ -44,7 +44,7 @@ Test(image_quality, kodak_psnr_on_unseen_photos_meets_the_floors, .timeout = 600
     for (int i = 0; i < 12; i++) {
         char path[600];
         snprintf(path, sizeof path, "%s/kodim%02d.png", dir, i + 1);
-        img[i] = image_test_read_file(path, &size[i]);
+        img[i] = test_read_file(path, &size[i]);
         if (!img[i]) cr_skip_test("%s is missing; skipping", path);
     }
     mmg_tokenizer *t = image_test_tokenizer(
