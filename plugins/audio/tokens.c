@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "audio.h"
+#include "stream.h"
 
 static const char *codec_names[AUD_N_CODEC_TOKENS] = {
     "mulaw", "codec2 3200", "codec2 2400", "codec2 1600", "codec2 1400",
@@ -199,15 +200,9 @@ int aud_tokens_decode(const aud_tokenizer *t, const int32_t *ids, size_t count, 
         if (ids[i] < 0 || ids[i] >= v.size)
             return aud_error(MMG_ERR_RANGE, "audio: token %d at position %zu is outside the "
                              "vocabulary [0, %d)", ids[i], i, v.size);
-    size_t i0 = count && ids[0] == v.bos ? 1 : 0, end = count;
-    for (size_t i = i0; i < count; i++)
-        if (ids[i] == v.eos) {
-            end = i;
-            break;
-        }
-    for (size_t i = end + 1; i < count; i++)
-        if (ids[i] != v.pad && ids[i] != v.eos)
-            return aud_error(MMG_ERR_FORMAT, "audio: token %d at position %zu follows eos", ids[i], i);
+    size_t i0, end, bad = vq_stream_span(ids, count, v.bos, v.eos, v.pad, &i0, &end);
+    if (bad < count)
+        return aud_error(MMG_ERR_FORMAT, "audio: token %d at position %zu follows eos", ids[bad], bad);
     if (end - i0 < AUD_HEADER_TOKENS)
         return aud_error(MMG_ERR_FORMAT, "audio: %zu tokens are too few for the %d-token layout "
                          "header", end - i0, AUD_HEADER_TOKENS);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "image.h"
+#include "stream.h"
 
 void img_vocab_of(const img_config *cfg, img_vocab *v) {
     v->k = cfg->codebook_size;
@@ -78,15 +79,9 @@ int img_tokens_decode(const img_tokenizer *t, const int32_t *ids, size_t count, 
         if (ids[i] < 0 || ids[i] >= v.size)
             return img_error(MMG_ERR_RANGE, "image: token %d at position %zu is outside the "
                              "vocabulary [0, %d)", ids[i], i, v.size);
-    size_t i0 = count && ids[0] == v.bos ? 1 : 0, end = count;
-    for (size_t i = i0; i < count; i++)
-        if (ids[i] == v.eos) {
-            end = i;
-            break;
-        }
-    for (size_t i = end + 1; i < count; i++)
-        if (ids[i] != v.pad && ids[i] != v.eos)
-            return img_error(MMG_ERR_FORMAT, "image: token %d at position %zu follows eos", ids[i], i);
+    size_t i0, end, bad = vq_stream_span(ids, count, v.bos, v.eos, v.pad, &i0, &end);
+    if (bad < count)
+        return img_error(MMG_ERR_FORMAT, "image: token %d at position %zu follows eos", ids[bad], bad);
     if (end - i0 < IMG_HEADER_TOKENS)
         return img_error(MMG_ERR_FORMAT,
                          "image: %zu tokens are too few for the %d-token layout header", end - i0,
