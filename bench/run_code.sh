@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$BUILD" --target mmgen code text bench_code -j2 >/dev/null
+cmake --build "$BUILD" --target mmgen_cli code text bench_code -j2 >/dev/null
 MMGEN=$BUILD/bin/mmgen
 BENCH=$BUILD/bin/bench_code
 PLUGINS=$BUILD/plugins
