@@ -127,6 +127,12 @@ void mmg__model_meta_clear(mmg_model *m);
 /* Finds a tensor by name; NULL when absent. */
 const mmg__param *mmg__model_find_param(const mmg_model *m, const char *name);
 
+/* Finds parameter `name` and checks that a caller's buffer of n_elements
+ * floats fits it exactly: MMG_ERR_NOT_FOUND or MMG_ERR_RANGE (naming the
+ * shape) with `fn` in the message. For the by-name readers and writers. */
+mmg_status mmg__param_lookup(const mmg_model *model, const char *name, size_t n_elements,
+                             const char *fn, const mmg__param **out);
+
 /* Reference counting used by contexts. */
 void mmg__model_retain(mmg_model *m);
 void mmg__model_release(mmg_model *m);

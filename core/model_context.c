@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <math.h>
 #include <string.h>
 
 #include "config.h"
@@ -30,6 +31,38 @@ static void options_defaults(mmg_context_options *o) {
     o->n_slots = 1;
     o->max_seq_len = 0;
     o->memory_limit = 0;
+    o->check_finite = 0;
+}
+
+/* With check_finite: the first NaN or infinity among `rows` rows of V
+ * logits gives MMG_ERR_NUMERIC; row r is position first_pos + r of `slot`
+ * (slot -1: row r is sequence r / per_seq, position r % per_seq of a full
+ * forward; slots != NULL: row r is the next token of slots[r]). */
+static mmg_status check_logits(const mmg_context *ctx, const float *logits, size_t rows, int V,
+                               int slot, int first_pos, const int32_t *slots, int per_seq) {
+    if (!ctx->check_finite || !logits) return MMG_OK;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = logits + r * (size_t)V;
+        for (int j = 0; j < V; j++) {
+            if (isfinite(row[j])) continue;
+            const char *what = isnan(row[j]) ? "NaN" : "infinite";
+            if (slots)
+                return mmg__error(MMG_ERR_NUMERIC,
+                                  "the logit of token id %d is %s at position %d of slot %d (a "
+                                  "weight is NaN or infinite, or the activations overflowed)",
+                                  j, what, ctx->pos[slots[r]] - 1, slots[r]);
+            if (slot < 0)
+                return mmg__error(MMG_ERR_NUMERIC,
+                                  "the logit of token id %d is %s at position %d of sequence %d "
+                                  "(a weight is NaN or infinite, or the activations overflowed)",
+                                  j, what, (int)(r % (size_t)per_seq), (int)(r / (size_t)per_seq));
+            return mmg__error(MMG_ERR_NUMERIC,
+                              "the logit of token id %d is %s at position %d of slot %d (a weight "
+                              "is NaN or infinite, or the activations overflowed)",
+                              j, what, first_pos + (int)r, slot);
+        }
+    }
+    return MMG_OK;
 }
 
 void mmg_context_options_init(mmg_context_options *opts, size_t struct_size) {
@@ -112,6 +145,7 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     ctx->T = T;
     ctx->R = R;
     ctx->memory_limit = limit;
+    ctx->check_finite = o.check_finite != 0;
     const size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, L = (size_t)c->n_decoder_layers;
     const size_t cache = (size_t)o.n_slots * L * (size_t)T * C;
     ctx->pos = mmg__calloc((size_t)o.n_slots, sizeof *ctx->pos);
@@ -319,7 +353,9 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
         float *dst = all_logits ? logits + (size_t)(done - k) * V : logits;
         mmg__matmul_forward(dst, rows, m->lm_head, NULL, k - first, C, V);
     }
-    return MMG_OK;
+    const int end = ctx->pos[slot];
+    return check_logits(ctx, logits, all_logits ? (size_t)n : 1, V, slot,
+                        all_logits ? end - n : end - 1, NULL, 0);
 }
 
 /* ---- one token for several slots at once ------------------------------------------------ */
@@ -414,7 +450,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
         rows = ctx->h;
     }
     rows_linear(logits, rows, m->lm_head, NULL, NULL, G, C, V);
-    return MMG_OK;
+    return check_logits(ctx, logits, (size_t)G, V, 0, 0, slots, 0);
 }
 
 /* ---- public ---------------------------------------------------------------------------- */
@@ -501,7 +537,9 @@ mmg_status mmg_context_forward(mmg_context *ctx, int32_t batch, const int32_t *s
     mmg_status s = mmg__forward(m, ctx->acts, src, src_lengths, tgt, tgt_lengths, batch, src_len,
                                 tgt_len, logits);
     mmg__context_leave(prev);
-    return s;
+    if (s) return s;
+    return check_logits(ctx, logits, (size_t)batch * (size_t)tgt_len, m->cfg.vocab_size, -1, 0,
+                        NULL, tgt_len);
 }
 
 mmg_status mmg_context_decode_batch(mmg_context *ctx, int32_t n, const int32_t *slots,

@@ -13,6 +13,7 @@ struct mmg_context {
     int n_slots;
     int T;                /* cache length per slot (<= model max_seq_len) */
     uint64_t memory_limit;
+    int check_finite;     /* mmg_context_options.check_finite */
 
     int32_t *pos;         /* (n_slots) decoder tokens in each slot's cache */
     int32_t *n_src;       /* (n_slots) encoded source length, 0 = not encoded */

@@ -96,6 +96,21 @@ mmg_status mmg_model_load(const char *path, const mmg_model_options *opts, mmg_m
     return s;
 }
 
+mmg_status mmg_model_load_memory(const void *data, size_t size, const mmg_model_options *opts,
+                                 mmg_model **out) {
+    if (!data) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_load_memory: data is NULL");
+    if (!out) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_load_memory: out is NULL");
+    mmg_model_options o;
+    mmg_status s = mmg__model_options_read(opts, &o);
+    if (s) return s;
+    mmg__st_file *f;
+    s = mmg__st_open_memory(data, size, &f);
+    if (s) return s;
+    s = load_from(f, &o, out); /* copies every tensor: nothing points into data */
+    mmg__st_close(f);
+    return s;
+}
+
 mmg_status mmg_model_save(const mmg_model *model, const char *path) {
     if (!model) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_save: model is NULL");
     if (!path) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_save: path is NULL");

@@ -269,6 +269,12 @@ static void drop_gradients(mmg_trainer *t) {
 
 mmg_status mmg__trainer_accumulate(mmg_trainer *t, const mmg_batch *batch, double *loss_sum,
                                    size_t *count) {
+    /* The last update's gradients stay readable (mmg_trainer_read_grad)
+     * until a new window starts here. */
+    if (t->micro == 0 && t->grads_applied) {
+        memset(t->grads, 0, t->model->n_params * sizeof(float));
+        t->grads_applied = 0;
+    }
     mmg_status s = forward_loss(t, batch, 1, loss_sum, count);
     if (s == MMG_ERR_NUMERIC) {
         drop_gradients(t);
@@ -316,7 +322,7 @@ mmg_status mmg_trainer_step(mmg_trainer *t, const mmg_batch *batch, float *out_l
         t->last_grad_norm = (float)norm;
         float lr = mmg_trainer_learning_rate(t);
         mmg__adamw_update(&t->adam, t->model->params, t->grads, lr);
-        memset(t->grads, 0, n * sizeof(float));
+        t->grads_applied = 1; /* cleared when the next window starts */
         t->micro = 0;
     }
     if (out_loss) *out_loss = count ? (float)(loss_sum / (double)count) : NAN;
@@ -332,6 +338,17 @@ float mmg_trainer_learning_rate(const mmg_trainer *t) {
 }
 
 float mmg_trainer_last_grad_norm(const mmg_trainer *t) { return t ? t->last_grad_norm : 0.0f; }
+
+mmg_status mmg_trainer_read_grad(const mmg_trainer *t, const char *name, float *dst,
+                                 size_t n_elements) {
+    if (!t || !name || !dst)
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg_trainer_read_grad: NULL argument");
+    const mmg__param *p;
+    mmg_status s = mmg__param_lookup(t->model, name, n_elements, "mmg_trainer_read_grad", &p);
+    if (s) return s;
+    memcpy(dst, t->grads + p->offset, p->numel * sizeof *dst);
+    return MMG_OK;
+}
 
 mmg_status mmg_trainer_evaluate(mmg_trainer *t, mmg_loader *loader, int64_t max_batches,
                                 double bytes_per_token, double *loss, double *perplexity,

@@ -25,6 +25,8 @@ struct mmg_trainer {
     float *grads;              /* (n_params) laid out like model->params */
     mmg__adamw adam;           /* moments and update count (adam.t = updates done) */
     int micro;                 /* mmg_trainer_step calls accumulated since the last update */
+    int grads_applied;         /* grads hold the last update's gradients (zeroed when
+                                  the next window starts) */
     float last_grad_norm;
     mmg__rng rng;              /* dropout masks: one 64-bit seed drawn per step */
 

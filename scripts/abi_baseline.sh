@@ -10,8 +10,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
-lib=$(ls "$build"/lib/libmmgen.so.[0-9]*.[0-9]*.[0-9]* 2> /dev/null | head -n 1)
-[ -n "$lib" ] || { echo "abi_baseline: no libmmgen.so.X.Y.Z under $build/lib; build it first" >&2; exit 1; }
+lib=$(readlink -f "$build/lib/libmmgen.so" 2> /dev/null || true)
+[ -f "$lib" ] || { echo "abi_baseline: no libmmgen.so.X.Y.Z under $build/lib; build it first" >&2; exit 1; }
 command -v abidw > /dev/null || { echo "abi_baseline: abidw is missing (Debian: abigail-tools)" >&2; exit 1; }
 readelf -S "$lib" | grep -q debug_info ||
   { echo "abi_baseline: $lib has no debug info; configure $build with -DCMAKE_BUILD_TYPE=RelWithDebInfo" >&2; exit 1; }

@@ -15,8 +15,9 @@ command -v abidw > /dev/null && command -v abidiff > /dev/null ||
   { echo "skip: abidw/abidiff are missing (Debian: abigail-tools)"; exit 77; }
 py=/usr/bin/python3
 [ -x "$py" ] || { echo "skip: no $py"; exit 77; }
-lib=$(ls "$bin"/lib/libmmgen.so.[0-9]*.[0-9]*.[0-9]* 2> /dev/null | head -n 1)
-[ -n "$lib" ] || { echo "FAIL: no libmmgen.so.X.Y.Z under $bin/lib"; exit 1; }
+# the file the link points to: an older build may have left other versions
+lib=$(readlink -f "$bin/lib/libmmgen.so" 2> /dev/null || true)
+[ -f "$lib" ] || { echo "FAIL: no libmmgen.so.X.Y.Z under $bin/lib"; exit 1; }
 readelf -S "$lib" | grep -q debug_info || { echo "skip: $lib has no debug info (a Release build)"; exit 77; }
 base=$src/abi/libmmgen.abi
 [ -f "$base" ] || { echo "FAIL: the baseline $base is missing (scripts/abi_baseline.sh writes it)"; exit 1; }
@@ -31,6 +32,11 @@ if ! "$py" "$src/tests/abi_compare.py" "$base" "$tmp/cur.abi"; then
   echo "FAIL: $(basename "$lib") breaks the ABI of abi/libmmgen.abi (see ABI.md, \"The ABI baseline\")"
   exit 1
 fi
+
+# the layout table bindings check their struct mirrors with (mmgen/layout.h)
+# agrees with the debug info, field by field
+"$py" "$src/tests/abi_layout.py" "$lib" "$tmp/cur.abi" || {
+  echo "FAIL: core/layout.c disagrees with the structs of the public headers"; exit 1; }
 
 # the comparator refuses what it must: each mutation of the current description
 refuse() { # refuse WHAT SED-SCRIPT

@@ -44,6 +44,13 @@ typedef struct mmg_context_options {
                               0 (default) = the model's max_seq_len */
     uint64_t memory_limit; /* bytes for caches and scratch; 0 (default) = the
                               machine's physical memory */
+    int32_t check_finite;  /* 1: every call that computes logits checks them
+                              and fails with MMG_ERR_NUMERIC, naming the slot,
+                              position and token id, when one is NaN or
+                              infinite (a corrupt or diverged weight) instead
+                              of returning them; generation stops the same
+                              way. Costs one pass over the logits. Default 0.
+                              Since ABI 1.3. */
 } mmg_context_options;
 
 typedef struct mmg_context mmg_context;

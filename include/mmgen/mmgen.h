@@ -19,5 +19,6 @@
 #include "context.h"
 #include "generate.h"
 #include "train.h"
+#include "layout.h"
 
 #endif /* MMGEN_MMGEN_H */

@@ -240,6 +240,74 @@ MMG_API const char *mmg_model_metadata_key_at(const mmg_model *model, size_t ind
  * *out_value untouched on error. [thread-safe] */
 MMG_API mmg_status mmg_model_file_metadata(const char *path, const char *key, char **out_value);
 
+/* ---- loading from memory (since ABI 1.3) ---------------------------------- */
+
+/* Loads a model from `size` bytes of a safetensors file held in memory
+ * (what mmg_model_save writes), as mmg_model_load does from a path: same
+ * checks, same errors (MMG_ERR_FORMAT messages name "<memory>" for the
+ * file). The bytes are only read during the call; the model keeps no
+ * pointer into them. Returns MMG_OK; MMG_ERR_INVALID_ARG (NULL data or out);
+ * MMG_ERR_FORMAT; MMG_ERR_LIMIT; MMG_ERR_NOMEM. *out untouched on error.
+ * [thread-safe] */
+MMG_API mmg_status mmg_model_load_memory(const void *data, size_t size,
+                                         const mmg_model_options *opts, mmg_model **out);
+
+/* ---- parameters by name (since ABI 1.3) -------------------------------------
+ * A model's parameters are named tensors of floats, in a fixed order (the
+ * order mmg_model_save writes them; names and shapes in ABI.md, e.g.
+ * "decoder.layers.0.ff.fc1.weight" of shape (d_ff, d_model)). Bindings list
+ * them, copy them out into their own arrays and write edited values back. */
+
+#define MMG_PARAM_MAX_DIMS 4
+
+/* One parameter's name and shape. Fill struct_size (sizeof) before calling
+ * mmg_model_param_info; the library writes at most that many bytes. Grows
+ * only at the end. */
+typedef struct mmg_param_info {
+    size_t struct_size;
+    const char *name;                  /* owned by the model, valid while it lives */
+    int32_t n_dims;                    /* 1 (biases, LayerNorm) or 2 (matrices, embeddings) */
+    int64_t shape[MMG_PARAM_MAX_DIMS]; /* row-major; entries past n_dims are 0 */
+    uint64_t n_elements;               /* product of the shape: floats to copy */
+} mmg_param_info;
+
+/* The number of named parameter tensors; 0 for NULL. [thread-safe] */
+MMG_API size_t mmg_model_param_count(const mmg_model *model);
+
+/* Describes parameter `index` (0 .. count-1). Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG (NULL, a struct_size smaller than size_t);
+ * MMG_ERR_RANGE for an index past the last (the message gives the count).
+ * *info untouched on error. [thread-safe] */
+MMG_API mmg_status mmg_model_param_info(const mmg_model *model, size_t index,
+                                        mmg_param_info *info);
+
+/* The index of the parameter called `name`. Returns MMG_OK;
+ * MMG_ERR_NOT_FOUND (the message names it); MMG_ERR_INVALID_ARG for NULL.
+ * *out_index untouched on error. [thread-safe] */
+MMG_API mmg_status mmg_model_param_find(const mmg_model *model, const char *name,
+                                        size_t *out_index);
+
+/* Copies parameter `name` (row-major floats) into dst, which holds
+ * `n_elements` floats: that must be the parameter's element count, else
+ * MMG_ERR_RANGE with the expected shape in the message and dst untouched.
+ * MMG_ERR_NOT_FOUND for an unknown name; MMG_ERR_INVALID_ARG for NULL.
+ * [thread-safe; not concurrently with writes to the same model] */
+MMG_API mmg_status mmg_model_read_param(const mmg_model *model, const char *name, float *dst,
+                                        size_t n_elements);
+
+/* Overwrites parameter `name` with `n_elements` floats from src (the same
+ * checks and errors as mmg_model_read_param; the model is unchanged on
+ * error). Values are not checked: NaN and infinities are stored as given
+ * (mmg_context_options.check_finite reports them at compute time). A tied
+ * output projection is the token embedding, so writing
+ * "tok_emb.weight" changes both. Breaks the model's immutability:
+ * call it while no context computes with the model and no other thread
+ * uses it; KV caches filled before the write hold values of the old weights
+ * (mmg_context_reset them). Writing between mmg_trainer_step calls is
+ * allowed; the optimizer's moments are kept. [one thread per object] */
+MMG_API mmg_status mmg_model_write_param(mmg_model *model, const char *name, const float *src,
+                                         size_t n_elements);
+
 MMG_EXTERN_C_END
 
 #endif /* MMGEN_MODEL_H */

@@ -190,10 +190,12 @@ MMG_API void mmg_trainer_free(mmg_trainer *trainer);
 
 /* Forward and backward on `batch`, adding to the gradients; every
  * grad_accum_steps-th call also clips, applies AdamW with the scheduled
- * learning rate, and clears the gradients. *out_loss (may be NULL) is the mean
- * cross-entropy over the batch's counted labels (NaN if none count). Returns
- * MMG_OK; MMG_ERR_INVALID_ARG (NULL, batch shape inconsistent with the model:
- * src given to a decoder-only model or missing for an encoder-decoder);
+ * learning rate (the gradients it applied stay readable with
+ * mmg_trainer_read_grad until the next call starts a new window). *out_loss
+ * (may be NULL) is the mean cross-entropy over the batch's counted labels
+ * (NaN if none count). Returns MMG_OK; MMG_ERR_INVALID_ARG (NULL, batch
+ * shape inconsistent with the model: src given to a decoder-only model or
+ * missing for an encoder-decoder);
  * MMG_ERR_RANGE (a token or label id out of range, a length beyond
  * max_seq_len, named); MMG_ERR_LIMIT (the batch's activations would exceed
  * memory_limit: checked before allocating anything); MMG_ERR_NUMERIC (the loss
@@ -245,6 +247,18 @@ MMG_API mmg_status mmg_trainer_save(mmg_trainer *trainer, const mmg_loader *load
  * (malformed file, missing tensor). A NULL loader skips the loader state.
  * [one thread per object] */
 MMG_API mmg_status mmg_trainer_load(mmg_trainer *trainer, mmg_loader *loader, const char *path);
+
+/* Copies the gradient of parameter `name` (mmg_model_param_info's names and
+ * shapes) into dst, which holds `n_elements` floats (the parameter's count,
+ * else MMG_ERR_RANGE naming the expected shape; dst untouched). After the
+ * update of an mmg_trainer_step it is the gradient that update applied,
+ * after clipping (zeros before the first step); between the calls of one
+ * grad_accum_steps window, the sum accumulated so far. After a failed step
+ * (MMG_ERR_NUMERIC) the dropped gradients read as zeros. Since ABI 1.3.
+ * Returns MMG_OK; MMG_ERR_NOT_FOUND; MMG_ERR_RANGE; MMG_ERR_INVALID_ARG.
+ * [one thread per object] */
+MMG_API mmg_status mmg_trainer_read_grad(const mmg_trainer *trainer, const char *name, float *dst,
+                                         size_t n_elements);
 
 MMG_EXTERN_C_END
 

@@ -37,6 +37,7 @@ const ContextOptions = koffi.struct('mmg_context_options', { // mmgen/context.h
   n_slots: 'int32_t',
   max_seq_len: 'int32_t',
   memory_limit: 'uint64_t',
+  check_finite: 'int32_t', // since 1.3
 });
 
 const ModelConfig = koffi.struct('mmg_model_config', { // mmgen/model.h

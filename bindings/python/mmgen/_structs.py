@@ -48,7 +48,8 @@ class ContextOptions(ctypes.Structure):  # mmg_context_options, mmgen/context.h
                 ("n_threads", ctypes.c_int32),
                 ("n_slots", ctypes.c_int32),
                 ("max_seq_len", ctypes.c_int32),
-                ("memory_limit", ctypes.c_uint64)]
+                ("memory_limit", ctypes.c_uint64),
+                ("check_finite", ctypes.c_int32)]  # since 1.3
 
 
 class ModelConfig(ctypes.Structure):  # mmg_model_config, mmgen/model.h

@@ -1,0 +1,95 @@
+/* core/model_params.c - a model's parameters by name: listing them with
+ * their shapes, copying them out and writing them back (mmgen/model.h,
+ * since ABI 1.3), and the name + size check the trainer's gradient reader
+ * shares. */
+#include <string.h>
+
+#include "error.h"
+#include "model-impl.h"
+
+size_t mmg_model_param_count(const mmg_model *model) {
+    return model ? (size_t)model->n_tensors : 0;
+}
+
+mmg_status mmg_model_param_info(const mmg_model *model, size_t index, mmg_param_info *info) {
+    if (!model || !info) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_param_info: NULL argument");
+    size_t caller_size = info->struct_size;
+    if (caller_size < sizeof(size_t))
+        return mmg__error(MMG_ERR_INVALID_ARG,
+                          "mmg_model_param_info: info->struct_size is %zu; set it to "
+                          "sizeof(mmg_param_info)",
+                          caller_size);
+    if (index >= (size_t)model->n_tensors)
+        return mmg__error(MMG_ERR_RANGE,
+                          "mmg_model_param_info: index %zu is past the last parameter (the "
+                          "model has %d)",
+                          index, model->n_tensors);
+    const mmg__param *p = &model->tensors[index];
+    mmg_param_info full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = caller_size < sizeof full ? caller_size : sizeof full;
+    full.name = p->name;
+    full.n_dims = p->ndim;
+    for (int d = 0; d < p->ndim; d++) full.shape[d] = p->shape[d];
+    full.n_elements = p->numel;
+    memcpy(info, &full, full.struct_size);
+    return MMG_OK;
+}
+
+mmg_status mmg_model_param_find(const mmg_model *model, const char *name, size_t *out_index) {
+    if (!model || !name || !out_index)
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_param_find: NULL argument");
+    const mmg__param *p = mmg__model_find_param(model, name);
+    if (!p)
+        return mmg__error(MMG_ERR_NOT_FOUND,
+                          "the model has no parameter \"%.80s\" (mmg_model_param_info lists "
+                          "the %d it has)",
+                          name, model->n_tensors);
+    *out_index = (size_t)(p - model->tensors);
+    return MMG_OK;
+}
+
+mmg_status mmg__param_lookup(const mmg_model *model, const char *name, size_t n_elements,
+                             const char *fn, const mmg__param **out) {
+    const mmg__param *p = mmg__model_find_param(model, name);
+    if (!p)
+        return mmg__error(MMG_ERR_NOT_FOUND,
+                          "%s: the model has no parameter \"%.80s\" (mmg_model_param_info "
+                          "lists the %d it has)",
+                          fn, name, model->n_tensors);
+    if (n_elements != p->numel) {
+        if (p->ndim == 1)
+            return mmg__error(MMG_ERR_RANGE,
+                              "%s: \"%s\" has shape (%lld) = %zu floats; the buffer holds %zu",
+                              fn, p->name, (long long)p->shape[0], p->numel, n_elements);
+        return mmg__error(MMG_ERR_RANGE,
+                          "%s: \"%s\" has shape (%lld, %lld) = %zu floats; the buffer holds %zu",
+                          fn, p->name, (long long)p->shape[0], (long long)p->shape[1], p->numel,
+                          n_elements);
+    }
+    *out = p;
+    return MMG_OK;
+}
+
+mmg_status mmg_model_read_param(const mmg_model *model, const char *name, float *dst,
+                                size_t n_elements) {
+    if (!model || !name || !dst)
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_read_param: NULL argument");
+    const mmg__param *p;
+    mmg_status s = mmg__param_lookup(model, name, n_elements, "mmg_model_read_param", &p);
+    if (s) return s;
+    memcpy(dst, p->data, p->numel * sizeof *dst);
+    return MMG_OK;
+}
+
+mmg_status mmg_model_write_param(mmg_model *model, const char *name, const float *src,
+                                 size_t n_elements) {
+    if (!model || !name || !src)
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_write_param: NULL argument");
+    const mmg__param *p;
+    mmg_status s = mmg__param_lookup(model, name, n_elements, "mmg_model_write_param", &p);
+    if (s) return s;
+    /* memmove: a caller may pass a pointer into another parameter's copy. */
+    memmove(p->data, src, p->numel * sizeof *src);
+    return MMG_OK;
+}
