@@ -394,7 +394,7 @@ static int evaluate(mmg_trainer *tr, mmg_loader *val, int64_t max_batches, doubl
 static int save_all(mmg_trainer *tr, mmg_loader *loader, mmg_model *model, cli_tok *t,
                     cli_tok *source, int32_t source_offset, const train_args *a) {
     if (a->checkpoint && mmg_trainer_save(tr, loader, a->checkpoint) != MMG_OK)
-        return cli_fail("saving checkpoint '%s'", a->checkpoint);
+        return cli_fail("at the end of training"); /* the message names the file */
     if (t->tok && tokfile_embed(model, t) != 0) return CLI_ERR;
     if (source->tok) {
         char offset[16];
@@ -546,6 +546,12 @@ int cmd_train(int argc, char **argv) {
     else if (a.resume && !files_exist(a.checkpoint))
         rc = cli_error("--resume: checkpoint '%s' does not exist", a.checkpoint);
     else if (a.save_every && !a.checkpoint) rc = args_usage_error(&cmd, "--save-every needs --checkpoint FILE");
+    /* Paths written only at the end are checked now, not after hours of training. */
+    else if (files_check_writable("--output", a.output) ||
+             (a.checkpoint && files_check_writable("--checkpoint", a.checkpoint)) ||
+             (a.log_file && files_check_writable("--log-file", a.log_file)) ||
+             (a.plot && files_check_writable("--plot", a.plot)))
+        rc = CLI_ERR;
     else if (args_find(opts, "fim-rate")->seen && (a.tokens || a.pairs || args_find(opts, "encoder-layers")->seen))
         rc = args_usage_error(&cmd, "--fim-rate makes FIM examples of document FILES for a decoder-only model; "
                                     "not with --tokens, --pairs or --encoder-layers");
@@ -854,7 +860,7 @@ int cmd_train(int argc, char **argv) {
         if (!rc && a.save_every && step % a.save_every == 0 && step != a.steps) {
             if (mmg_trainer_save(tr, loader, a.checkpoint) != MMG_OK) {
                 progress_clear(&pg);
-                rc = cli_fail("saving checkpoint '%s' at step %lld", a.checkpoint, (long long)step);
+                rc = cli_fail("at step %lld", (long long)step); /* the message names the file */
             }
         }
     }

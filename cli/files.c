@@ -127,6 +127,35 @@ int files_exist(const char *path) {
     return stat(path, &st) == 0;
 }
 
+int files_check_writable(const char *what, const char *path) {
+    if (strcmp(path, "-") == 0) return 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "mmgen: %s '%s' is a directory\n", what, path);
+        return -1;
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+    if (!dir) {
+        fprintf(stderr, "mmgen: out of memory\n");
+        return -1;
+    }
+    int rc = 0;
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "mmgen: %s '%s': cannot use its directory '%s': %s\n", what, path, dir,
+                strerror(errno));
+        rc = -1;
+    } else if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "mmgen: %s '%s': '%s' is not a directory\n", what, path, dir);
+        rc = -1;
+    } else if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "mmgen: %s '%s': cannot write into '%s': %s\n", what, path, dir, strerror(errno));
+        rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
 const char *files_extension(const char *path) {
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash : path, '.');

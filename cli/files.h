@@ -22,6 +22,12 @@ int files_write(const char *path, const void *data, size_t size);
 /* Nonzero when `path` exists (any kind of file). */
 int files_exist(const char *path);
 
+/* Checks before a long job that `path` can be written later: its directory
+ * exists, is a directory and is writable, and `path` itself is not a
+ * directory. Returns 0, or -1 after printing an error naming `what` (e.g.
+ * "--output") and the path. */
+int files_check_writable(const char *what, const char *path);
+
 /* The lower-case extension of path after the last '.', "" if none. Points
  * into path. */
 const char *files_extension(const char *path);
