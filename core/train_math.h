@@ -16,7 +16,8 @@
  * picked at load time (GCC's target_clones; the build does not assume
  * -march=native). Element-wise results are identical in every version: ISO C
  * mode does not contract a*b+c into FMAs. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__) /* a TSan-instrumented ifunc resolver runs before TSan is up */
 #define MMG__VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define MMG__VEC_CLONES
