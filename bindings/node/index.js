@@ -1,5 +1,5 @@
 'use strict';
-// mmgen for Node.js: libmmgen's public C ABI (1.2) through koffi.
+// mmgen for Node.js: libmmgen's public C ABI (1.3) through koffi.
 //
 //   const mmgen = require('mmgen');      // or require('./bindings/node')
 //   mmgen.load('/path/to/libmmgen.so');  // optional: else $MMGEN_LIB, else libmmgen.so.1
@@ -8,6 +8,21 @@
 //                            temperature: 0.8, topP: 0.95, endToken: 'eos' });
 //   console.log(m.tokenizer.decode(ids).toString());
 //   m.close();
+//
+// Loading refuses, with MmgenError (MMG_ERR_ABI), a library that cannot serve
+// ABI 1.3 (checkAbi) or whose struct layouts differ from this module's mirrors
+// (checkLayouts: each mirror's size <= mmg_struct_size, each field at
+// mmg_struct_field_offset; the message names the struct and field).
+//
+// Model (since 1.3):
+//   Model.load(path, { nThreads, checkFinite }), Model.loadMemory(buffer, { ... })
+//   m.parameters()            Map name -> shape, e.g. 'tok_emb.weight' -> [300, 32]
+//   m.readParam(name)         a Float32Array copy, row-major
+//   m.writeParam(name, vals)  a Float32Array, typed array or Array of exactly the
+//                             parameter's size (else MMG_ERR_RANGE naming the shape)
+//   m.checkFinite = true      or generate({ checkFinite: true }): NaN/infinite logits
+//                             throw MMG_ERR_NUMERIC naming the token id and position
+// A tied output projection is 'tok_emb.weight' (there is no 'lm_head.weight').
 const L = require('./lib/library.js');
 const { Plugin, Tokenizer, Model } = require('./lib/api.js');
 const structs = require('./lib/structs.js');
@@ -17,6 +32,8 @@ module.exports = {
   library: L.get,
   openLibrary: L.openLibrary,
   checkAbi: L.checkAbi,
+  checkLayouts: L.checkLayouts,
+  libraryStructNames: L.libraryStructNames,
   findLibraryPath: L.findLibraryPath,
   ABI_MAJOR: L.ABI_MAJOR,
   ABI_MINOR: L.ABI_MINOR,

@@ -5,6 +5,9 @@
 // do nothing), at the end of a `using` block (Symbol.dispose, where the
 // runtime has it), or never if forgotten - there is no finalizer, so close
 // what you open. A Model closes its tokenizer and context before itself.
+//
+// Weights cross the boundary by copy (ABI.md, "Bindings"): readParam returns
+// a new Float32Array; writeParam copies the values it is given.
 const koffi = require('koffi');
 const L = require('./library.js');
 const S = require('./structs.js');
@@ -220,21 +223,44 @@ class Tokenizer extends Handle {
 const SAMPLING_FIELDS = { temperature: 'temperature', topK: 'top_k', topP: 'top_p', minP: 'min_p',
   repetitionPenalty: 'repetition_penalty', repetitionWindow: 'repetition_window' };
 
-/** A transformer loaded from a file (mmgen/model.h), with the context it
- * generates in (mmgen/context.h, created on first use). */
+/** A transformer loaded from a file or from its bytes (mmgen/model.h), with
+ * the context it generates in (mmgen/context.h, created on first use).
+ *
+ * checkFinite (an option of load/loadMemory, a settable property, and a
+ * generate() option for one call): the context checks every logit, and
+ * generation throws MMG_ERR_NUMERIC naming the token id, position and slot
+ * when one is NaN or infinite (mmg_context_options.check_finite). */
 class Model extends Handle {
-  constructor(lib, handle, nThreads = 0) {
+  constructor(lib, handle, nThreads = 0, checkFinite = false) {
     super(lib, handle, 'mmg_model_free');
     this._nThreads = nThreads;
+    this.checkFinite = Boolean(checkFinite);
     this._ctx = null;
+    this._ctxFinite = null; // the checkFinite the context was created with
     this._tok = undefined; // undefined: not asked yet; null: none
   }
 
   /** Loads a safetensors model written by `mmgen train`. */
-  static load(path, { nThreads = 0, lib = L.get() } = {}) {
+  static load(path, { nThreads = 0, checkFinite = false, lib = L.get() } = {}) {
     const out = [null];
     check(lib, lib.mmg_model_load(String(path), null, out), `loading ${path}`);
-    return new Model(lib, out[0], nThreads);
+    return new Model(lib, out[0], nThreads, checkFinite);
+  }
+
+  /** Loads a model from the bytes of a safetensors file (a Buffer, typed
+   * array or ArrayBuffer), as load() does from its path; the model keeps no
+   * reference to them. */
+  static loadMemory(data, { nThreads = 0, checkFinite = false, lib = L.get() } = {}) {
+    if (typeof data === 'string') {
+      throw new TypeError('loadMemory takes the bytes of a model file (a Buffer); ' +
+        'Model.load takes a path');
+    }
+    const buf = asBuffer(data);
+    const out = [null];
+    // An empty buffer still gets an address: the library then reports a short file.
+    check(lib, lib.mmg_model_load_memory(buf.length ? buf : Buffer.alloc(1), buf.length, null, out),
+      `loading a model from ${buf.length} bytes`);
+    return new Model(lib, out[0], nThreads, checkFinite);
   }
 
   close() {
@@ -264,6 +290,70 @@ class Model extends Handle {
     return Number(this._lib.mmg_model_n_params(this._handle()));
   }
 
+  _paramInfo(index) {
+    const lib = this._lib;
+    const p = koffi.alloc(S.ParamInfo, 1);
+    try {
+      koffi.encode(p, S.ParamInfo, { struct_size: koffi.sizeof(S.ParamInfo) });
+      check(lib, lib.mmg_model_param_info(this._handle(), index, p), `parameter ${index}`);
+      const info = koffi.decode(p, S.ParamInfo);
+      return { name: info.name, shape: Array.from(info.shape).slice(0, info.n_dims).map(Number),
+        nElements: Number(info.n_elements) };
+    } finally {
+      koffi.free(p);
+    }
+  }
+
+  _param(name) {
+    const index = [null];
+    check(this._lib, this._lib.mmg_model_param_find(this._handle(), String(name), index),
+      `parameter '${name}'`);
+    return this._paramInfo(index[0]);
+  }
+
+  /** The model's parameters in the library's order (the order of the file):
+   * a Map name -> shape (an Array), e.g. 'tok_emb.weight' -> [300, 32]. The
+   * shapes' products sum to nParams. */
+  parameters() {
+    const n = Number(this._lib.mmg_model_param_count(this._handle()));
+    const params = new Map();
+    for (let i = 0; i < n; i++) {
+      const { name, shape } = this._paramInfo(i);
+      params.set(name, shape);
+    }
+    return params;
+  }
+
+  /** A copy of parameter `name`: a Float32Array of its elements, row-major.
+   * MMG_ERR_NOT_FOUND for an unknown name. */
+  readParam(name) {
+    const { nElements } = this._param(name);
+    const out = new Float32Array(nElements);
+    check(this._lib, this._lib.mmg_model_read_param(this._handle(), String(name), out, nElements),
+      `reading parameter '${name}'`);
+    return out;
+  }
+
+  /** Overwrites parameter `name` with `values` (a Float32Array, another typed
+   * array or an Array of numbers, converted element by element), row-major,
+   * exactly as many as the parameter has: else MMG_ERR_RANGE naming the
+   * expected shape, the model unchanged. Values are stored as given, NaN
+   * included (see checkFinite). Writing 'tok_emb.weight' of a model with a
+   * tied output changes the output projection too. */
+  writeParam(name, values) {
+    let src;
+    if (values instanceof Float32Array) {
+      src = values;
+    } else if (Array.isArray(values) || (ArrayBuffer.isView(values) && !(values instanceof DataView))) {
+      src = Float32Array.from(values);
+    } else {
+      throw new TypeError('writeParam takes a Float32Array, another typed array or an Array of numbers');
+    }
+    const n = src.length;
+    check(this._lib, this._lib.mmg_model_write_param(this._handle(), String(name),
+      n ? src : new Float32Array(1), n), `writing parameter '${name}'`);
+  }
+
   /** The tokenizer the model carries ("mmgen.tokenizer"), or null. It is
    * closed with the model. */
   get tokenizer() {
@@ -280,16 +370,25 @@ class Model extends Handle {
     return this._tok;
   }
 
-  _context() {
+  /** The model's context, made again when `checkFinite` (null: the model's
+   * setting) differs from the one it was made with. */
+  _context(checkFinite = null) {
+    const finite = checkFinite == null ? this.checkFinite : Boolean(checkFinite);
+    if (this._ctx && this._ctxFinite !== finite) {
+      this._lib.mmg_context_free(this._ctx);
+      this._ctx = null;
+    }
     if (!this._ctx) {
       const lib = this._lib;
       const [p, co] = initStruct(S.ContextOptions, lib.mmg_context_options_init);
       try {
         co.n_threads = this._nThreads;
+        co.check_finite = finite ? 1 : 0;
         koffi.encode(p, S.ContextOptions, co);
         const out = [null];
         check(lib, lib.mmg_context_create(this._handle(), p, out), 'creating a context');
         this._ctx = out[0];
+        this._ctxFinite = finite;
       } finally {
         koffi.free(p);
       }
@@ -310,11 +409,13 @@ class Model extends Handle {
    * Array; the end token, when sampled, is its last element). Sampling
    * options left undefined keep the library's defaults (temperature 1,
    * top-k off, top-p 1; mmgen/sampling.h). endToken/startToken: an id, a
-   * special token name of the model's tokenizer ("eos"), or null. The same
-   * arguments give the same ids as `mmgen generate --prompt-ids ... --seed S
+   * special token name of the model's tokenizer ("eos"), or null.
+   * checkFinite: true/false overrides the model's checkFinite for this call
+   * (NaN or infinite logits throw MMG_ERR_NUMERIC). The same arguments give
+   * the same ids as `mmgen generate --prompt-ids ... --seed S
    * --no-constraint` with sampling at those settings. */
   generate({ promptIds = [], maxTokens = 256, seed = 0, endToken = null, startToken = null,
-    ...sampling } = {}) {
+    checkFinite = null, ...sampling } = {}) {
     const lib = this._lib;
     for (const k of Object.keys(sampling)) {
       if (!(k in SAMPLING_FIELDS)) throw new TypeError(`unknown generation option '${k}'`);
@@ -323,7 +424,7 @@ class Model extends Handle {
       throw new MmgenError(Status.MMG_ERR_INVALID_ARG, `maxTokens must be an integer >= 1, not ${maxTokens}`);
     }
     const prompt = idsArray(promptIds);
-    const ctx = this._context();
+    const ctx = this._context(checkFinite);
     const [sp, so] = initStruct(S.SamplingOptions, lib.mmg_sampling_options_init);
     let gp = null;
     const arrays = [];

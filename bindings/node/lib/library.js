@@ -5,11 +5,14 @@
 // MMGEN_LIB environment variable, or the system's library search for
 // libmmgen.so.1 (the installed soname). Before any other call the library
 // must serve the ABI this module was written against (mmg_abi_compatible,
-// mmgen/version.h); a library that cannot is refused with MmgenError.
+// mmgen/version.h), and every struct this module mirrors must have the
+// library's field offsets (mmgen/layout.h); a library that fails either check
+// is refused with MmgenError(MMG_ERR_ABI), never called.
 const koffi = require('koffi');
+const S = require('./structs.js');
 
 const ABI_MAJOR = 1;
-const ABI_MINOR = 2; // the header version this module mirrors
+const ABI_MINOR = 3; // the header version this module mirrors
 
 // mmg_status values (mmgen/status.h): part of the ABI, never renumbered.
 const STATUS_NAMES = ['MMG_OK', 'MMG_ERR_INVALID_ARG', 'MMG_ERR_NOMEM', 'MMG_ERR_IO',
@@ -40,6 +43,13 @@ const VERSION_SIGNATURES = [
   'uint32_t mmg_abi_version(void)',
   'const char *mmg_version_string(void)',
   'int mmg_abi_compatible(uint32_t major, uint32_t minor)',
+];
+// layout.h (1.3): declared once the version check has passed, then used to
+// check the struct mirrors before anything else is called.
+const LAYOUT_SIGNATURES = [
+  'size_t mmg_struct_size(const char *name)',
+  'int64_t mmg_struct_field_offset(const char *name, const char *field)',
+  'const char *mmg_struct_name_at(size_t index)',
 ];
 const SIGNATURES = [
   'const char *mmg_status_name(int status)',
@@ -75,6 +85,13 @@ const SIGNATURES = [
   'void mmg_model_free(void *model)',
   'int mmg_model_get_config(void *model, void *config)',
   'uint64_t mmg_model_n_params(void *model)',
+  'int mmg_model_load_memory(const uint8_t *data, size_t size, void *options, _Out_ void **out)',
+  'size_t mmg_model_param_count(void *model)',
+  'int mmg_model_param_info(void *model, size_t index, void *info)',
+  'int mmg_model_param_find(void *model, const char *name, _Out_ size_t *index)',
+  // float buffers are Float32Arrays, passed by address (koffi does not copy typed arrays)
+  'int mmg_model_read_param(void *model, const char *name, float *dst, size_t n_elements)',
+  'int mmg_model_write_param(void *model, const char *name, const float *src, size_t n_elements)',
   // context.h, sampling.h, generate.h
   'void mmg_context_options_init(void *opts, size_t struct_size)',
   'int mmg_context_create(void *model, void *opts, _Out_ void **out)',
@@ -106,8 +123,46 @@ function checkAbi(lib, major = ABI_MAJOR, minor = ABI_MINOR) {
   }
 }
 
-/** Opens libmmgen (see findLibraryPath), checks its ABI before anything
- * else, and declares every function this module calls. */
+/** The public structs the library describes (mmg_struct_name_at), in order. */
+function libraryStructNames(lib) {
+  const names = [];
+  for (;;) {
+    const n = lib.mmg_struct_name_at(names.length);
+    if (n == null) return names;
+    names.push(n);
+  }
+}
+
+/** Throws MmgenError(MMG_ERR_ABI) naming the struct and field unless every
+ * mirror (an object C name -> [koffi struct, header], structs.MIRRORS by
+ * default) fits the library's layout (mmgen/layout.h): its size at most
+ * mmg_struct_size(name) (a newer library may have appended fields) and each
+ * field at mmg_struct_field_offset(name, field). */
+function checkLayouts(lib, mirrors = S.MIRRORS) {
+  const libText = `libmmgen ${lib.mmg_version_string()}`;
+  const fail = (text) => { throw new MmgenError(Status.MMG_ERR_ABI, text); };
+  for (const [cname, [mirror]] of Object.entries(mirrors)) {
+    const size = Number(lib.mmg_struct_size(cname));
+    if (size === 0) fail(`struct ${cname}: ${libText} does not know it (the binding mirrors it)`);
+    if (koffi.sizeof(mirror) > size) {
+      fail(`struct ${cname}: the binding's mirror has ${koffi.sizeof(mirror)} bytes, ${libText}'s ` +
+        `struct only ${size}`);
+    }
+    for (const field of Object.keys(mirror.members)) {
+      const want = Number(lib.mmg_struct_field_offset(cname, field));
+      const have = koffi.offsetof(mirror, field);
+      if (want !== have) {
+        const where = want < 0 ? 'has no such field' : `has it at offset ${want}`;
+        fail(`struct ${cname}, field ${field}: the binding's mirror has it at offset ${have}, ` +
+          `${libText} ${where}`);
+      }
+    }
+  }
+}
+
+/** Opens libmmgen (see findLibraryPath), checks its ABI version and the
+ * struct mirrors before anything else, and declares every function this
+ * module calls. */
 function openLibrary(path) {
   const where = findLibraryPath(path);
   let handle;
@@ -121,6 +176,8 @@ function openLibrary(path) {
   // The version functions exist in every 1.x; declare them before asking.
   for (const sig of VERSION_SIGNATURES) lib[nameOf(sig)] = handle.func(sig);
   checkAbi(lib);
+  for (const sig of LAYOUT_SIGNATURES) lib[nameOf(sig)] = handle.func(sig);
+  checkLayouts(lib);
   for (const sig of SIGNATURES) lib[nameOf(sig)] = handle.func(sig);
   return lib;
 }
@@ -147,5 +204,5 @@ function check(lib, status, doing) {
 
 module.exports = {
   ABI_MAJOR, ABI_MINOR, STATUS_NAMES, Status, MmgenError,
-  findLibraryPath, checkAbi, openLibrary, load, get, check,
+  findLibraryPath, checkAbi, checkLayouts, libraryStructNames, openLibrary, load, get, check,
 };

@@ -5,6 +5,8 @@
 // *_init function with koffi.sizeof(mirror) as its struct_size, so the
 // library reads and writes only the fields this module knows (ABI.md,
 // "struct_size"). Pointer and callback fields are plain addresses ('void *').
+// Loading the library checks every mirror of MIRRORS against the library's
+// own layout table (mmgen/layout.h; library.js checkLayouts).
 const koffi = require('koffi');
 
 const SamplingOptions = koffi.struct('mmg_sampling_options', { // mmgen/sampling.h
@@ -60,12 +62,24 @@ const ModelConfig = koffi.struct('mmg_model_config', { // mmgen/model.h
   norm_bias: 'int32_t',
 });
 
-// C name -> [mirror, header]: what the layout test compiles against.
+const PARAM_MAX_DIMS = 4; // MMG_PARAM_MAX_DIMS
+
+const ParamInfo = koffi.struct('mmg_param_info', { // mmgen/model.h, since 1.3
+  struct_size: 'size_t',
+  name: 'const char *', // owned by the model
+  n_dims: 'int32_t',
+  shape: koffi.array('int64_t', PARAM_MAX_DIMS),
+  n_elements: 'uint64_t',
+});
+
+// C name -> [mirror, header]: what loading checks against mmg_struct_*, and
+// what the layout test compiles against.
 const MIRRORS = {
   mmg_sampling_options: [SamplingOptions, 'mmgen/sampling.h'],
   mmg_generate_options: [GenerateOptions, 'mmgen/generate.h'],
   mmg_context_options: [ContextOptions, 'mmgen/context.h'],
   mmg_model_config: [ModelConfig, 'mmgen/model.h'],
+  mmg_param_info: [ParamInfo, 'mmgen/model.h'],
 };
 
-module.exports = { SamplingOptions, GenerateOptions, ContextOptions, ModelConfig, MIRRORS };
+module.exports = { SamplingOptions, GenerateOptions, ContextOptions, ModelConfig, ParamInfo, MIRRORS };

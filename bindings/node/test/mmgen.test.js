@@ -217,3 +217,198 @@ test('struct mirrors have the C compiler\'s sizes and offsets', (t) => {
   const out = execFileSync(path.join(tmp, 'layout'), { env }).toString().trim().split('\n').map(Number);
   assert.deepEqual(out, expected);
 });
+
+test('every mirror is a struct the library describes', () => {
+  const lib = mmgen.library();
+  const names = mmgen.libraryStructNames(lib);
+  assert.ok(names.includes('mmg_context_options') && names.includes('mmg_param_info'), names.join());
+  assert.deepEqual(Object.keys(mmgen.structs.MIRRORS).filter((n) => !names.includes(n)), []);
+  mmgen.checkLayouts(lib); // what loading did
+});
+
+test('the layout check refuses a wrong mirror, naming the struct and field', () => {
+  const lib = mmgen.library();
+  const S = mmgen.structs;
+  // mmg_context_options with n_slots 4 bytes later; a field the library lacks;
+  // a mirror larger than the library's struct; a struct it does not know.
+  const moved = koffi.struct({ struct_size: 'size_t', n_threads: 'int32_t', padding: 'int32_t',
+    n_slots: 'int32_t' });
+  const renamed = koffi.struct({ struct_size: 'size_t', temp: 'float' });
+  const tooBig = koffi.struct({ ...Object.fromEntries(Object.entries(S.ModelConfig.members)
+    .map(([k, v]) => [k, v.type])), future: koffi.array('uint64_t', 8) });
+  const cases = [
+    ['mmg_context_options', moved, ['field padding', 'offset 12']],
+    ['mmg_sampling_options', renamed, ['field temp', 'has no such field']],
+    ['mmg_model_config', tooBig, [`mirror has ${koffi.sizeof(tooBig)} bytes`]],
+    ['mmg_no_such_struct', S.ModelConfig, ['does not know it']],
+  ];
+  for (const [cname, mirror, words] of cases) {
+    assert.throws(() => mmgen.checkLayouts(lib, { [cname]: [mirror, 'mmgen/mmgen.h'] }), (e) => {
+      assert.ok(e instanceof mmgen.MmgenError);
+      assert.equal(e.status, mmgen.Status.MMG_ERR_ABI);
+      for (const w of [`struct ${cname}`, ...words]) assert.ok(e.message.includes(w), e.message);
+      return true;
+    });
+  }
+});
+
+test('loading refuses a wrong mirror', () => {
+  const { MIRRORS } = mmgen.structs;
+  const saved = MIRRORS.mmg_context_options;
+  MIRRORS.mmg_context_options = [koffi.struct({ struct_size: 'size_t', n_threads: 'int32_t',
+    unused: 'int32_t', n_slots: 'int32_t' }), 'mmgen/context.h'];
+  try {
+    assert.throws(() => mmgen.openLibrary(), (e) => e.status === mmgen.Status.MMG_ERR_ABI &&
+      e.message.includes('struct mmg_context_options, field unused'));
+  } finally {
+    MIRRORS.mmg_context_options = saved;
+  }
+});
+
+// ---- parameters (ABI 1.3) ------------------------------------------------------
+
+const product = (shape) => shape.reduce((a, b) => a * b, 1);
+
+/** Runs fn(model) on a fresh load of the test model, then closes it. */
+function withModel(fn, options) {
+  const m = mmgen.Model.load(modelPath, options);
+  try {
+    return fn(m);
+  } finally {
+    m.close();
+  }
+}
+
+/** The output projection's name: lm_head.weight, or tok_emb.weight when tied. */
+function outputWeight(m) {
+  return m.parameters().has('lm_head.weight') ? 'lm_head.weight' : 'tok_emb.weight';
+}
+
+test('parameters() lists names and shapes that sum to nParams', () => withModel((m) => {
+  const params = m.parameters();
+  assert.ok(params instanceof Map);
+  assert.equal([...params.keys()][0], 'tok_emb.weight');
+  assert.deepEqual(params.get('tok_emb.weight'), [300, 32]);
+  let total = 0;
+  for (const [name, shape] of params) {
+    assert.ok(shape.length >= 1 && shape.length <= 4 && shape.every(Number.isInteger), name);
+    assert.equal(m.readParam(name).length, product(shape));
+    total += product(shape);
+  }
+  assert.equal(total, m.nParams);
+}));
+
+test('readParam/writeParam round trip', () => withModel((m) => {
+  const name = 'decoder.layers.0.ff.fc1.weight';
+  const w = m.readParam(name);
+  assert.ok(w instanceof Float32Array && w.length === product(m.parameters().get(name)));
+  assert.ok(w.some((x) => x !== 0));
+  const edited = w.map((x) => x * 0.5 + 0.25);
+  m.writeParam(name, edited);
+  assert.deepEqual(m.readParam(name), edited);
+  m.writeParam(name, Array.from(w)); // an Array of numbers
+  assert.deepEqual(m.readParam(name), w);
+  m.writeParam(name, Float64Array.from(edited)); // another typed array
+  assert.deepEqual(m.readParam(name), edited);
+  const big = new Float32Array(w.length + 8);
+  big.set(w, 8);
+  m.writeParam(name, big.subarray(8)); // a view at an offset
+  assert.deepEqual(m.readParam(name), w);
+  assert.throws(() => m.writeParam(name, 'text'), TypeError);
+  const notFound = (e) =>
+    e.status === mmgen.Status.MMG_ERR_NOT_FOUND && e.lastError.includes('no.such.weight');
+  assert.throws(() => m.readParam('no.such.weight'), notFound);
+  assert.throws(() => m.writeParam('no.such.weight', [1]), notFound);
+}));
+
+test('a wrong-size write throws MMG_ERR_RANGE naming the shape', () => withModel((m) => {
+  const shape = m.parameters().get('tok_emb.weight');
+  const before = m.readParam('tok_emb.weight');
+  for (const bad of [[1, 2], before.subarray(1), new Float32Array(before.length + 1), []]) {
+    assert.throws(() => m.writeParam('tok_emb.weight', bad), (e) => {
+      assert.equal(e.status, mmgen.Status.MMG_ERR_RANGE);
+      assert.ok(e.lastError.includes(`(${shape.join(', ')})`), e.lastError);
+      assert.ok(e.lastError.includes(`holds ${bad.length}`), e.lastError);
+      return true;
+    });
+  }
+  assert.deepEqual(m.readParam('tok_emb.weight'), before); // unchanged
+}));
+
+test('copying every parameter of A into B makes B generate as A', () => {
+  const a = mmgen.Model.load(modelPath);
+  const b = mmgen.Model.load(modelPath);
+  try {
+    const opts = { promptIds: [1, 2, 3, 40], maxTokens: 16, seed: 4, ...SAMPLING };
+    const want = a.generate(opts);
+    assert.deepEqual(b.generate(opts), want);
+    for (const name of b.parameters().keys()) { // B becomes another model
+      b.writeParam(name, b.readParam(name).map((x, i) => x * -1.5 + (i % 7) * 0.01));
+    }
+    assert.notDeepEqual(b.generate(opts), want);
+    for (const name of a.parameters().keys()) b.writeParam(name, a.readParam(name));
+    assert.deepEqual(b.generate(opts), want);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('loadMemory gives the same tokens as load', () => {
+  const data = fs.readFileSync(modelPath);
+  const opts = { promptIds: [1, 2, 3], maxTokens: 16, seed: 9, endToken: 'eos', ...SAMPLING };
+  const want = withModel((m) => m.generate(opts));
+  const copy = new Uint8Array(data); // a typed array, not a Buffer
+  for (const form of [data, copy, copy.buffer]) {
+    const m = mmgen.Model.loadMemory(form);
+    try {
+      assert.equal(m.tokenizer.vocabSize, 300); // the metadata came along
+      assert.deepEqual(m.generate(opts), want);
+    } finally {
+      m.close();
+    }
+  }
+  assert.throws(() => mmgen.Model.loadMemory(data.subarray(0, 100)),
+    (e) => e.status === mmgen.Status.MMG_ERR_FORMAT && e.lastError.includes('<memory>'));
+  assert.throws(() => mmgen.Model.loadMemory(modelPath), TypeError);
+});
+
+test('checkFinite reports NaN logits where they are computed', () => withModel((m) => {
+  const name = outputWeight(m);
+  m.writeParam(name, new Float32Array(m.readParam(name).length).fill(NaN));
+  const opts = { promptIds: [1, 2, 3], maxTokens: 4, seed: 1 };
+  // The sampler refuses NaN logits either way; checkFinite names the token id and position.
+  assert.throws(() => m.generate({ ...opts, checkFinite: true }), (e) => e.status ===
+    mmgen.Status.MMG_ERR_NUMERIC && e.lastError.includes('token id 0 is NaN at position 2'));
+  m.checkFinite = true; // the model's setting, used when generate() leaves it out
+  assert.throws(() => m.generate(opts), (e) => e.lastError.includes('token id 0 is NaN'));
+  m.checkFinite = false;
+  assert.throws(() => m.generate(opts), (e) =>
+    e.status === mmgen.Status.MMG_ERR_NUMERIC && !e.lastError.includes('token id'));
+}));
+
+test('checkFinite catches the -inf logit that sampling accepts', () => {
+  // The final norm outputs e_0 (weight 0, bias one-hot): every logit is
+  // column 0 of the output projection, and token 7's is -inf.
+  withModel((m) => {
+    const [c] = m.parameters().get('decoder.norm.weight');
+    const name = outputWeight(m);
+    m.writeParam('decoder.norm.weight', new Float32Array(c));
+    m.writeParam('decoder.norm.bias', Float32Array.from({ length: c }, (_, i) => (i === 0 ? 1 : 0)));
+    const w = m.readParam(name);
+    w[7 * c] = -Infinity;
+    m.writeParam(name, w);
+    const opts = { promptIds: [1, 2, 3], maxTokens: 12, seed: 1, ...SAMPLING };
+    const ids = m.generate(opts);
+    assert.equal(ids.length, 12);
+    assert.ok(!ids.includes(7));
+    assert.throws(() => m.generate({ ...opts, checkFinite: true }), (e) =>
+      e.status === mmgen.Status.MMG_ERR_NUMERIC &&
+      e.lastError.includes('token id 7 is infinite at position 2 of slot 0'));
+    assert.deepEqual(m.generate(opts), ids);
+  });
+  withModel((m) => {
+    assert.equal(m.checkFinite, true);
+    m.generate({ promptIds: [1, 2, 3], maxTokens: 4, seed: 1 }); // a healthy model passes
+  }, { checkFinite: true });
+});

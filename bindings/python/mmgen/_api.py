@@ -4,10 +4,17 @@ Each wraps one C object and frees it exactly once: on close(), at the end of
 a `with` block, or when garbage-collected, whichever comes first. Objects made
 from another keep what they need alive (a Trainer its Model); a Model closes
 its tokenizers, context and trainers before itself.
+
+Weights cross the boundary by copy (ABI.md, "Bindings"): read_param and
+Trainer.read_grad return a new array.array('f') (or, with numpy=True, a numpy
+array of the parameter's shape); write_param takes either, or any sequence of
+numbers. numpy is never imported unless asked for.
 """
+import array
 import ctypes
 import json
 import queue
+import sys
 import threading
 import weakref
 
@@ -42,6 +49,55 @@ def _take_string(lib, ptr):
 
 def _as_bytes(data):
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def _byte_buffer(data):
+    """(object to pass as void *, size) for bytes-like `data`, without a copy
+    where ctypes allows one (bytes, writable buffers)."""
+    if isinstance(data, bytes):
+        return data, len(data)
+    view = memoryview(data).cast("B")
+    if view.readonly:
+        return view.tobytes(), view.nbytes
+    return (ctypes.c_char * view.nbytes).from_buffer(view), view.nbytes
+
+
+def _numpy():
+    try:
+        import numpy
+    except ImportError:
+        raise ImportError("numpy=True needs numpy, which is not installed; leave it False "
+                          "for an array.array('f')") from None
+    return numpy
+
+
+_NO_FLOATS = (ctypes.c_float * 1)()  # a valid address for an empty buffer
+
+
+def _float_source(values):
+    """(owner, address, count) of `values` as contiguous float32 for the C
+    side: an array.array('f') or a C-contiguous float32 numpy array is passed
+    as it is, another numpy array converted, any other sequence of numbers
+    copied into an array.array('f')."""
+    np = sys.modules.get("numpy")  # a numpy array means numpy is imported already
+    if np is not None and isinstance(values, np.ndarray):
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        addr, n = values.ctypes.data, values.size
+    else:
+        if not (isinstance(values, array.array) and values.typecode == "f"):
+            values = array.array("f", values)
+        addr, n = values.buffer_info()
+    return values, (addr if n else ctypes.addressof(_NO_FLOATS)), n
+
+
+def _float_sink(shape, n, numpy):
+    """(array, address) of a new float32 array of `n` elements for the C side
+    to fill: a numpy array of `shape` with numpy=True, else an array.array('f')."""
+    if numpy:
+        out = _numpy().empty(shape, dtype="float32")
+        return out, out.ctypes.data
+    out = array.array("f", bytes(4 * n))
+    return out, out.buffer_info()[0]
 
 
 class _Handle:
@@ -242,27 +298,46 @@ _SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalt
 
 class Model(_Handle):
     """A transformer loaded from a file or created from a config (mmgen/model.h),
-    with the context it generates in (mmgen/context.h, created on first use)."""
+    with the context it generates in (mmgen/context.h, created on first use).
 
-    def __init__(self, lib, handle, n_threads=0):
+    check_finite (a constructor argument and a settable attribute; generate()
+    can also override it per call): the context checks every logit and
+    generation fails with MMG_ERR_NUMERIC, naming the slot, position and
+    token id, when one is NaN or infinite (mmg_context_options.check_finite)."""
+
+    def __init__(self, lib, handle, n_threads=0, check_finite=False):
         super().__init__(lib, handle)
         self._n_threads = n_threads
+        self.check_finite = bool(check_finite)
         self._ctx = None
+        self._ctx_finite = None  # the check_finite the context was created with
         self._tok = {}
         self._dependents = weakref.WeakSet()  # trainers: closed before the model
         self._busy = threading.Lock()
 
     @classmethod
-    def load(cls, path, n_threads=0, lib=None):
+    def load(cls, path, n_threads=0, lib=None, check_finite=False):
         """Loads a safetensors model written by `mmgen train` or save()."""
         lib = lib or _lib.get()
         h = ctypes.c_void_p()
         path = str(path)
         check(lib, lib.mmg_model_load(path.encode(), None, ctypes.byref(h)), "loading %s" % path)
-        return cls(lib, h, n_threads)
+        return cls(lib, h, n_threads, check_finite)
 
     @classmethod
-    def create(cls, config, seed=0, init_std=None, n_threads=0, lib=None):
+    def load_memory(cls, data, n_threads=0, lib=None, check_finite=False):
+        """Loads a model from the bytes of a safetensors file (bytes,
+        bytearray, memoryview...), as load() does from its path; the model
+        keeps no reference to `data`."""
+        lib = lib or _lib.get()
+        buf, size = _byte_buffer(data)
+        h = ctypes.c_void_p()
+        check(lib, lib.mmg_model_load_memory(buf, size, None, ctypes.byref(h)),
+              "loading a model from %d bytes" % size)
+        return cls(lib, h, n_threads, check_finite)
+
+    @classmethod
+    def create(cls, config, seed=0, init_std=None, n_threads=0, lib=None, check_finite=False):
         """A model with random weights from `config` (a dict of the keys
         mmgen.config uses, e.g. {"vocab_size": 300, "d_model": 32, ...})."""
         lib = lib or _lib.get()
@@ -278,7 +353,7 @@ class Model(_Handle):
         h = ctypes.c_void_p()
         check(lib, lib.mmg_model_create(ctypes.byref(c), ctypes.byref(o), ctypes.byref(h)),
               "creating a model")
-        return cls(lib, h, n_threads)
+        return cls(lib, h, n_threads, check_finite)
 
     def close(self):
         for d in list(self._dependents):
@@ -311,6 +386,50 @@ class Model(_Handle):
     @property
     def n_params(self):
         return self._lib.mmg_model_n_params(self._handle())
+
+    def _param_info(self, index):
+        info = S.ParamInfo()
+        info.struct_size = ctypes.sizeof(info)
+        check(self._lib, self._lib.mmg_model_param_info(self._handle(), index, ctypes.byref(info)),
+              "parameter %d" % index)
+        return info.name.decode(), tuple(info.shape[:info.n_dims]), info.n_elements
+
+    def _param(self, name):
+        """(name, shape, n_elements) of the parameter called `name`."""
+        index = ctypes.c_size_t()
+        check(self._lib, self._lib.mmg_model_param_find(self._handle(), _as_bytes(name),
+                                                        ctypes.byref(index)),
+              "parameter %r" % (name,))
+        return self._param_info(index.value)
+
+    def parameters(self):
+        """The model's parameters in the library's order (the order save()
+        writes): a dict name -> shape, e.g. {"tok_emb.weight": (300, 32), ...}.
+        The shapes' products sum to n_params."""
+        return dict(self._param_info(i)[:2]
+                    for i in range(self._lib.mmg_model_param_count(self._handle())))
+
+    def read_param(self, name, numpy=False):
+        """A copy of parameter `name`: an array.array('f') of its elements,
+        row-major, or with numpy=True a float32 numpy array of its shape.
+        MMG_ERR_NOT_FOUND for an unknown name."""
+        _, shape, n = self._param(name)
+        out, addr = _float_sink(shape, n, numpy)
+        check(self._lib, self._lib.mmg_model_read_param(self._handle(), _as_bytes(name), addr, n),
+              "reading parameter %r" % (name,))
+        return out
+
+    def write_param(self, name, values):
+        """Overwrites parameter `name` with `values` (an array.array('f'), a
+        numpy array of any shape, a list...: its elements row-major, exactly
+        as many as the parameter has, else MMG_ERR_RANGE naming the expected
+        shape and the model unchanged). Values are stored as given, NaN
+        included (see check_finite). Writing "tok_emb.weight" of a model with
+        a tied output changes the output projection too."""
+        values, addr, n = _float_source(values)  # `values` keeps the memory alive
+        with self._busy:  # no generation computes with the model meanwhile
+            check(self._lib, self._lib.mmg_model_write_param(self._handle(), _as_bytes(name), addr, n),
+                  "writing parameter %r" % (name,))
 
     def metadata(self, key, default=None):
         v = ctypes.c_char_p()
@@ -352,15 +471,22 @@ class Model(_Handle):
     def context_length(self):
         return self._lib.mmg_context_max_seq_len(self._context())
 
-    def _context(self):
+    def _context(self, check_finite=None):
+        """The model's context, made again when `check_finite` (None: the
+        model's setting) differs from the one it was made with."""
+        finite = self.check_finite if check_finite is None else bool(check_finite)
+        if self._ctx and self._ctx_finite != finite:
+            ctx, self._ctx = self._ctx, None
+            self._lib.mmg_context_free(ctx)
         if not self._ctx:
             co = S.ContextOptions()
             self._lib.mmg_context_options_init(ctypes.byref(co), ctypes.sizeof(co))
             co.n_threads = self._n_threads
+            co.check_finite = int(finite)
             ctx = ctypes.c_void_p()
             check(self._lib, self._lib.mmg_context_create(self._handle(), ctypes.byref(co),
                                                           ctypes.byref(ctx)), "creating a context")
-            self._ctx = ctx
+            self._ctx, self._ctx_finite = ctx, finite
         return self._ctx
 
     def _special(self, token):
@@ -374,7 +500,7 @@ class Model(_Handle):
     def generate(self, prompt_ids=(), max_tokens=256, seed=0, temperature=None, top_k=None,
                  top_p=None, min_p=None, repetition_penalty=None, repetition_window=None,
                  end_token=None, start_token=None, source_ids=None, constraint=False,
-                 on_token=None):
+                 on_token=None, check_finite=None):
         """Generates up to `max_tokens` ids after `prompt_ids` and returns them
         (a list; the end token, when sampled, is its last element).
 
@@ -385,9 +511,11 @@ class Model(_Handle):
         the tokenizer's constraint extension restrict tokens (of this call's
         new tokens). on_token(index, token) is called as each token comes;
         a true return value stops generation (the tokens so far are
-        returned). The same arguments give the same ids as `mmgen generate
-        --prompt-ids ... --seed S --no-constraint` with sampling at those
-        settings."""
+        returned). check_finite: True/False overrides the model's
+        check_finite for this call (NaN or infinite logits raise
+        MMG_ERR_NUMERIC). The same arguments give the same ids as `mmgen
+        generate --prompt-ids ... --seed S --no-constraint` with sampling at
+        those settings."""
         lib = self._lib
         so = S.SamplingOptions()
         lib.mmg_sampling_options_init(ctypes.byref(so), ctypes.sizeof(so))
@@ -442,8 +570,9 @@ class Model(_Handle):
         out = (ctypes.c_int32 * max_tokens)()
         out_len = (ctypes.c_int32 * 1)()
         with self._busy:  # a context computes for one thread at a time
-            st = lib.mmg_generate(self._context(), ctypes.byref(go), 1, sources, s_len, prompts,
-                                  p_len, seeds, out, out_len)
+            ctx = self._context(check_finite)
+            st = lib.mmg_generate(ctx, ctypes.byref(go), 1, sources, s_len, prompts, p_len, seeds,
+                                  out, out_len)
         if failure:
             raise failure[0]
         if st == _lib.MMG_ERR_CANCELLED and stopped:
@@ -546,6 +675,17 @@ class Trainer(_Handle):
     @property
     def learning_rate(self):
         return self._lib.mmg_trainer_learning_rate(self._handle())
+
+    def read_grad(self, name, numpy=False):
+        """A copy of the gradient of parameter `name`, as Model.read_param
+        returns the parameter: the one the last update applied (after
+        clipping), or the sum so far within a grad_accum_steps window; zeros
+        before the first step."""
+        _, shape, n = self._model._param(name)
+        out, addr = _float_sink(shape, n, numpy)
+        check(self._lib, self._lib.mmg_trainer_read_grad(self._handle(), _as_bytes(name), addr, n),
+              "reading the gradient of %r" % (name,))
+        return out
 
     def close(self):
         super().close()

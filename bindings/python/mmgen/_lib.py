@@ -3,8 +3,10 @@
 The library comes from, in order: an explicit path given to load(), the
 MMGEN_LIB environment variable, or the system's library search (libmmgen.so.1,
 as installed). Before any other call the library must serve the ABI this
-package was written against (mmg_abi_compatible, mmgen/version.h); a library
-that cannot is refused with MmgenError, never called.
+package was written against (mmg_abi_compatible, mmgen/version.h), and every
+struct this package mirrors must have the library's field offsets
+(mmgen/layout.h); a library that fails either check is refused with
+MmgenError(MMG_ERR_ABI), never called.
 """
 import ctypes
 import ctypes.util
@@ -13,7 +15,7 @@ import threading
 
 from . import _structs as S
 
-ABI_MAJOR, ABI_MINOR = 1, 2  # the header version this package mirrors
+ABI_MAJOR, ABI_MINOR = 1, 3  # the header version this package mirrors
 
 # mmg_status values (mmgen/status.h): part of the ABI, never renumbered.
 STATUS_NAMES = ("MMG_OK", "MMG_ERR_INVALID_ARG", "MMG_ERR_NOMEM", "MMG_ERR_IO", "MMG_ERR_FORMAT",
@@ -114,6 +116,12 @@ SIGNATURES = {
     "mmg_model_n_params": (_u64, [P]),
     "mmg_model_get_metadata": (_int, [P, ctypes.c_char_p, c_char_pp]),
     "mmg_model_set_metadata": (_int, [P, ctypes.c_char_p, ctypes.c_char_p]),
+    "mmg_model_load_memory": (_int, [P, _size, P, PP]),
+    "mmg_model_param_count": (_size, [P]),
+    "mmg_model_param_info": (_int, [P, _size, ctypes.POINTER(S.ParamInfo)]),
+    "mmg_model_param_find": (_int, [P, ctypes.c_char_p, c_size_p]),
+    "mmg_model_read_param": (_int, [P, ctypes.c_char_p, P, _size]),
+    "mmg_model_write_param": (_int, [P, ctypes.c_char_p, P, _size]),
     # context.h, sampling.h, generate.h
     "mmg_context_options_init": (None, [P, _size]),
     "mmg_context_create": (_int, [P, P, PP]),
@@ -136,6 +144,15 @@ SIGNATURES = {
     "mmg_trainer_step": (_int, [P, P, ctypes.POINTER(ctypes.c_float)]),
     "mmg_trainer_steps_done": (ctypes.c_int64, [P]),
     "mmg_trainer_learning_rate": (ctypes.c_float, [P]),
+    "mmg_trainer_read_grad": (_int, [P, ctypes.c_char_p, P, _size]),
+}
+
+# layout.h (1.3): declared once the version check has passed, then used to
+# check the struct mirrors before anything else is called.
+LAYOUT_SIGNATURES = {
+    "mmg_struct_size": (_size, [ctypes.c_char_p]),
+    "mmg_struct_field_offset": (ctypes.c_int64, [ctypes.c_char_p, ctypes.c_char_p]),
+    "mmg_struct_name_at": (ctypes.c_char_p, [_size]),
 }
 
 _lock = threading.Lock()
@@ -162,9 +179,44 @@ def check_abi(lib, major=ABI_MAJOR, minor=ABI_MINOR):
                          % (lib.mmg_version_string().decode(), v >> 16, v & 0xFFFF, major, minor))
 
 
+def library_struct_names(lib):
+    """The public structs the library describes (mmg_struct_name_at), in order."""
+    names = []
+    while True:
+        n = lib.mmg_struct_name_at(len(names))
+        if n is None:
+            return names
+        names.append(n.decode())
+
+
+def check_layouts(lib, mirrors=None):
+    """Raises MmgenError(MMG_ERR_ABI) naming the struct and field unless every
+    mirror (a dict C name -> (ctypes.Structure, header), S.MIRRORS by
+    default) fits the library's layout (mmgen/layout.h): its size at most
+    mmg_struct_size(name) (a newer library may have appended fields) and each
+    field at mmg_struct_field_offset(name, field)."""
+    lib_text = "libmmgen %s" % lib.mmg_version_string().decode()
+    for cname, (mirror, _) in (S.MIRRORS if mirrors is None else mirrors).items():
+        size = lib.mmg_struct_size(cname.encode())
+        if size == 0:
+            raise MmgenError(MMG_ERR_ABI, "struct %s: %s does not know it (the binding mirrors it)"
+                             % (cname, lib_text))
+        if ctypes.sizeof(mirror) > size:
+            raise MmgenError(MMG_ERR_ABI, "struct %s: the binding's mirror has %d bytes, %s's "
+                             "struct only %d" % (cname, ctypes.sizeof(mirror), lib_text, size))
+        for field, _ in mirror._fields_:
+            want = lib.mmg_struct_field_offset(cname.encode(), field.encode())
+            have = getattr(mirror, field).offset
+            if want != have:
+                where = "has no such field" if want < 0 else "has it at offset %d" % want
+                raise MmgenError(MMG_ERR_ABI, "struct %s, field %s: the binding's mirror has it at "
+                                 "offset %d, %s %s" % (cname, field, have, lib_text, where))
+
+
 def open_library(path=None):
-    """Opens libmmgen (see find_library_path), checks its ABI first, and
-    declares every function this package calls. Raises MmgenError."""
+    """Opens libmmgen (see find_library_path), checks its ABI version and the
+    struct mirrors first, and declares every function this package calls.
+    Raises MmgenError."""
     where = find_library_path(path)
     try:
         lib = ctypes.CDLL(where)
@@ -176,6 +228,10 @@ def open_library(path=None):
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = SIGNATURES[name]
     check_abi(lib)
+    for name, (res, args) in LAYOUT_SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    check_layouts(lib)
     for name, (res, args) in SIGNATURES.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args

@@ -4,8 +4,10 @@ Each mirrors its header field for field, in order (structs only grow at their
 end, so a mirror of an older minor stays valid). Every one is filled by the
 library's *_init function with ctypes.sizeof(mirror) as its struct_size, so
 the library reads and writes only the fields this package knows and gives the
-others their defaults (ABI.md, "struct_size"). The tests compare each size and
-offset with the C compiler's when one is installed.
+others their defaults (ABI.md, "struct_size"). Loading the library checks
+every mirror in MIRRORS against the library's own layout table (mmgen/layout.h,
+_lib.check_layouts); the tests also compare each size and offset with the C
+compiler's when one is installed.
 """
 import ctypes
 
@@ -80,6 +82,14 @@ class ModelOptions(ctypes.Structure):  # mmg_model_options, mmgen/model.h
                 ("init_scheme", ctypes.c_int32)]
 
 
+class ParamInfo(ctypes.Structure):  # mmg_param_info, mmgen/model.h (since 1.3)
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("name", ctypes.c_char_p),
+                ("n_dims", ctypes.c_int32),
+                ("shape", ctypes.c_int64 * 4),  # MMG_PARAM_MAX_DIMS
+                ("n_elements", ctypes.c_uint64)]
+
+
 class LoaderOptions(ctypes.Structure):  # mmg_loader_options, mmgen/train.h
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("batch_size", ctypes.c_int32),
@@ -122,6 +132,7 @@ MIRRORS = {
     "mmg_context_options": (ContextOptions, "mmgen/context.h"),
     "mmg_model_config": (ModelConfig, "mmgen/model.h"),
     "mmg_model_options": (ModelOptions, "mmgen/model.h"),
+    "mmg_param_info": (ParamInfo, "mmgen/model.h"),
     "mmg_loader_options": (LoaderOptions, "mmgen/train.h"),
     "mmg_train_options": (TrainOptions, "mmgen/train.h"),
 }

@@ -5,12 +5,14 @@ MMGEN_BIN (the build directory, for the `mmgen` CLI that trains the tiny
 model these tests load). tests/check_python_bindings.sh sets all three;
 without them the tests look for ../../build.
 """
+import array
 import ctypes
 import math
 import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -221,6 +223,214 @@ def test_struct_layouts_match_the_headers(tmp_path):
     assert [int(x) for x in out.stdout.split()] == expected
 
 
+def test_every_mirror_is_a_struct_the_library_describes():
+    lib = mmgen.library()
+    names = _lib.library_struct_names(lib)
+    assert "mmg_context_options" in names and "mmg_param_info" in names
+    assert sorted(set(_structs.MIRRORS) - set(names)) == []
+    mmgen.check_layouts(lib)  # what loading did
+
+
+class _MovedField(ctypes.Structure):  # mmg_context_options with n_slots 4 bytes later
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("n_threads", ctypes.c_int32),
+                ("padding", ctypes.c_int32),
+                ("n_slots", ctypes.c_int32)]
+
+
+class _TooBig(ctypes.Structure):  # mmg_model_options with a field from the future
+    _fields_ = _structs.ModelOptions._fields_ + [("future", ctypes.c_uint64 * 8)]
+
+
+class _Renamed(ctypes.Structure):  # mmg_sampling_options whose 2nd field has another name
+    _fields_ = [("struct_size", ctypes.c_size_t), ("temp", ctypes.c_float)]
+
+
+@pytest.mark.parametrize("cname,mirror,words", [
+    ("mmg_context_options", _MovedField, ["field padding", "offset 12"]),
+    ("mmg_sampling_options", _Renamed, ["field temp", "has no such field"]),
+    ("mmg_model_options", _TooBig, ["mirror has %d bytes" % ctypes.sizeof(_TooBig)]),
+    ("mmg_no_such_struct", _structs.ModelOptions, ["does not know it"]),
+])
+def test_layout_check_refuses_a_wrong_mirror(cname, mirror, words):
+    with pytest.raises(mmgen.MmgenError) as e:
+        mmgen.check_layouts(mmgen.library(), {cname: (mirror, "mmgen/mmgen.h")})
+    assert e.value.status == mmgen.MMG_ERR_ABI
+    assert ("struct %s" % cname) in str(e.value)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_loading_refuses_a_wrong_mirror(monkeypatch):
+    class Moved(ctypes.Structure):  # n_slots where the library has max_seq_len
+        _fields_ = [("struct_size", ctypes.c_size_t), ("n_threads", ctypes.c_int32),
+                    ("unused", ctypes.c_int32), ("n_slots", ctypes.c_int32)]
+    monkeypatch.setitem(_structs.MIRRORS, "mmg_context_options", (Moved, "mmgen/context.h"))
+    with pytest.raises(mmgen.MmgenError) as e:
+        _lib.open_library()
+    assert e.value.status == mmgen.MMG_ERR_ABI
+    assert "struct mmg_context_options, field unused" in str(e.value)
+
+
+# ---- parameters (ABI 1.3) ------------------------------------------------------
+
+def _shape_text(shape):
+    return "(%s)" % ", ".join(map(str, shape))
+
+
+def test_parameters_list_and_shapes(model_path):
+    with mmgen.Model.load(model_path) as m:
+        params = m.parameters()
+        assert list(params)[0] == "tok_emb.weight"
+        assert params["tok_emb.weight"] == (300, 32)
+        assert all(isinstance(s, tuple) and 1 <= len(s) <= 4 for s in params.values())
+        assert sum(math.prod(s) for s in params.values()) == m.n_params
+        for name, shape in params.items():
+            assert len(m.read_param(name)) == math.prod(shape)
+
+
+def test_read_write_round_trip(model_path):
+    with mmgen.Model.load(model_path) as m:
+        name = "decoder.layers.0.ff.fc1.weight"
+        w = m.read_param(name)
+        assert isinstance(w, array.array) and w.typecode == "f"
+        assert len(w) == math.prod(m.parameters()[name]) and any(w)
+        edited = array.array("f", [x * 0.5 + 0.25 for x in w])
+        m.write_param(name, edited)
+        assert m.read_param(name) == edited
+        m.write_param(name, list(w))  # any sequence of numbers
+        assert m.read_param(name) == w
+        m.write_param(name, memoryview(edited))
+        assert m.read_param(name) == edited
+        with pytest.raises(mmgen.MmgenError) as e:
+            m.read_param("no.such.weight")
+        assert e.value.status == mmgen.MMG_ERR_NOT_FOUND and "no.such.weight" in e.value.message
+        with pytest.raises(mmgen.MmgenError) as e:
+            m.write_param("no.such.weight", [1.0])
+        assert e.value.status == mmgen.MMG_ERR_NOT_FOUND
+
+
+def test_numpy_stays_optional(model_path, monkeypatch):
+    """The package never imports numpy unless numpy=True asks for it, and
+    then says that it is missing."""
+    code = ("import sys, mmgen\n"
+            "m = mmgen.Model.load(sys.argv[1])\n"
+            "m.write_param('tok_emb.weight', m.read_param('tok_emb.weight'))\n"
+            "m.generate([1], max_tokens=2)\n"
+            "assert 'numpy' not in sys.modules, 'numpy was imported'\n")
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(mmgen.__file__).parents[1]))
+    subprocess.run([sys.executable, "-c", code, str(model_path)], check=True, env=env)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as if not installed
+    with mmgen.Model.load(model_path) as m:
+        with pytest.raises(ImportError, match="numpy"):
+            m.read_param("tok_emb.weight", numpy=True)
+        assert len(m.read_param("tok_emb.weight")) == 300 * 32
+
+
+def test_read_write_numpy(model_path):
+    """With numpy, numpy=True gives a float32 array of the parameter's shape
+    and write_param takes any numpy array."""
+    np = pytest.importorskip("numpy")
+    with mmgen.Model.load(model_path) as m:
+        w = m.read_param("tok_emb.weight", numpy=True)
+        assert w.dtype == np.float32 and w.shape == (300, 32)
+        assert w.ravel().tolist() == m.read_param("tok_emb.weight").tolist()
+        m.write_param("tok_emb.weight", (w * 2).astype(np.float64))  # converted to float32
+        assert (m.read_param("tok_emb.weight", numpy=True) == w * 2).all()
+        m.write_param("tok_emb.weight", np.asfortranarray(w))  # made contiguous first
+        assert (m.read_param("tok_emb.weight", numpy=True) == w).all()
+
+
+def test_write_wrong_size_is_range_error_naming_the_shape(model_path):
+    with mmgen.Model.load(model_path) as m:
+        shape = m.parameters()["tok_emb.weight"]
+        before = m.read_param("tok_emb.weight")
+        for bad in ([1.0, 2.0], before[:-1], before + array.array("f", [0.0]), []):
+            with pytest.raises(mmgen.MmgenError) as e:
+                m.write_param("tok_emb.weight", bad)
+            assert e.value.status == mmgen.MMG_ERR_RANGE
+            assert _shape_text(shape) in e.value.message, e.value.message
+            assert str(len(bad)) in e.value.message
+        assert m.read_param("tok_emb.weight") == before  # unchanged
+
+
+def test_copying_every_parameter_copies_the_model(model_path):
+    prompt = [1, 2, 3, 40]
+    with mmgen.Model.load(model_path) as a, mmgen.Model.create(a.config, seed=99) as b:
+        assert b.parameters() == a.parameters()
+        want = a.generate(prompt, max_tokens=16, seed=4, **SAMPLING)
+        assert b.generate(prompt, max_tokens=16, seed=4, **SAMPLING) != want
+        for name in a.parameters():
+            b.write_param(name, a.read_param(name))
+        assert b.generate(prompt, max_tokens=16, seed=4, **SAMPLING) == want
+        for name in a.parameters():
+            assert b.read_param(name) == a.read_param(name)
+
+
+def test_load_memory_gives_the_same_tokens(model_path):
+    data = model_path.read_bytes()
+    with mmgen.Model.load(model_path) as m:
+        want = m.generate([1, 2, 3], max_tokens=16, seed=9, end_token="eos", **SAMPLING)
+    for form in (data, bytearray(data), memoryview(data)):
+        with mmgen.Model.load_memory(form) as m:
+            assert m.tokenizer.vocab_size == 300  # the metadata came along
+            assert m.generate([1, 2, 3], max_tokens=16, seed=9, end_token="eos", **SAMPLING) == want
+    with pytest.raises(mmgen.MmgenError) as e:
+        mmgen.Model.load_memory(data[:100])
+    assert e.value.status == mmgen.MMG_ERR_FORMAT and "<memory>" in e.value.message
+
+
+def _output_weight(m):
+    """The output projection's name: lm_head.weight, or tok_emb.weight when tied."""
+    params = m.parameters()
+    return "lm_head.weight" if "lm_head.weight" in params else "tok_emb.weight"
+
+
+def test_check_finite_reports_nan_logits(model_path):
+    with mmgen.Model.load(model_path) as m:
+        name = _output_weight(m)
+        w = m.read_param(name)
+        m.write_param(name, array.array("f", [math.nan]) * len(w))
+        # The sampler refuses NaN logits either way; check_finite catches
+        # them where they are computed and names the token id and position.
+        with pytest.raises(mmgen.MmgenError) as e:
+            m.generate([1, 2, 3], max_tokens=4, seed=1, check_finite=True)
+        assert e.value.status == mmgen.MMG_ERR_NUMERIC
+        assert "token id 0 is NaN at position 2" in e.value.message, e.value.message
+        m.check_finite = True  # the model's setting, used when generate() leaves it None
+        with pytest.raises(mmgen.MmgenError) as e:
+            m.generate([1, 2, 3], max_tokens=4, seed=1)
+        assert "token id 0 is NaN" in e.value.message
+        m.check_finite = False
+        with pytest.raises(mmgen.MmgenError) as e:
+            m.generate([1, 2, 3], max_tokens=4, seed=1)
+        assert e.value.status == mmgen.MMG_ERR_NUMERIC and "token id" not in e.value.message
+
+
+def test_check_finite_catches_what_sampling_accepts(model_path):
+    """A -inf logit samples as "impossible"; check_finite refuses it. The
+    final norm is made to output e_0 (weight 0, bias one-hot), so every
+    logit is column 0 of the output projection, and token 7's is -inf."""
+    with mmgen.Model.load(model_path) as m:
+        params, name = m.parameters(), _output_weight(m)
+        (c,) = params["decoder.norm.weight"]
+        m.write_param("decoder.norm.weight", [0.0] * c)
+        m.write_param("decoder.norm.bias", [1.0] + [0.0] * (c - 1))
+        w = m.read_param(name)
+        w[7 * c] = -math.inf
+        m.write_param(name, w)
+        ids = m.generate([1, 2, 3], max_tokens=12, seed=1, **SAMPLING)
+        assert len(ids) == 12 and 7 not in ids
+        with pytest.raises(mmgen.MmgenError) as e:
+            m.generate([1, 2, 3], max_tokens=12, seed=1, check_finite=True, **SAMPLING)
+        assert e.value.status == mmgen.MMG_ERR_NUMERIC
+        assert "token id 7 is infinite at position 2 of slot 0" in e.value.message, e.value.message
+        assert m.generate([1, 2, 3], max_tokens=12, seed=1, **SAMPLING) == ids
+    with mmgen.Model.load(model_path, check_finite=True) as m:
+        assert m.check_finite
+        m.generate([1, 2, 3], max_tokens=4, seed=1)  # a healthy model passes the check
+
+
 # ---- training ------------------------------------------------------------------
 
 def test_trainer_steps(text_tokenizer):
@@ -229,9 +439,19 @@ def test_trainer_steps(text_tokenizer):
               "n_encoder_layers": 0, "n_decoder_layers": 1, "d_ff": 32, "max_seq_len": 16}
     with mmgen.Model.create(config, seed=1) as m:
         tr = mmgen.Trainer(m, tokens, batch_size=2, seq_len=16, learning_rate=1e-2)
+        assert not any(tr.read_grad("tok_emb.weight"))  # zeros before the first step
         losses = [tr.step() for _ in range(3)]
         assert all(math.isfinite(x) and x > 0 for x in losses)
         assert tr.steps_done == 3
+        for name, shape in m.parameters().items():
+            g = tr.read_grad(name)
+            assert isinstance(g, array.array) and len(g) == math.prod(shape)
+            assert all(math.isfinite(x) for x in g)
+        g = tr.read_grad("tok_emb.weight")
+        assert any(g) and len(g) == math.prod(m.parameters()["tok_emb.weight"])
+        with pytest.raises(mmgen.MmgenError) as e:
+            tr.read_grad("no.such.weight")
+        assert e.value.status == mmgen.MMG_ERR_NOT_FOUND
         with pytest.raises(TypeError):
             mmgen.Trainer(m, tokens, no_such_option=1)
     assert tr.closed  # closed with its model
