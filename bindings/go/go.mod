@@ -1,0 +1,3 @@
+module mmgen.dev/mmgen
+
+go 1.19
