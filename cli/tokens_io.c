@@ -75,7 +75,7 @@ int tokens_parse(const uint8_t *data, size_t size, tokens_format format, const c
         return 0;
     }
     size_t line = 1;
-    const char *p = (const char *)data, *end = p + size;
+    const char *p = (const char *)data, *end = size ? p + size : p; /* data may be NULL when empty */
     while (p < end) {
         if (*p == '\n') line++;
         if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',') {

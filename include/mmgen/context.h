@@ -49,8 +49,12 @@ typedef struct mmg_context_options {
                               position and token id, when one is NaN or
                               infinite (a corrupt or diverged weight) instead
                               of returning them; generation stops the same
-                              way. Costs one pass over the logits. Default 0.
-                              Since ABI 1.3. */
+                              way. (Sampling refuses NaN and +inf logits
+                              anyway, without the position; this also
+                              catches -inf, which sampling takes as "never
+                              this token", and covers callers that read
+                              logits themselves.) Costs one pass over the
+                              logits. Default 0. Since ABI 1.3. */
 } mmg_context_options;
 
 typedef struct mmg_context mmg_context;

@@ -36,13 +36,21 @@ typedef struct png_ctx {
     int status;          /* set before png_error() by our own checks */
     int from_caller;     /* on_rows failed: its message stands */
     int alloc_failed;
+    size_t max_alloc;     /* reading: the most one libpng allocation may ask for */
+    size_t refused_alloc; /* a larger request, refused */
     char warning[160]; /* libpng's last warning: often the detail of an error */
     char message[320];
 } png_ctx;
 
 static void on_error(png_structp png, png_const_charp msg) {
     png_ctx *c = (png_ctx *)png_get_error_ptr(png);
-    if (c->status == 0) {
+    if (c->status == 0 && c->refused_alloc) {
+        c->status = MMG_ERR_LIMIT;
+        snprintf(c->message, sizeof c->message,
+                 "libpng asked for %zu bytes at once, more than an image within max_pixels can "
+                 "need (%zu); the file is malformed or hostile (%s)",
+                 c->refused_alloc, c->max_alloc, msg ? msg : "libpng error");
+    } else if (c->status == 0) {
         c->status = c->alloc_failed ? MMG_ERR_NOMEM : MMG_ERR_FORMAT;
         if (c->warning[0])
             snprintf(c->message, sizeof c->message, "%s (%s)", msg ? msg : "libpng error",
@@ -60,6 +68,13 @@ static void on_warning(png_structp png, png_const_charp msg) {
 }
 
 static png_voidp on_malloc(png_structp png, png_alloc_size_t size) {
+    png_ctx *limits = (png_ctx *)png_get_mem_ptr(png);
+    /* libpng sizes some buffers from lengths in the file; the chunk limits
+     * do not cover every path (a fuzzed 8x8 image asked for 1.3 GB). */
+    if (limits && limits->max_alloc && size > limits->max_alloc) {
+        limits->refused_alloc = size;
+        return NULL;
+    }
     void *p = img_alloc(size);
     if (!p) {
         png_ctx *c = (png_ctx *)png_get_mem_ptr(png);
@@ -193,6 +208,9 @@ int img_png_read_progressive(const uint8_t *data, size_t size, int32_t channels,
     memset(&c, 0, sizeof c);
     c.data = data;
     c.size = size;
+    /* libpng's own buffers: rows of up to 8 bytes per pixel, chunks of up to
+     * 8 MiB (png_set_chunk_malloc_max), zlib's state */
+    c.max_alloc = max_pixels < (SIZE_MAX - (16u << 20)) / 8 ? (size_t)max_pixels * 8 + (16u << 20) : SIZE_MAX;
     png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning,
                                                &c, on_malloc, on_free);
     if (!png) return img_error(MMG_ERR_NOMEM, "image: out of memory creating the PNG reader");

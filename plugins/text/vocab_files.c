@@ -81,6 +81,11 @@ long txt_base64_decode(const char *s, size_t n, uint8_t *out) {
 
 /* ---- tiktoken rank files -------------------------------------------------- */
 
+/* How far ids may run past the number of tokens a file defines: real
+ * vocabularies are dense (cl100k leaves a few unused ids; the GPT-2 files
+ * none), and every id up to the largest costs a table entry. */
+#define SPARSE_IDS 65536
+
 int txt_load_tiktoken(txt_vocab *v, const char *path) {
     uint8_t *buf;
     size_t size;
@@ -122,6 +127,15 @@ int txt_load_tiktoken(txt_vocab *v, const char *path) {
         if (digits <= 0 || rank >= INT32_MAX) {
             rc = txt_error(MMG_ERR_FORMAT, "%s:%zu: the rank \"%.*s\" is not a number below %d",
                            path, line_no, (int)(num_end - num), num, INT32_MAX);
+            break;
+        }
+        /* Ranks index arrays: a far-off rank would cost memory for every
+         * rank below it (a 2 KB file could ask for gigabytes). */
+        if ((size_t)rank > lines + SPARSE_IDS) {
+            rc = txt_error(MMG_ERR_FORMAT,
+                           "%s:%zu: rank %lld is far beyond the file's %zu lines (ranks run 0, 1, "
+                           "2, ... with at most %d missing)",
+                           path, line_no, rank, lines, SPARSE_IDS);
             break;
         }
         if (b64_len > 4 * (sizeof token / 3)) {
@@ -285,8 +299,9 @@ int txt_load_gpt2(txt_vocab *v, const char *encoder_json_path, const char *vocab
     int32_t eot = -1;
     size_t count = 0;
     for (cJSON *item = root->child; item && !rc; item = item->next) {
-        if (!cJSON_IsNumber(item) || item->valuedouble != (double)(int32_t)item->valuedouble ||
-            item->valuedouble < 0) {
+        /* the range first: converting a double outside int32's range is undefined */
+        if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= INT32_MAX) ||
+            item->valuedouble != (double)(int32_t)item->valuedouble) {
             rc = txt_error(MMG_ERR_FORMAT, "%s: the id of \"%.60s\" is not a non-negative integer",
                            encoder_json_path, item->string);
             break;
@@ -313,6 +328,11 @@ int txt_load_gpt2(txt_vocab *v, const char *encoder_json_path, const char *vocab
                          count, vocab_bpe_path, v->n_ranked);
     if (eot < 0)
         return txt_error(MMG_ERR_FORMAT, "%s: no \"<|endoftext|>\" entry", encoder_json_path);
+    /* Ids index arrays: a far-off id would cost memory for every id below it. */
+    if ((size_t)eot > count + SPARSE_IDS)
+        return txt_error(MMG_ERR_FORMAT,
+                         "%s: \"<|endoftext|>\" has id %d, far beyond the file's %zu tokens",
+                         encoder_json_path, eot, count);
     rc = txt_vocab_add_special(v, "<|endoftext|>", eot);
     if (!rc) rc = txt_vocab_finish(v, vocab_bpe_path);
     return rc;
