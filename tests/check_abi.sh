@@ -35,7 +35,12 @@ fi
 
 # the layout table bindings check their struct mirrors with (mmgen/layout.h)
 # agrees with the debug info, field by field
-"$py" "$src/tests/abi_layout.py" "$lib" "$tmp/cur.abi" || {
+# (ctypes loads the library into python: a sanitizer build needs its runtime first)
+preload=""
+if grep -q '^MMGEN_SANITIZE:BOOL=ON' "$bin/CMakeCache.txt" 2> /dev/null; then
+  preload=$(${CC:-cc} -print-file-name=libasan.so)
+fi
+LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 "$py" "$src/tests/abi_layout.py" "$lib" "$tmp/cur.abi" || {
   echo "FAIL: core/layout.c disagrees with the structs of the public headers"; exit 1; }
 
 # the comparator refuses what it must: each mutation of the current description
