@@ -4,6 +4,8 @@
  * plugin from MMGEN_PLUGIN_PATH (the build's plugins) and loads the state. */
 #include "fuzz.h"
 
+static mmg_plugin *pinned[4]; /* held to the end, and referenced: not a leak */
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     setenv("MMGEN_PLUGIN_PATH", MMGEN_FUZZ_PLUGIN_DIR, 1);
@@ -11,7 +13,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
      * into a plugin unloaded by the last close of an input (a SEGV inside
      * libFuzzer, not in mmgen). */
     static const char *const names[] = {"text", "code", "image", "audio"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) fuzz_plugin(names[i]);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) pinned[i] = fuzz_plugin(names[i]);
     return 0;
 }
 
