@@ -60,7 +60,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 static void expect_clean(mmg_status s, const char *what) {
     FUZZ_CHECK(s == MMG_OK || s == MMG_ERR_FORMAT || s == MMG_ERR_RANGE || s == MMG_ERR_LIMIT ||
-                   s == MMG_ERR_UNSUPPORTED || s == MMG_ERR_CONFIG,
+                   s == MMG_ERR_UNSUPPORTED || s == MMG_ERR_CONFIG || s == MMG_ERR_ABI,
                "%s: unexpected %s: %s", what, mmg_status_name(s), mmg_last_error());
 }
 
