@@ -9,6 +9,8 @@
  * ill-formed UTF-8 subsequence, as the text plugin treats them). */
 #include "code.h"
 
+#include <string.h>
+
 #include "unicode.h"
 
 enum { K_PUNCT = 0, K_IDENT, K_DIGIT, K_SPACE, K_NEWLINE };
@@ -32,9 +34,50 @@ static inline int kind_at(const uint8_t *kinds, const uint8_t *s, size_t n, size
     return cls == TXT_LETTER ? K_IDENT : cls == TXT_NUMBER ? K_DIGIT : cls == TXT_SPACE ? K_SPACE : K_PUNCT;
 }
 
+/* Identifier, space and newline runs are scanned eight bytes at a time:
+ * nearly all code is ASCII, and most identifiers and indentation runs end
+ * within the first word, so the loop's exit is predicted where a byte loop's
+ * is not. In each byte of a word, 0x80 marks "in the run"; bytes_in is the
+ * classic SWAR range test, exact for bytes under 0x80 (no carry crosses a
+ * byte). Punctuation runs are short and keep the byte loop. */
+#define ONES 0x0101010101010101ull
+#define HIGH 0x8080808080808080ull
+
+static inline uint64_t load8(const uint8_t *s) {
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x); /* byte i of the word is s[i] */
+#endif
+    return x;
+}
+
+static inline uint64_t bytes_in(uint64_t x7, unsigned lo, unsigned hi) {
+    return (x7 + (0x80 - lo) * ONES) & ~(x7 + (0x7F - hi) * ONES) & HIGH;
+}
+
+/* The bytes of word x whose kind is in `mask`, as KINDS classes them; bytes
+ * of longer characters are left out (kind_at classes those). */
+static inline uint64_t run_bytes(uint64_t x, unsigned mask) {
+    uint64_t x7 = x & ~HIGH, in = 0;
+    if (mask & 1u << K_IDENT) in |= bytes_in(x7 | 0x20 * ONES, 'a', 'z') | bytes_in(x7, '_', '_');
+    if (mask & 1u << K_DIGIT) in |= bytes_in(x7, '0', '9');
+    if (mask & 1u << K_SPACE) in |= bytes_in(x7, ' ', ' ') | bytes_in(x7, '\t', '\t') | bytes_in(x7, 0x0B, 0x0C);
+    if (mask & 1u << K_NEWLINE) in |= bytes_in(x7, '\n', '\n') | bytes_in(x7, '\r', '\r');
+    return in & ~x;
+}
+
 /* End of the run of units whose kind is in `mask` (bit per kind). */
-static size_t run_end(const uint8_t *kinds, const uint8_t *s, size_t n, size_t i, unsigned mask) {
+static inline size_t run_end(const uint8_t *kinds, const uint8_t *s, size_t n, size_t i, unsigned mask) {
     while (i < n) {
+        if (!(mask & 1u << K_PUNCT) && i + 8 <= n) {
+            uint64_t stop = ~run_bytes(load8(s + i), mask) & HIGH;
+            if (!stop) {
+                i += 8;
+                continue;
+            }
+            i += (size_t)__builtin_ctzll(stop) >> 3; /* the first byte outside the run, or of a longer character */
+        }
         size_t len;
         if (s[i] < 0x80) {
             if (!(mask >> kinds[s[i]] & 1)) break;

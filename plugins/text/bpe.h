@@ -5,7 +5,9 @@
  * Short pieces use tiktoken's array scan (fastest when n is small); long ones
  * a min-heap of candidate pairs over a linked list of parts, O(n log n), so
  * a 1 MB run of one character costs milliseconds, not minutes (tiktoken#195).
- * A small cache remembers the ids of recent multi-token pieces. */
+ * A small cache remembers the ids of recent multi-token pieces, and a memo the
+ * ranks of token pairs; a Bloom filter answers most "is this a token?" asks
+ * that would be no. All are built from the vocabulary, when first needed. */
 #ifndef MMGEN_TEXT_BPE_H
 #define MMGEN_TEXT_BPE_H
 
@@ -32,11 +34,17 @@ typedef struct txt_bpe_scratch {
     size_t parts_cap, heap_cap;
     struct txt_cache_entry *cache; /* (cache_size) */
     size_t cache_size;             /* a power of two; 0: the default (4096) */
-    uint32_t *pair2;               /* (65536) rank of each two-byte string, built on first use */
+    uint16_t *pair2;               /* (65536) each two-byte string's index in pair2_rank; built on first use */
+    uint32_t *pair2_rank;          /* the ranks of the two-byte tokens, [0] none; in pair2's block */
+    uint64_t *memo;                /* (8192) rank of two tokens joined, by their ids; built on first use */
+    uint64_t *filter;              /* (filter_mask + 1) Bloom filter of the tokens' hashes, or NULL */
+    size_t filter_mask;
+    size_t misses;                 /* rank table probes that found nothing: the filter is built after enough */
 } txt_bpe_scratch;
 
 void txt_bpe_scratch_free(txt_bpe_scratch *w);
-/* Forgets cached pieces (call when the vocabulary changes). */
+/* Forgets cached pieces and everything else built from the vocabulary (call
+ * when the vocabulary changes). */
 void txt_bpe_cache_reset(txt_bpe_scratch *w);
 
 /* Appends the ids of piece p[0..n) (n >= 1) to out. */
