@@ -42,6 +42,7 @@ int cmd_tokenizer(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_quantize(int argc, char **argv); /* cli/cmd_quantize.c: Q8_0 weights */
 int cmd_convert(int argc, char **argv); /* cli/cmd_convert.c: safetensors <-> GGUF */
 
 #endif /* MMGEN_CLI_H */

@@ -145,7 +145,10 @@ mmg_status mmg__activations_create(const mmg_model *m, int B, int Ts, int Tt, ui
     a->tgt_len = mmg__calloc((size_t)B, sizeof *a->tgt_len);
     /* calloc: the padding rows of partially used buffers stay finite. */
     a->mem = mmg__calloc(a->n_floats, sizeof(float));
-    if (!a->enc || !a->dec || !a->src_len || !a->tgt_len || !a->mem) {
+    if (m->quant != MMG__QUANT_NONE)
+        mmg__q8_scratch_create(m->cfg.d_model > m->cfg.d_ff ? m->cfg.d_model : m->cfg.d_ff, &a->q8);
+    if (!a->enc || !a->dec || !a->src_len || !a->tgt_len || !a->mem ||
+        (m->quant != MMG__QUANT_NONE && !a->q8)) {
         mmg__activations_free(a);
         return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %zu bytes of activations",
                           bytes);
@@ -163,6 +166,7 @@ void mmg__activations_free(mmg__activations *a) {
     mmg__free(a->dec);
     mmg__free(a->src_len);
     mmg__free(a->tgt_len);
+    mmg__q8_scratch_free(a->q8);
     mmg__free(a);
 }
 
@@ -302,8 +306,13 @@ mmg_status mmg__check_tokens(const mmg_model *m, const char *what, const int32_t
  * with dropout on the branch when `mask` is non-NULL (the descriptor's tmp
  * holds the branch output). Without dropout it is one fused pass. */
 static void branch_residual(const mmg__dropout *d, uint8_t *mask, uint64_t stream, float *out,
-                            const float *inp, const float *w, const float *bias, const float *resid,
-                            int N, int IC, int OC) {
+                            const float *inp, const float *w, const mmg__q8_matrix *wq,
+                            const float *bias, const float *resid, int N, int IC, int OC,
+                            mmg__q8_scratch *q8) {
+    if (wq) { /* a quantized model: inference only, no dropout */
+        mmg__q8_linear(out, inp, wq, bias, resid, N, q8);
+        return;
+    }
     if (!mask) {
         mmg__matmul_residual_forward(out, inp, w, bias, resid, N, IC, OC);
         return;
@@ -312,6 +321,13 @@ static void branch_residual(const mmg__dropout *d, uint8_t *mask, uint64_t strea
     mmg__matmul_forward(d->tmp, inp, w, bias, N, IC, OC);
     mmg__dropout_forward(d->tmp, mask, d->tmp, n, d->p, d->seed, stream);
     mmg__residual_forward(out, resid, d->tmp, n);
+}
+
+/* A linear layer: out = inp W^T + bias, with W in F32 or in Q8_0 (wq). */
+static void linear(float *out, const float *inp, const float *w, const mmg__q8_matrix *wq,
+                   const float *bias, int N, int IC, int OC, mmg__q8_scratch *q8) {
+    if (wq) mmg__q8_linear(out, inp, wq, bias, NULL, N, q8);
+    else mmg__matmul_forward(out, inp, w, bias, N, IC, OC);
 }
 
 /* Attention with its dropout: the mask is drawn first, the kernel applies it
@@ -333,7 +349,7 @@ static void attention(const mmg__dropout *d, uint8_t *mask, uint64_t stream, flo
 static void layer_forward(const mmg_model *m, const mmg__layer *p, mmg__layer_acts *a,
                           const mmg__dropout *d, const mmg__layer_drop *ld, uint64_t stream,
                           const float *x, int B, int T, const int32_t *len, int causal,
-                          const float *enc, int Ts, const int32_t *src_len) {
+                          const float *enc, int Ts, const int32_t *src_len, mmg__q8_scratch *q8) {
     const int C = m->cfg.d_model, H = m->cfg.n_heads, hs = m->hs, F = m->cfg.d_ff;
     const int N = B * T;
     const int pre = m->cfg.norm_placement == MMG_NORM_PRE;
@@ -350,11 +366,11 @@ static void layer_forward(const mmg_model *m, const mmg__layer *p, mmg__layer_ac
     } else {
         in = x;
     }
-    mmg__matmul_forward(a->sa_qkv, in, p->sa_qkv_w, p->sa_qkv_b, N, C, 3 * C);
+    linear(a->sa_qkv, in, p->sa_qkv_w, p->sa_qkv_q, p->sa_qkv_b, N, C, 3 * C, q8);
     attention(d, ld->sa_att, stream + SITE_SA_ATT, a->sa_y, a->sa_att, a->sa_qkv, 3 * C,
               a->sa_qkv + C, 3 * C, a->sa_qkv + 2 * C, 3 * C, len, B, H, T, T, hs, causal);
     branch_residual(d, ld->sa_out, stream + SITE_SA_OUT, a->sa_res, a->sa_y, p->sa_out_w,
-                    p->sa_out_b, x, N, C, C);
+                    p->sa_out_q, p->sa_out_b, x, N, C, C, q8);
     if (pre) {
         x = a->sa_res;
     } else {
@@ -372,12 +388,12 @@ static void layer_forward(const mmg_model *m, const mmg__layer *p, mmg__layer_ac
         } else {
             in = x;
         }
-        mmg__matmul_forward(a->ca_q, in, p->ca_q_w, p->ca_q_b, N, C, C);
-        mmg__matmul_forward(a->ca_kv, enc, p->ca_kv_w, p->ca_kv_b, B * Ts, C, 2 * C);
+        linear(a->ca_q, in, p->ca_q_w, p->ca_q_q, p->ca_q_b, N, C, C, q8);
+        linear(a->ca_kv, enc, p->ca_kv_w, p->ca_kv_q, p->ca_kv_b, B * Ts, C, 2 * C, q8);
         attention(d, ld->ca_att, stream + SITE_CA_ATT, a->ca_y, a->ca_att, a->ca_q, C, a->ca_kv,
                   2 * C, a->ca_kv + C, 2 * C, src_len, B, H, T, Ts, hs, 0);
         branch_residual(d, ld->ca_out, stream + SITE_CA_OUT, a->ca_res, a->ca_y, p->ca_out_w,
-                        p->ca_out_b, x, N, C, C);
+                        p->ca_out_q, p->ca_out_b, x, N, C, C, q8);
         if (pre) {
             x = a->ca_res;
         } else {
@@ -395,10 +411,10 @@ static void layer_forward(const mmg_model *m, const mmg__layer *p, mmg__layer_ac
     } else {
         in = x;
     }
-    mmg__matmul_forward(a->ff_h, in, p->ff_w1, p->ff_b1, N, C, F);
+    linear(a->ff_h, in, p->ff_w1, p->ff_w1_q, p->ff_b1, N, C, F, q8);
     mmg__activation_forward(a->ff_a, a->ff_h, (size_t)N * F, m->cfg.activation);
-    branch_residual(d, ld->ff_out, stream + SITE_FF_OUT, a->ff_res, a->ff_a, p->ff_w2, p->ff_b2, x,
-                    N, F, C);
+    branch_residual(d, ld->ff_out, stream + SITE_FF_OUT, a->ff_res, a->ff_a, p->ff_w2, p->ff_w2_q,
+                    p->ff_b2, x, N, F, C, q8);
     if (!pre)
         mmg__layernorm_forward(a->ff_ln, a->ff_mean, a->ff_rstd, a->ff_res, p->ff_ln_w,
                                p->ff_ln_b, N, C, eps);
@@ -446,6 +462,11 @@ mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__drop
     if (Ts > c->max_seq_len || Tt > c->max_seq_len)
         return mmg__error(MMG_ERR_RANGE, "forward: sequence length %d exceeds max_seq_len %d",
                           Ts > Tt ? Ts : Tt, c->max_seq_len);
+    if (m->quant != MMG__QUANT_NONE && (drop || !acts->q8))
+        return drop ? mmg__model_refuse_quantized(m, "forward with dropout")
+                    : mmg__error(MMG_ERR_INVALID_ARG,
+                                 "forward: activations made for an F32 model, used with a "
+                                 "quantized one");
     mmg_status s = check_lengths("source", src_len, B, Ts);
     if (!s) s = check_lengths("target", tgt_len, B, Tt);
     if (!s && n_enc > 0) s = mmg__check_tokens(m, "source", src, (size_t)B * Ts);
@@ -468,7 +489,7 @@ mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__drop
         const float *x = acts->enc_emb;
         for (int l = 0; l < n_enc; l++) {
             layer_forward(m, &m->enc[l], &acts->enc[l], drop, drop ? &drop->enc[l] : NULL,
-                          stream_of(0, l, 0), x, B, Ts, acts->src_len, 0, NULL, 0, NULL);
+                          stream_of(0, l, 0), x, B, Ts, acts->src_len, 0, NULL, 0, NULL, acts->q8);
             x = acts->enc[l].out;
         }
         if (c->final_norm)
@@ -484,12 +505,15 @@ mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__drop
     const float *x = acts->dec_emb;
     for (int l = 0; l < c->n_decoder_layers; l++) {
         layer_forward(m, &m->dec[l], &acts->dec[l], drop, drop ? &drop->dec[l] : NULL,
-                      stream_of(1, l, 0), x, B, Tt, acts->tgt_len, 1, enc, Ts, acts->src_len);
+                      stream_of(1, l, 0), x, B, Tt, acts->tgt_len, 1, enc, Ts, acts->src_len,
+                      acts->q8);
         x = acts->dec[l].out;
     }
     if (c->final_norm)
         mmg__layernorm_forward(acts->dec_out, acts->dec_mean, acts->dec_rstd, x, m->dec_ln_w,
                                m->dec_ln_b, B * Tt, C, c->layernorm_eps);
-    if (logits) mmg__matmul_forward(logits, acts->dec_out, m->lm_head, NULL, B * Tt, C, c->vocab_size);
+    if (logits)
+        linear(logits, acts->dec_out, m->lm_head, m->lm_head_q8, NULL, B * Tt, C, c->vocab_size,
+               acts->q8);
     return MMG_OK;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "mmgen/model.h"
+#include "quant.h"
 
 /* One layer's parameters. Encoder layers have no cross-attention (ca_* NULL).
  * Bias pointers are NULL when config.bias is 0. LayerNorm naming by sub-layer:
@@ -50,6 +51,9 @@ typedef struct mmg__layer {
     float *ff_b1;    /* (F) or NULL */
     float *ff_w2;    /* (C, F) */
     float *ff_b2;    /* (C) or NULL */
+    /* A quantized model's linear weights (Q8_0, quant.h); the float pointers
+     * above are then NULL. NULL in F32 models. */
+    const mmg__q8_matrix *sa_qkv_q, *sa_out_q, *ca_q_q, *ca_kv_q, *ca_out_q, *ff_w1_q, *ff_w2_q;
 } mmg__layer;
 
 /* One named parameter tensor, for generic iteration (save/load, gradients,
@@ -64,6 +68,9 @@ typedef struct mmg__param {
     int64_t shape[2];  /* shape[1] is 1 for ndim == 1 */
     int decay;         /* 1: weight decay applies (matrices and embeddings);
                           0: biases and LayerNorm parameters */
+    int linear;        /* 1: a linear layer's weight (what quantizing converts) */
+    mmg__q8_matrix *q8; /* the tensor in Q8_0 (then data is NULL and it takes
+                           no floats of params; offset is meaningless), or NULL */
 } mmg__param;
 
 /* One metadata entry; key and value are mmg__malloc'ed copies. */
@@ -76,7 +83,8 @@ struct mmg_model {
     mmg_model_config cfg; /* full-size copy, validated */
     int hs;               /* head size C / H */
 
-    size_t n_params;      /* floats in params */
+    size_t n_params;      /* floats in params (a quantized model's Q8_0 tensors
+                             are not among them) */
     float *params;        /* (n_params) the one allocation (64-byte aligned) */
     mmg__param *tensors;  /* (n_tensors) canonical order, offsets increasing */
     int n_tensors;
@@ -96,6 +104,18 @@ struct mmg_model {
                           separate parameter) */
     float emb_scale;   /* sqrt(C) with scale_embeddings, else 1 */
 
+    /* Quantized weights (ABI.md, "Quantized weights"): with quant MMG__QUANT_Q8_0 every
+     * linear weight (tensors[i].linear) lives in q8_mem instead of params,
+     * and the logits use lm_head_q8: the untied lm_head.weight, or a Q8_0
+     * copy of the tied token embedding made when the model is built (wte
+     * itself stays F32 for the embedding lookup). Inference only. */
+    int quant;                /* MMG__QUANT_NONE or MMG__QUANT_Q8_0 */
+    mmg__q8_matrix *q8;       /* (n_tensors) tensors[i].q8 points at q8[i] */
+    mmg__q8_matrix tied_q8;   /* the tied output projection's copy */
+    const mmg__q8_matrix *lm_head_q8; /* (V, C) or NULL: use lm_head */
+    uint8_t *q8_mem;          /* one 64-byte aligned allocation of Q8_0 data */
+    size_t q8_bytes;
+
     int refcount;      /* the user's handle + one per live context (atomic ops) */
 
     /* String metadata saved into the file's __metadata__ beside the config
@@ -110,12 +130,41 @@ struct mmg_model {
  * Returns MMG_OK or an error (nothing allocated on error). */
 mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, mmg_model **out);
 
+/* mmg__model_alloc for a model whose linear weights are in `quant`
+ * (MMG__QUANT_*): their tensors get a zeroed Q8_0 matrix and no floats. A
+ * Q8_0 model needs d_model and d_ff multiples of 32: else `refusal` (the
+ * caller's status: MMG_ERR_UNSUPPORTED when asked to quantize,
+ * MMG_ERR_FORMAT for a file that claims to be Q8_0) naming the field. */
+mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_limit, int quant,
+                                  mmg_status refusal, mmg_model **out);
+
+/* The check mmg__model_alloc_quant makes for Q8_0: MMG_OK, or `refusal`
+ * naming d_model or d_ff when it is not a multiple of 32. */
+mmg_status mmg__model_check_q8_shapes(const mmg_model_config *c, mmg_status refusal);
+
+/* Fills a quantized model's tied-output copy from wte (after wte is loaded);
+ * nothing for F32 or untied models. MMG_ERR_NUMERIC naming the block when
+ * tok_emb.weight holds a value Q8_0 cannot (NaN, inf, above 8.3e6). */
+mmg_status mmg__model_quantize_tied(mmg_model *m);
+
+/* Quantizes `n_rows` rows of tensor p (a Q8_0 one) starting at row `row0`
+ * from floats src (n_rows, cols). MMG_ERR_NUMERIC naming the tensor and
+ * block for a value Q8_0 cannot hold; `where` prefixes the message (a path). */
+mmg_status mmg__param_quantize_rows(const mmg__param *p, size_t row0, size_t n_rows,
+                                    const float *src, const char *where);
+
+/* The status and message for using a quantized model where floats are
+ * needed (`what`: "mmg_trainer_create"); MMG_ERR_UNSUPPORTED. */
+mmg_status mmg__model_refuse_quantized(const mmg_model *m, const char *what);
+
 /* Frees a model's memory now, ignoring the reference count (for failed
  * constructors). NULL is a no-op. */
 void mmg__model_free_memory(mmg_model *m);
 
 /* Reads caller model options (NULL = defaults) into a full-size struct. */
 mmg_status mmg__model_options_read(const mmg_model_options *user, mmg_model_options *out);
+/* MMG_ERR_INVALID_ARG (named) unless o->weights is a mmg_weight_format. */
+mmg_status mmg__model_options_check_weights(const mmg_model_options *o);
 
 /* Metadata keys the library writes itself ("format", "mmgen.config"):
  * mmg_model_set_metadata refuses them and loading does not copy them. */
@@ -194,6 +243,7 @@ typedef struct mmg__activations {
     float *dec_out;     /* (B, Tt, C) input of the output projection */
     float *dec_mean;    /* (B, Tt) final decoder LN stats, NULL without final_norm */
     float *dec_rstd;    /* (B, Tt) */
+    mmg__q8_scratch *q8; /* quantized input rows of a Q8_0 model's linears, else NULL */
 } mmg__activations;
 
 /* Allocates activations for up to (B, Ts, Tt) (Ts ignored, may be 0, for

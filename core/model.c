@@ -26,6 +26,7 @@ static void options_defaults(mmg_model_options *o) {
     o->init_std = 0.02f;
     o->memory_limit = 0;
     o->init_scheme = MMG_INIT_NORMAL;
+    o->weights = MMG_WEIGHTS_DEFAULT;
 }
 
 void mmg_model_options_init(mmg_model_options *opts, size_t struct_size) {
@@ -37,33 +38,62 @@ void mmg_model_options_init(mmg_model_options *opts, size_t struct_size) {
 /* ---- layout --------------------------------------------------------------------- */
 
 /* Builds the table of named tensors in canonical order. With `params` NULL it
- * only counts (n_tensors, n_floats); otherwise it fills m->tensors and points
- * every field. One function for both passes, so counting and pointing can
- * never disagree. */
+ * only counts (n_tensors, n_floats, q8_bytes); otherwise it fills m->tensors
+ * and points every field. One function for both passes, so counting and
+ * pointing can never disagree. A quantized layout gives the linear weights
+ * Q8_0 matrices in q8_mem instead of floats. */
 typedef struct layout {
     mmg_model *m;       /* NULL while counting */
     size_t n_floats;
     int n_tensors;
+    int quant;          /* MMG__QUANT_* */
+    size_t q8_bytes;
 } layout;
 
-static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int decay) {
+/* What a tensor is: a LayerNorm/bias vector, an embedding, or the weight of
+ * a linear layer (weight decay applies to the last two). */
+enum { VEC = 0, EMB = 1, LIN = 2 };
+
+/* Places a (rows, cols) Q8_0 matrix at the end of q8_mem. */
+static void add_q8(layout *L, mmg__q8_matrix *q, int64_t rows, int64_t cols) {
+    if (L->m) {
+        q->q = (int8_t *)(L->m->q8_mem + L->q8_bytes);
+        q->d = (uint16_t *)(L->m->q8_mem + L->q8_bytes +
+                            mmg__q8_values_bytes((size_t)rows, (size_t)cols));
+        q->rows = (int)rows;
+        q->cols = (int)cols;
+    }
+    L->q8_bytes += mmg__q8_values_bytes((size_t)rows, (size_t)cols) +
+                   mmg__q8_scales_bytes((size_t)rows, (size_t)cols);
+}
+
+static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int kind) {
     size_t numel = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
+    const int quantized = kind == LIN && L->quant != MMG__QUANT_NONE;
     float *p = NULL;
     if (L->m) {
         mmg__param *t = &L->m->tensors[L->n_tensors];
         snprintf(t->name, sizeof t->name, "%s", name);
         t->offset = L->n_floats;
-        t->data = L->m->params + L->n_floats;
+        t->data = quantized ? NULL : L->m->params + L->n_floats;
         t->numel = numel;
         t->ndim = d1 > 0 ? 2 : 1;
         t->shape[0] = d0;
         t->shape[1] = d1 > 0 ? d1 : 1;
-        t->decay = decay;
+        t->decay = kind != VEC;
+        t->linear = kind == LIN;
+        t->q8 = quantized ? &L->m->q8[L->n_tensors] : NULL;
         p = t->data;
     }
-    L->n_floats += numel;
+    if (quantized) add_q8(L, L->m ? &L->m->q8[L->n_tensors] : NULL, d0, d1);
+    else L->n_floats += numel;
     L->n_tensors++;
     return p;
+}
+
+/* The Q8_0 matrix of the tensor added last (NULL while counting or F32). */
+static const mmg__q8_matrix *last_q8(const layout *L) {
+    return L->m ? L->m->tensors[L->n_tensors - 1].q8 : NULL;
 }
 
 static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int cross,
@@ -74,31 +104,34 @@ static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int 
     mmg__layer tmp;
     if (!ly) ly = &tmp;
     memset(ly, 0, sizeof *ly);
-#define P(field, suffix, d0, d1, decay)                                  \
+#define P(field, suffix, d0, d1, kind)                                   \
     (snprintf(n, sizeof n, "%s.layers.%d.%s", prefix, i, suffix),        \
-     ly->field = add(L, n, d0, d1, decay))
-    P(sa_ln_w, "sa_norm.weight", C, 0, 0);
-    if (nb) P(sa_ln_b, "sa_norm.bias", C, 0, 0);
-    P(sa_qkv_w, "self_attn.qkv.weight", 3 * C, C, 1);
-    if (bias) P(sa_qkv_b, "self_attn.qkv.bias", 3 * C, 0, 0);
-    P(sa_out_w, "self_attn.out.weight", C, C, 1);
-    if (bias) P(sa_out_b, "self_attn.out.bias", C, 0, 0);
+     ly->field = add(L, n, d0, d1, kind))
+/* a linear layer's weight: F32 field and Q8_0 field */
+#define W(field, qfield, suffix, d0, d1) (P(field, suffix, d0, d1, LIN), ly->qfield = last_q8(L))
+    P(sa_ln_w, "sa_norm.weight", C, 0, VEC);
+    if (nb) P(sa_ln_b, "sa_norm.bias", C, 0, VEC);
+    W(sa_qkv_w, sa_qkv_q, "self_attn.qkv.weight", 3 * C, C);
+    if (bias) P(sa_qkv_b, "self_attn.qkv.bias", 3 * C, 0, VEC);
+    W(sa_out_w, sa_out_q, "self_attn.out.weight", C, C);
+    if (bias) P(sa_out_b, "self_attn.out.bias", C, 0, VEC);
     if (cross) {
-        P(ca_ln_w, "ca_norm.weight", C, 0, 0);
-        if (nb) P(ca_ln_b, "ca_norm.bias", C, 0, 0);
-        P(ca_q_w, "cross_attn.q.weight", C, C, 1);
-        if (bias) P(ca_q_b, "cross_attn.q.bias", C, 0, 0);
-        P(ca_kv_w, "cross_attn.kv.weight", 2 * C, C, 1);
-        if (bias) P(ca_kv_b, "cross_attn.kv.bias", 2 * C, 0, 0);
-        P(ca_out_w, "cross_attn.out.weight", C, C, 1);
-        if (bias) P(ca_out_b, "cross_attn.out.bias", C, 0, 0);
+        P(ca_ln_w, "ca_norm.weight", C, 0, VEC);
+        if (nb) P(ca_ln_b, "ca_norm.bias", C, 0, VEC);
+        W(ca_q_w, ca_q_q, "cross_attn.q.weight", C, C);
+        if (bias) P(ca_q_b, "cross_attn.q.bias", C, 0, VEC);
+        W(ca_kv_w, ca_kv_q, "cross_attn.kv.weight", 2 * C, C);
+        if (bias) P(ca_kv_b, "cross_attn.kv.bias", 2 * C, 0, VEC);
+        W(ca_out_w, ca_out_q, "cross_attn.out.weight", C, C);
+        if (bias) P(ca_out_b, "cross_attn.out.bias", C, 0, VEC);
     }
-    P(ff_ln_w, "ff_norm.weight", C, 0, 0);
-    if (nb) P(ff_ln_b, "ff_norm.bias", C, 0, 0);
-    P(ff_w1, "ff.fc1.weight", F, C, 1);
-    if (bias) P(ff_b1, "ff.fc1.bias", F, 0, 0);
-    P(ff_w2, "ff.fc2.weight", C, F, 1);
-    if (bias) P(ff_b2, "ff.fc2.bias", C, 0, 0);
+    P(ff_ln_w, "ff_norm.weight", C, 0, VEC);
+    if (nb) P(ff_ln_b, "ff_norm.bias", C, 0, VEC);
+    W(ff_w1, ff_w1_q, "ff.fc1.weight", F, C);
+    if (bias) P(ff_b1, "ff.fc1.bias", F, 0, VEC);
+    W(ff_w2, ff_w2_q, "ff.fc2.weight", C, F);
+    if (bias) P(ff_b2, "ff.fc2.bias", C, 0, VEC);
+#undef W
 #undef P
 }
 
@@ -108,11 +141,11 @@ static void add_final_norm(layout *L, const char *stack, float **w, float **b,
                            const mmg_model_config *c) {
     char n[MMG__PARAM_NAME_MAX];
     snprintf(n, sizeof n, "%s.norm.weight", stack);
-    float *p = add(L, n, c->d_model, 0, 0);
+    float *p = add(L, n, c->d_model, 0, VEC);
     if (w) *w = p;
     if (!c->norm_bias) return;
     snprintf(n, sizeof n, "%s.norm.bias", stack);
-    p = add(L, n, c->d_model, 0, 0);
+    p = add(L, n, c->d_model, 0, VEC);
     if (b) *b = p;
 }
 
@@ -121,10 +154,10 @@ static void build_layout(layout *L, const mmg_model_config *c) {
     const int64_t C = c->d_model, V = c->vocab_size, T = c->max_seq_len;
     const int has_enc = c->n_encoder_layers > 0;
     float *p;
-    p = add(L, "tok_emb.weight", V, C, 1);
+    p = add(L, "tok_emb.weight", V, C, EMB);
     if (m) m->wte = p;
     if (c->position_encoding == MMG_POS_LEARNED) {
-        p = add(L, "pos_emb.weight", T, C, 1);
+        p = add(L, "pos_emb.weight", T, C, EMB);
         if (m) m->wpe = p;
     }
     for (int i = 0; i < c->n_encoder_layers; i++)
@@ -136,10 +169,15 @@ static void build_layout(layout *L, const mmg_model_config *c) {
     if (c->final_norm)
         add_final_norm(L, "decoder", m ? &m->dec_ln_w : NULL, m ? &m->dec_ln_b : NULL, c);
     if (!c->tied_output) {
-        p = add(L, "lm_head.weight", V, C, 1);
-        if (m) m->lm_head = p;
-    } else if (m) {
-        m->lm_head = m->wte;
+        p = add(L, "lm_head.weight", V, C, LIN);
+        if (m) m->lm_head = p, m->lm_head_q8 = last_q8(L);
+    } else {
+        if (m) m->lm_head = m->wte;
+        /* the logits read a Q8_0 copy of the tied embedding */
+        if (L->quant != MMG__QUANT_NONE) {
+            add_q8(L, m ? &m->tied_q8 : NULL, V, C);
+            if (m) m->lm_head_q8 = &m->tied_q8;
+        }
     }
 }
 
@@ -159,19 +197,39 @@ static void aligned_free64(void *p) {
 
 
 mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, mmg_model **out) {
+    return mmg__model_alloc_quant(cfg, memory_limit, MMG__QUANT_NONE, MMG_ERR_UNSUPPORTED, out);
+}
+
+/* Q8_0 cuts rows into blocks of 32: every row length (d_model, d_ff) must be
+ * a multiple of 32. */
+mmg_status mmg__model_check_q8_shapes(const mmg_model_config *c, mmg_status refusal) {
+    const char *field = c->d_model % MMG__Q8_BLOCK ? "d_model" : c->d_ff % MMG__Q8_BLOCK ? "d_ff" : NULL;
+    if (!field) return MMG_OK;
+    return mmg__error(refusal,
+                      "Q8_0 weights need rows of whole 32-weight blocks, but %s is %d (not a "
+                      "multiple of 32)",
+                      field, field[2] == 'm' ? c->d_model : c->d_ff);
+}
+
+mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_limit, int quant,
+                                  mmg_status refusal, mmg_model **out) {
     mmg_model_config c;
     mmg_status s = mmg__config_read(cfg, &c);
     if (s) return s;
     uint64_t n;
     s = mmg__config_n_params(&c, &n);
     if (s) return s;
+    if (quant != MMG__QUANT_NONE && (s = mmg__model_check_q8_shapes(&c, refusal))) return s;
+    layout count = {0};
+    count.quant = quant;
+    build_layout(&count, &c);
     uint64_t limit = memory_limit ? memory_limit : mmg__physical_memory();
-    uint64_t bytes = n * sizeof(float);
+    uint64_t bytes = (uint64_t)count.n_floats * sizeof(float) + count.q8_bytes;
     if (c.position_encoding == MMG_POS_SINUSOIDAL)
         bytes += (uint64_t)c.max_seq_len * (uint64_t)c.d_model * sizeof(float);
     if (limit && bytes > limit)
         return mmg__error(MMG_ERR_LIMIT,
-                          "model needs %llu bytes of parameters (%llu floats), over the memory "
+                          "model needs %llu bytes of parameters (%llu weights), over the memory "
                           "limit of %llu bytes",
                           (unsigned long long)bytes, (unsigned long long)n,
                           (unsigned long long)limit);
@@ -182,24 +240,32 @@ mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, 
     m->hs = c.d_model / c.n_heads;
     m->emb_scale = c.scale_embeddings ? sqrtf((float)c.d_model) : 1.0f;
     m->refcount = 1;
-    layout count = {0};
-    build_layout(&count, &c);
+    m->quant = quant;
     m->n_params = count.n_floats;
     m->n_tensors = count.n_tensors;
+    m->q8_bytes = count.q8_bytes;
     m->tensors = mmg__calloc((size_t)count.n_tensors, sizeof *m->tensors);
     m->enc = mmg__calloc((size_t)c.n_encoder_layers + 1, sizeof *m->enc);
     m->dec = mmg__calloc((size_t)c.n_decoder_layers, sizeof *m->dec);
     m->params = aligned_alloc64(m->n_params * sizeof(float));
+    if (quant != MMG__QUANT_NONE) {
+        m->q8 = mmg__calloc((size_t)count.n_tensors, sizeof *m->q8);
+        m->q8_mem = aligned_alloc64(m->q8_bytes);
+    }
     if (c.position_encoding == MMG_POS_SINUSOIDAL)
         m->sinusoid = mmg__malloc((size_t)c.max_seq_len * (size_t)c.d_model * sizeof(float));
     if (!m->tensors || !m->enc || !m->dec || !m->params ||
+        (quant != MMG__QUANT_NONE && (!m->q8 || !m->q8_mem)) ||
         (c.position_encoding == MMG_POS_SINUSOIDAL && !m->sinusoid)) {
         mmg__model_free_memory(m);
         return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %llu bytes of parameters",
                           (unsigned long long)bytes);
     }
     memset(m->params, 0, m->n_params * sizeof(float));
-    layout point = {m, 0, 0};
+    if (m->q8_mem) memset(m->q8_mem, 0, m->q8_bytes);
+    layout point = {0};
+    point.m = m;
+    point.quant = quant;
     build_layout(&point, &c);
     if (m->sinusoid) mmg__sinusoid_table(m->sinusoid, c.max_seq_len, c.d_model);
     m->pos = c.position_encoding == MMG_POS_LEARNED ? m->wpe : m->sinusoid;
@@ -207,10 +273,47 @@ mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, 
     return MMG_OK;
 }
 
+mmg_status mmg__param_quantize_rows(const mmg__param *p, size_t row0, size_t n_rows,
+                                    const float *src, const char *where) {
+    const size_t cols = (size_t)p->shape[1], nb = cols / MMG__Q8_BLOCK;
+    size_t bad = mmg__q8_quantize(src, n_rows * nb, p->q8->q + row0 * cols, p->q8->d + row0 * nb);
+    if (!bad) return MMG_OK;
+    size_t k = bad - 1;
+    return mmg__error(MMG_ERR_NUMERIC,
+                      "%s%stensor '%s': row %zu, columns %zu..%zu hold a NaN, an infinity or a "
+                      "magnitude above 8.3e6, which Q8_0 cannot store",
+                      where ? where : "", where ? ": " : "", p->name, row0 + k / nb,
+                      (k % nb) * MMG__Q8_BLOCK, (k % nb) * MMG__Q8_BLOCK + MMG__Q8_BLOCK - 1);
+}
+
+mmg_status mmg__model_quantize_tied(mmg_model *m) {
+    if (m->quant == MMG__QUANT_NONE || !m->cfg.tied_output) return MMG_OK;
+    const size_t V = (size_t)m->cfg.vocab_size, C = (size_t)m->cfg.d_model;
+    size_t bad = mmg__q8_quantize(m->wte, V * C / MMG__Q8_BLOCK, m->tied_q8.q, m->tied_q8.d);
+    if (!bad) return MMG_OK;
+    size_t k = bad - 1, nb = C / MMG__Q8_BLOCK;
+    return mmg__error(MMG_ERR_NUMERIC,
+                      "tensor 'tok_emb.weight' (the tied output projection): row %zu, columns "
+                      "%zu..%zu hold a NaN, an infinity or a magnitude above 8.3e6, which Q8_0 "
+                      "cannot store",
+                      k / nb, (k % nb) * MMG__Q8_BLOCK, (k % nb) * MMG__Q8_BLOCK + MMG__Q8_BLOCK - 1);
+}
+
+mmg_status mmg__model_refuse_quantized(const mmg_model *m, const char *what) {
+    (void)m;
+    return mmg__error(MMG_ERR_UNSUPPORTED,
+                      "%s: the model's weights are quantized (Q8_0), for inference only; to "
+                      "train it, load the file with mmg_model_options.weights = MMG_WEIGHTS_F32 "
+                      "(dequantized)",
+                      what);
+}
+
 void mmg__model_free_memory(mmg_model *m) {
     if (!m) return;
     mmg__model_meta_clear(m);
     aligned_free64(m->params);
+    aligned_free64(m->q8_mem);
+    mmg__free(m->q8);
     mmg__free(m->sinusoid);
     mmg__free(m->tensors);
     mmg__free(m->enc);
@@ -235,6 +338,38 @@ void mmg__model_release(mmg_model *m) {
 mmg_status mmg__model_options_read(const mmg_model_options *user, mmg_model_options *out) {
     options_defaults(out);
     return mmg__read_options(out, sizeof *out, user, "mmg_model_options");
+}
+
+mmg_status mmg__model_options_check_weights(const mmg_model_options *o) {
+    if (o->weights == MMG_WEIGHTS_DEFAULT || o->weights == MMG_WEIGHTS_F32 ||
+        o->weights == MMG_WEIGHTS_Q8_0)
+        return MMG_OK;
+    return mmg__error(MMG_ERR_INVALID_ARG,
+                      "mmg_model_options.weights is %d; expected MMG_WEIGHTS_DEFAULT (0), "
+                      "MMG_WEIGHTS_F32 (1) or MMG_WEIGHTS_Q8_0 (2)",
+                      (int)o->weights);
+}
+
+/* A Q8_0 model with the weights of the F32 model `src` (its metadata too). */
+static mmg_status quantize_model(const mmg_model *src, uint64_t memory_limit, mmg_model **out) {
+    mmg_model *q;
+    mmg_status s = mmg__model_alloc_quant(&src->cfg, memory_limit, MMG__QUANT_Q8_0,
+                                          MMG_ERR_UNSUPPORTED, &q);
+    if (s) return s;
+    for (int i = 0; i < q->n_tensors && !s; i++) {
+        const mmg__param *p = &q->tensors[i], *f = &src->tensors[i];
+        if (p->q8) s = mmg__param_quantize_rows(p, 0, (size_t)p->shape[0], f->data, NULL);
+        else memcpy(p->data, f->data, p->numel * sizeof(float));
+    }
+    if (!s) s = mmg__model_quantize_tied(q);
+    for (size_t i = 0; i < src->n_meta && !s; i++)
+        s = mmg_model_set_metadata(q, src->meta[i].key, src->meta[i].value);
+    if (s) {
+        mmg__model_free_memory(q);
+        return s;
+    }
+    *out = q;
+    return MMG_OK;
 }
 
 /* dst (n) ~ N(0, std^2): Box-Muller in double precision using both values
@@ -285,6 +420,13 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
                           "mmg_model_options.init_scheme is %d; expected MMG_INIT_NORMAL (0) or "
                           "MMG_INIT_GPT2 (1)",
                           (int)o.init_scheme);
+    if ((s = mmg__model_options_check_weights(&o))) return s;
+    if (o.weights == MMG_WEIGHTS_Q8_0) {
+        /* refuse before drawing the F32 weights */
+        mmg_model_config c;
+        if (!mmg__config_read(config, &c) && (s = mmg__model_check_q8_shapes(&c, MMG_ERR_UNSUPPORTED)))
+            return s;
+    }
     mmg_model *m;
     s = mmg__model_alloc(config, o.memory_limit, &m);
     if (s) return s;
@@ -308,6 +450,13 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
         scale_residual_projections(m->enc, c->n_encoder_layers, 0, c);
         scale_residual_projections(m->dec, c->n_decoder_layers, c->n_encoder_layers > 0, c);
     }
+    if (o.weights == MMG_WEIGHTS_Q8_0) {
+        mmg_model *q;
+        s = quantize_model(m, o.memory_limit, &q);
+        mmg__model_free_memory(m);
+        if (s) return s;
+        m = q;
+    }
     *out = m;
     return MMG_OK;
 }
@@ -329,4 +478,10 @@ mmg_status mmg_model_get_config(const mmg_model *model, mmg_model_config *config
     return MMG_OK;
 }
 
-uint64_t mmg_model_n_params(const mmg_model *model) { return model ? model->n_params : 0; }
+uint64_t mmg_model_n_params(const mmg_model *model) {
+    if (!model) return 0;
+    uint64_t n = model->n_params;
+    for (int i = 0; i < model->n_tensors; i++)
+        if (model->tensors[i].q8) n += model->tensors[i].numel;
+    return n;
+}

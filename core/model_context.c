@@ -6,7 +6,8 @@
  * new query attends over the cache (causal by absolute position). A chunk of
  * one token is a decode step: every weight matrix is read once (sgemv), the
  * attention is a loop over the cache, the logits one sgemv over (V, C).
- * Longer chunks (prefill) use sgemm. Nothing is allocated per token. */
+ * Longer chunks (prefill) use sgemm. A quantized model's linear layers run
+ * on its Q8_0 weights instead (quant.h). Nothing is allocated per token. */
 #include "model_context.h"
 
 #include <cblas.h>
@@ -131,6 +132,8 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     const int threads = mmg__threads_resolve(o.n_threads);
     uint64_t bytes = context_bytes(model, (uint64_t)o.n_slots, (uint64_t)T, (uint64_t)R,
                                    (uint64_t)threads);
+    if (bytes && model->quant != MMG__QUANT_NONE)
+        bytes += mmg__q8_scratch_bytes(c->d_model > c->d_ff ? c->d_model : c->d_ff);
     uint64_t limit = o.memory_limit ? o.memory_limit : mmg__physical_memory();
     if (bytes == 0 || (limit && bytes > limit))
         return mmg__error(MMG_ERR_LIMIT,
@@ -154,8 +157,11 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     ctx->v_cache = mmg__malloc(cache * sizeof(float));
     if (enc) ctx->x_cache = mmg__malloc(2 * cache * sizeof(float));
     ctx->mem = mmg__malloc((size_t)R * (7 * C + F) * sizeof(float));
+    if (model->quant != MMG__QUANT_NONE)
+        mmg__q8_scratch_create(c->d_model > c->d_ff ? c->d_model : c->d_ff, &ctx->q8);
     if (!ctx->pos || !ctx->n_src || !ctx->k_cache || !ctx->v_cache || (enc && !ctx->x_cache) ||
-        !ctx->mem || alloc_att_scratch(ctx, threads)) {
+        !ctx->mem || (model->quant != MMG__QUANT_NONE && !ctx->q8) ||
+        alloc_att_scratch(ctx, threads)) {
         ctx->model = NULL;
         mmg_context_free(ctx);
         return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %llu bytes for a context",
@@ -186,6 +192,7 @@ void mmg_context_free(mmg_context *ctx) {
     mmg__free(ctx->x_cache);
     mmg__free(ctx->mem);
     mmg__free(ctx->att);
+    mmg__q8_scratch_free(ctx->q8);
     if (ctx->model) mmg__model_release(ctx->model);
     mmg__free(ctx);
 }
@@ -232,6 +239,17 @@ mmg_status mmg_context_reset(mmg_context *ctx, int32_t slot) {
 
 /* ---- the layer over a chunk ---------------------------------------------------------- */
 
+/* A linear layer over n rows: out = [resid +] inp W^T [+ b], with the F32
+ * weight through BLAS exactly as before quantization existed, or with the
+ * Q8_0 weight wq when the model is quantized (quant.h). */
+static void linear(mmg_context *ctx, float *out, const float *inp, const float *w,
+                   const mmg__q8_matrix *wq, const float *b, const float *resid, int n, int IC,
+                   int OC) {
+    if (wq) mmg__q8_linear(out, inp, wq, b, resid, n, ctx->q8);
+    else if (resid) mmg__matmul_residual_forward(out, inp, w, b, resid, n, IC, OC);
+    else mmg__matmul_forward(out, inp, w, b, n, IC, OC);
+}
+
 /* One sub-layer's "x = x + f(norm(x))" or "x = norm(x + f(x))" bookkeeping:
  * returns the sub-layer's input. */
 static const float *sublayer_in(const mmg_context *ctx, const float *ln_w, const float *ln_b,
@@ -266,7 +284,7 @@ static void chunk_layer(mmg_context *ctx, const mmg__layer *p, int n, int pos, f
     const mmg_model *m = ctx->model;
     const int C = m->cfg.d_model, H = m->cfg.n_heads, hs = m->hs, F = m->cfg.d_ff;
     const float *in = sublayer_in(ctx, p->sa_ln_w, p->sa_ln_b, n);
-    mmg__matmul_forward(ctx->qkv, in, p->sa_qkv_w, p->sa_qkv_b, n, C, 3 * C);
+    linear(ctx, ctx->qkv, in, p->sa_qkv_w, p->sa_qkv_q, p->sa_qkv_b, NULL, n, C, 3 * C);
     if (k_cache) {
         for (int i = 0; i < n; i++) {
             memcpy(k_cache + (size_t)(pos + i) * C, ctx->qkv + (size_t)i * 3 * C + C,
@@ -280,22 +298,22 @@ static void chunk_layer(mmg_context *ctx, const mmg__layer *p, int n, int pos, f
         mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, 3 * C, ctx->qkv + C, 3 * C,
                                ctx->qkv + 2 * C, 3 * C, NULL, 1, H, n, n, hs, 0, 0);
     }
-    mmg__matmul_residual_forward(ctx->x2, ctx->y, p->sa_out_w, p->sa_out_b, ctx->x, n, C, C);
+    linear(ctx, ctx->x2, ctx->y, p->sa_out_w, p->sa_out_q, p->sa_out_b, ctx->x, n, C, C);
     sublayer_out(ctx, p->sa_ln_w, p->sa_ln_b, n);
 
     if (xkv) {
         in = sublayer_in(ctx, p->ca_ln_w, p->ca_ln_b, n);
-        mmg__matmul_forward(ctx->qkv, in, p->ca_q_w, p->ca_q_b, n, C, C);
+        linear(ctx, ctx->qkv, in, p->ca_q_w, p->ca_q_q, p->ca_q_b, NULL, n, C, C);
         mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, C, xkv, 2 * C, xkv + C, 2 * C,
                                NULL, 1, H, n, n_src, hs, 0, 0);
-        mmg__matmul_residual_forward(ctx->x2, ctx->y, p->ca_out_w, p->ca_out_b, ctx->x, n, C, C);
+        linear(ctx, ctx->x2, ctx->y, p->ca_out_w, p->ca_out_q, p->ca_out_b, ctx->x, n, C, C);
         sublayer_out(ctx, p->ca_ln_w, p->ca_ln_b, n);
     }
 
     in = sublayer_in(ctx, p->ff_ln_w, p->ff_ln_b, n);
-    mmg__matmul_forward(ctx->ff, in, p->ff_w1, p->ff_b1, n, C, F);
+    linear(ctx, ctx->ff, in, p->ff_w1, p->ff_w1_q, p->ff_b1, NULL, n, C, F);
     mmg__activation_forward(ctx->ff, ctx->ff, (size_t)n * F, m->cfg.activation);
-    mmg__matmul_residual_forward(ctx->x2, ctx->ff, p->ff_w2, p->ff_b2, ctx->x, n, F, C);
+    linear(ctx, ctx->x2, ctx->ff, p->ff_w2, p->ff_w2_q, p->ff_b2, ctx->x, n, F, C);
     sublayer_out(ctx, p->ff_ln_w, p->ff_ln_b, n);
 }
 
@@ -315,7 +333,8 @@ mmg_status mmg__context_encode(mmg_context *ctx, int slot, const int32_t *src, i
                                c->layernorm_eps);
     for (int l = 0; l < c->n_decoder_layers; l++) {
         float *xkv = ctx->x_cache + 2 * cache_offset(ctx, slot, l);
-        mmg__matmul_forward(xkv, ctx->x, m->dec[l].ca_kv_w, m->dec[l].ca_kv_b, n, C, 2 * C);
+        linear(ctx, xkv, ctx->x, m->dec[l].ca_kv_w, m->dec[l].ca_kv_q, m->dec[l].ca_kv_b, NULL, n,
+               C, 2 * C);
     }
     ctx->n_src[slot] = n;
     ctx->pos[slot] = 0;
@@ -351,7 +370,7 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
             rows = ctx->h;
         }
         float *dst = all_logits ? logits + (size_t)(done - k) * V : logits;
-        mmg__matmul_forward(dst, rows, m->lm_head, NULL, k - first, C, V);
+        linear(ctx, dst, rows, m->lm_head, m->lm_head_q8, NULL, NULL, k - first, C, V);
     }
     const int end = ctx->pos[slot];
     return check_logits(ctx, logits, all_logits ? (size_t)n : 1, V, slot,
@@ -365,10 +384,17 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
  * mmg__sgemm's matrix-vector path and, inside a block, every row gets the
  * exact cblas_sgemv call a single-row product makes; so each row's result is
  * bit-identical to computing it alone, while the block is read from memory
- * once and from cache for the other rows. */
+ * once and from cache for the other rows. A Q8_0 weight (wq) goes through
+ * mmg__q8_linear, which is organized the same way and whose rows never
+ * depend on each other either. */
 #define ROWS_BLOCK 64
-static void rows_linear(float *out, const float *inp, const float *w, const float *bias,
-                        const float *resid, int G, int IC, int OC) {
+static void rows_linear(mmg_context *ctx, float *out, const float *inp, const float *w,
+                        const mmg__q8_matrix *wq, const float *bias, const float *resid, int G,
+                        int IC, int OC) {
+    if (wq) {
+        mmg__q8_linear(out, inp, wq, bias, resid, G, ctx->q8);
+        return;
+    }
     for (int g = 0; g < G; g++) {
         float *o = out + (size_t)g * OC;
         if (resid) {
@@ -409,7 +435,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
     for (int l = 0; l < c->n_decoder_layers; l++) {
         const mmg__layer *p = &m->dec[l];
         const float *in = rows_sublayer_in(ctx, p->sa_ln_w, p->sa_ln_b, G);
-        rows_linear(ctx->qkv, in, p->sa_qkv_w, p->sa_qkv_b, NULL, G, C, 3 * C);
+        rows_linear(ctx, ctx->qkv, in, p->sa_qkv_w, p->sa_qkv_q, p->sa_qkv_b, NULL, G, C, 3 * C);
         for (int g = 0; g < G; g++) {
             size_t off = cache_offset(ctx, slots[g], l);
             int pos = ctx->pos[slots[g]];
@@ -421,24 +447,25 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
                                    ctx->qkv + (size_t)g * 3 * C, 3 * C, kc, C, vc, C, NULL, 1, H,
                                    1, pos + 1, hs, 1, pos);
         }
-        rows_linear(ctx->x2, ctx->y, p->sa_out_w, p->sa_out_b, ctx->x, G, C, C);
+        rows_linear(ctx, ctx->x2, ctx->y, p->sa_out_w, p->sa_out_q, p->sa_out_b, ctx->x, G, C, C);
         sublayer_out(ctx, p->sa_ln_w, p->sa_ln_b, G);
         if (has_enc) {
             in = rows_sublayer_in(ctx, p->ca_ln_w, p->ca_ln_b, G);
-            rows_linear(ctx->qkv, in, p->ca_q_w, p->ca_q_b, NULL, G, C, C);
+            rows_linear(ctx, ctx->qkv, in, p->ca_q_w, p->ca_q_q, p->ca_q_b, NULL, G, C, C);
             for (int g = 0; g < G; g++) {
                 const float *xkv = ctx->x_cache + 2 * cache_offset(ctx, slots[g], l);
                 mmg__attention_forward(ctx->y + (size_t)g * C, NULL, ctx->att,
                                        ctx->qkv + (size_t)g * C, C, xkv, 2 * C, xkv + C, 2 * C,
                                        NULL, 1, H, 1, ctx->n_src[slots[g]], hs, 0, 0);
             }
-            rows_linear(ctx->x2, ctx->y, p->ca_out_w, p->ca_out_b, ctx->x, G, C, C);
+            rows_linear(ctx, ctx->x2, ctx->y, p->ca_out_w, p->ca_out_q, p->ca_out_b, ctx->x, G, C,
+                        C);
             sublayer_out(ctx, p->ca_ln_w, p->ca_ln_b, G);
         }
         in = rows_sublayer_in(ctx, p->ff_ln_w, p->ff_ln_b, G);
-        rows_linear(ctx->ff, in, p->ff_w1, p->ff_b1, NULL, G, C, F);
+        rows_linear(ctx, ctx->ff, in, p->ff_w1, p->ff_w1_q, p->ff_b1, NULL, G, C, F);
         mmg__activation_forward(ctx->ff, ctx->ff, (size_t)G * F, c->activation);
-        rows_linear(ctx->x2, ctx->ff, p->ff_w2, p->ff_b2, ctx->x, G, F, C);
+        rows_linear(ctx, ctx->x2, ctx->ff, p->ff_w2, p->ff_w2_q, p->ff_b2, ctx->x, G, F, C);
         sublayer_out(ctx, p->ff_ln_w, p->ff_ln_b, G);
     }
     for (int g = 0; g < G; g++) ctx->pos[slots[g]]++;
@@ -449,7 +476,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
                                c->layernorm_eps);
         rows = ctx->h;
     }
-    rows_linear(logits, rows, m->lm_head, NULL, NULL, G, C, V);
+    rows_linear(ctx, logits, rows, m->lm_head, m->lm_head_q8, NULL, NULL, G, C, V);
     return check_logits(ctx, logits, (size_t)G, V, 0, 0, slots, 0);
 }
 

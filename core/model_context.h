@@ -33,6 +33,7 @@ struct mmg_context {
     float *ff;            /* (R, F) */
     float *att;           /* (att_threads, MMG__ATT_BLOCK_Q, T) attention scratch per thread */
     int att_threads;
+    mmg__q8_scratch *q8;  /* a quantized model's quantized input rows, else NULL */
 
     mmg__activations *acts; /* for mmg_context_forward, grown on demand */
 };

@@ -11,7 +11,13 @@
  * (F16/BF16 through a 1 MiB buffer), never through the file's mapping, so the
  * peak is the parameters plus O(1 MiB), not the parameters plus the file
  * (mapped pages count in the resident set until unmapped).
- * bench/bench_model_load.c measures it. */
+ * bench/bench_model_load.c measures it.
+ *
+ * Quantized models (ABI.md, "Quantized weights"): a file with __metadata__ "mmgen.quant":
+ * "q8_0" stores each linear weight W as the U8 tensor "<name>.q8_0" of
+ * shape (rows, cols / 32 * 34), ggml's blocks row by row. Loading reads
+ * those into the model's Q8_0 matrices (or dequantizes them for an F32
+ * model), or quantizes an F32 file's weights, 1 MiB at a time either way. */
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +45,113 @@ static mmg_status load_metadata(mmg__st_file *f, mmg_model *m) {
     return MMG_OK;
 }
 
+/* Rows of a tensor converted per read while quantizing or dequantizing:
+ * about 1 MiB of floats. */
+static size_t chunk_rows(size_t cols) {
+    size_t r = ((size_t)1 << 18) / (cols ? cols : 1);
+    return r ? r : 1;
+}
+
+/* Reads F32/F16/BF16 tensor t into the Q8_0 tensor p, a chunk of rows at
+ * a time. */
+static mmg_status read_quantizing(mmg__st_file *f, const mmg__st_tensor *t, const mmg__param *p) {
+    const size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], per = chunk_rows(cols);
+    const size_t es = mmg__dtype_size(t->dtype);
+    float *buf = mmg__malloc((rows < per ? rows : per) * cols * sizeof(float));
+    if (!buf)
+        return mmg__error(MMG_ERR_NOMEM, "%s: out of memory quantizing tensor '%s'",
+                          mmg__st_path(f), p->name);
+    mmg_status s = MMG_OK;
+    for (size_t r0 = 0; r0 < rows && !s; r0 += per) {
+        size_t n = rows - r0 < per ? rows - r0 : per;
+        mmg__st_tensor chunk = *t; /* rows [r0, r0 + n) of t */
+        chunk.data = t->data + r0 * cols * es;
+        chunk.numel = n * cols;
+        chunk.nbytes = n * cols * es;
+        s = mmg__st_pread_f32(f, &chunk, buf, n * cols);
+        if (!s) s = mmg__param_quantize_rows(p, r0, n, buf, mmg__st_path(f));
+    }
+    mmg__free(buf);
+    return s;
+}
+
+/* Reads the Q8_0 tensor "<p->name>.q8_0" into p's Q8_0 matrix, or
+ * dequantized into p->data when the model is F32. */
+static mmg_status read_q8(mmg__st_file *f, const mmg__param *p) {
+    const char *path = mmg__st_path(f);
+    char name[MMG__PARAM_NAME_MAX + sizeof MMG__Q8_SUFFIX];
+    snprintf(name, sizeof name, "%s%s", p->name, MMG__Q8_SUFFIX);
+    const size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], nb = cols / MMG__Q8_BLOCK;
+    const int64_t want1 = (int64_t)(nb * MMG__Q8_BLOCK_BYTES);
+    const mmg__st_tensor *t = mmg__st_find(f, name);
+    if (!t)
+        return mmg__error(MMG_ERR_FORMAT,
+                          "%s: tensor '%s' (U8 [%zu, %lld]: the Q8_0 blocks of '%s' (%zu, %zu)) "
+                          "is missing",
+                          path, name, rows, (long long)want1, p->name, rows, cols);
+    if (t->dtype != MMG__DT_U8 || t->ndim != 2 || t->shape[0] != (int64_t)rows || t->shape[1] != want1) {
+        char got[128] = "[";
+        for (int i = 0; i < t->ndim; i++) {
+            size_t len = strlen(got);
+            snprintf(got + len, sizeof got - len, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        }
+        strncat(got, "]", sizeof got - strlen(got) - 1);
+        return mmg__error(MMG_ERR_FORMAT,
+                          "%s: tensor '%s' is %s of shape %s; expected U8 [%zu, %lld] (%zu rows of "
+                          "%zu 34-byte Q8_0 blocks for '%s' (%zu, %zu))",
+                          path, name, mmg__dtype_name(t->dtype), got, rows, (long long)want1, rows,
+                          nb, p->name, rows, cols);
+    }
+    const size_t per = chunk_rows(cols), max_rows = rows < per ? rows : per;
+    uint8_t *buf = mmg__malloc(max_rows * nb * MMG__Q8_BLOCK_BYTES);
+    int8_t *q = NULL;
+    uint16_t *d = NULL;
+    if (buf && !p->q8) { /* dequantizing: split each chunk here first */
+        q = mmg__malloc(max_rows * cols);
+        d = mmg__malloc(max_rows * nb * sizeof *d);
+    }
+    mmg_status s = MMG_OK;
+    if (!buf || (!p->q8 && (!q || !d)))
+        s = mmg__error(MMG_ERR_NOMEM, "%s: out of memory reading tensor '%s'", path, name);
+    for (size_t r0 = 0; r0 < rows && !s; r0 += per) {
+        const size_t n = rows - r0 < per ? rows - r0 : per, blocks = n * nb;
+        s = mmg__st_pread_bytes(f, t, r0 * nb * MMG__Q8_BLOCK_BYTES, buf, blocks * MMG__Q8_BLOCK_BYTES);
+        if (s) break;
+        int8_t *cq = p->q8 ? p->q8->q + r0 * cols : q;
+        uint16_t *cd = p->q8 ? p->q8->d + r0 * nb : d;
+        size_t bad = mmg__q8_unpack(buf, blocks, cq, cd);
+        if (bad) {
+            size_t k = r0 * nb + bad - 1;
+            s = mmg__error(MMG_ERR_FORMAT,
+                           "%s: tensor '%s': block %zu (row %zu) holds the value -128; Q8_0 "
+                           "values are in [-127, 127]",
+                           path, name, k, k / nb);
+            break;
+        }
+        if (!p->q8) mmg__q8_dequantize(q, d, blocks, p->data + r0 * cols);
+    }
+    mmg__free(buf);
+    mmg__free(q);
+    mmg__free(d);
+    return s;
+}
+
+/* Which tensor of a file p is: "<name>.q8_0" in a Q8_0 file for a linear
+ * weight, else "<name>". Writes the name into buf. */
+static const char *file_name(const mmg__param *p, int file_quant, char *buf, size_t n) {
+    snprintf(buf, n, "%s%s", p->name, file_quant && p->linear ? MMG__Q8_SUFFIX : "");
+    return buf;
+}
+
+/* Finds the model tensor a file tensor stands for: NULL when none. */
+static const mmg__param *param_of(const mmg_model *m, const char *name, int file_quant) {
+    char want[MMG__PARAM_NAME_MAX + sizeof MMG__Q8_SUFFIX];
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(file_name(&m->tensors[i], file_quant, want, sizeof want), name) == 0)
+            return &m->tensors[i];
+    return NULL;
+}
+
 static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_model **out) {
     const char *path = mmg__st_path(f);
     const char *format = mmg__st_metadata(f, MMG__FORMAT_KEY);
@@ -50,18 +163,44 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
         return mmg__error(MMG_ERR_FORMAT,
                           "%s: __metadata__ has no \"%s\" entry; it is not an mmgen model file",
                           path, MMG__CONFIG_KEY);
+    const char *quant = mmg__st_metadata(f, MMG__QUANT_KEY);
+    if (quant && strcmp(quant, MMG__QUANT_Q8_0_NAME) != 0)
+        return mmg__error(MMG_ERR_UNSUPPORTED,
+                          "%s: __metadata__ \"%s\" is \"%.32s\"; this mmgen reads \"%s\" (Q8_0) "
+                          "quantized files only",
+                          path, MMG__QUANT_KEY, quant, MMG__QUANT_Q8_0_NAME);
+    const int file_quant = quant ? MMG__QUANT_Q8_0 : MMG__QUANT_NONE;
+    const int want = o->weights == MMG_WEIGHTS_F32    ? MMG__QUANT_NONE
+                     : o->weights == MMG_WEIGHTS_Q8_0 ? MMG__QUANT_Q8_0
+                                                      : file_quant;
     mmg_model_config cfg;
     mmg_status s = mmg__config_from_json(json, strlen(json), path, &cfg);
     if (s) return s;
     mmg_model *m;
-    s = mmg__model_alloc(&cfg, o->memory_limit, &m);
+    /* a Q8_0 file's own shapes must be whole blocks, whatever it loads as */
+    if (file_quant && mmg_model_config_validate(&cfg) == MMG_OK &&
+        mmg__model_check_q8_shapes(&cfg, MMG_ERR_FORMAT))
+        return mmg__error_prefix("%s", path);
+    s = mmg__model_alloc_quant(&cfg, o->memory_limit, want, MMG_ERR_UNSUPPORTED, &m);
     if (s) return mmg__error_prefix("%s", path);
     /* Every tensor in the file must be one the config asked for; checked
      * before reading any data. */
     size_t n = mmg__st_count(f);
     for (size_t i = 0; i < n && !s; i++) {
         const mmg__st_tensor *t = mmg__st_at(f, i);
-        if (!mmg__model_find_param(m, t->name))
+        if (param_of(m, t->name, file_quant)) continue;
+        size_t len = strlen(t->name), sl = strlen(MMG__Q8_SUFFIX);
+        if (!file_quant && len > sl && strcmp(t->name + len - sl, MMG__Q8_SUFFIX) == 0)
+            s = mmg__error(MMG_ERR_FORMAT,
+                           "%s: tensor \"%s\" holds Q8_0 blocks, but __metadata__ has no "
+                           "\"%s\": \"%s\"",
+                           path, t->name, MMG__QUANT_KEY, MMG__QUANT_Q8_0_NAME);
+        else if (file_quant && param_of(m, t->name, 0))
+            s = mmg__error(MMG_ERR_FORMAT,
+                           "%s: tensor \"%s\" is stored unquantized in a Q8_0 file; expected "
+                           "\"%s%s\"",
+                           path, t->name, t->name, MMG__Q8_SUFFIX);
+        else
             s = mmg__error(MMG_ERR_FORMAT,
                            "%s: tensor \"%s\" is not part of the model the config describes "
                            "(check tied_output, bias, position_encoding, layer counts)",
@@ -70,9 +209,14 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     for (int i = 0; i < m->n_tensors && !s; i++) {
         const mmg__param *p = &m->tensors[i];
         const mmg__st_tensor *t;
-        s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);
-        if (!s) s = mmg__st_pread_f32(f, t, p->data, p->numel);
+        if (file_quant && p->linear) {
+            s = read_q8(f, p);
+        } else {
+            s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);
+            if (!s) s = p->q8 ? read_quantizing(f, t, p) : mmg__st_pread_f32(f, t, p->data, p->numel);
+        }
     }
+    if (!s) s = mmg__model_quantize_tied(m);
     if (!s) s = load_metadata(f, m);
     if (s) {
         mmg__model_free_memory(m);
@@ -87,6 +231,7 @@ mmg_status mmg_model_load(const char *path, const mmg_model_options *opts, mmg_m
     if (!out) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_load: out is NULL");
     mmg_model_options o;
     mmg_status s = mmg__model_options_read(opts, &o);
+    if (!s) s = mmg__model_options_check_weights(&o);
     if (s) return s;
     mmg__st_file *f;
     s = mmg__st_open(path, &f);
@@ -102,6 +247,7 @@ mmg_status mmg_model_load_memory(const void *data, size_t size, const mmg_model_
     if (!out) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_load_memory: out is NULL");
     mmg_model_options o;
     mmg_status s = mmg__model_options_read(opts, &o);
+    if (!s) s = mmg__model_options_check_weights(&o);
     if (s) return s;
     mmg__st_file *f;
     s = mmg__st_open_memory(data, size, &f);
@@ -109,6 +255,12 @@ mmg_status mmg_model_load_memory(const void *data, size_t size, const mmg_model_
     s = load_from(f, &o, out); /* copies every tensor: nothing points into data */
     mmg__st_close(f);
     return s;
+}
+
+/* mmg__st_fill_fn of a Q8_0 matrix: its 34-byte file blocks. */
+static void pack_q8(const void *ctx, size_t offset, void *dst, size_t n) {
+    const mmg__q8_matrix *q = ctx;
+    mmg__q8_pack(q->q, q->d, offset, dst, n);
 }
 
 mmg_status mmg_model_save(const mmg_model *model, const char *path) {
@@ -120,12 +272,23 @@ mmg_status mmg_model_save(const mmg_model *model, const char *path) {
     if (!s) s = mmg__st_writer_create(&w);
     if (!s) s = mmg__st_writer_metadata(w, MMG__FORMAT_KEY, MMG__FORMAT_VALUE);
     if (!s) s = mmg__st_writer_metadata(w, MMG__CONFIG_KEY, json);
+    if (!s && model->quant == MMG__QUANT_Q8_0)
+        s = mmg__st_writer_metadata(w, MMG__QUANT_KEY, MMG__QUANT_Q8_0_NAME);
     for (size_t i = 0; i < model->n_meta && !s; i++)
         s = mmg__st_writer_metadata(w, model->meta[i].key, model->meta[i].value);
     for (int i = 0; i < model->n_tensors && !s; i++) {
         const mmg__param *p = &model->tensors[i];
-        s = mmg__st_writer_add(w, p->name, MMG__DT_F32, p->ndim, p->shape, p->data,
-                               p->numel * sizeof(float));
+        if (p->q8) {
+            char name[MMG__PARAM_NAME_MAX + sizeof MMG__Q8_SUFFIX];
+            snprintf(name, sizeof name, "%s%s", p->name, MMG__Q8_SUFFIX);
+            const size_t blocks = p->numel / MMG__Q8_BLOCK;
+            const int64_t shape[2] = {p->shape[0], p->shape[1] / MMG__Q8_BLOCK * MMG__Q8_BLOCK_BYTES};
+            s = mmg__st_writer_add_fill(w, name, MMG__DT_U8, 2, shape, blocks * MMG__Q8_BLOCK_BYTES,
+                                        pack_q8, p->q8);
+        } else {
+            s = mmg__st_writer_add(w, p->name, MMG__DT_F32, p->ndim, p->shape, p->data,
+                                   p->numel * sizeof(float));
+        }
     }
     if (!s) s = mmg__st_writer_write(w, path);
     mmg__st_writer_free(w);

@@ -16,7 +16,8 @@
 #include "safetensors.h"
 
 int mmg__model_meta_reserved(const char *key) {
-    return strcmp(key, MMG__FORMAT_KEY) == 0 || strcmp(key, MMG__CONFIG_KEY) == 0;
+    return strcmp(key, MMG__FORMAT_KEY) == 0 || strcmp(key, MMG__CONFIG_KEY) == 0 ||
+           strcmp(key, MMG__QUANT_KEY) == 0;
 }
 
 void mmg__model_meta_clear(mmg_model *m) {

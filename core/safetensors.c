@@ -834,6 +834,18 @@ mmg_status mmg__st_pread_f32(const mmg__st_file *f, const mmg__st_tensor *t, flo
     return st;
 }
 
+mmg_status mmg__st_pread_bytes(const mmg__st_file *f, const mmg__st_tensor *t, size_t offset,
+                               void *dst, size_t n) {
+    if (!f || !t || (!dst && n) || offset > t->nbytes || n > t->nbytes - offset)
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg__st_pread_bytes: bad arguments");
+    if (n == 0) return MMG_OK;
+    if (f->fd < 0) {
+        memcpy(dst, t->data + offset, n);
+        return MMG_OK;
+    }
+    return pread_full(f, t, dst, n, (size_t)(t->data - f->base) + offset);
+}
+
 mmg_status mmg__st_expect(const mmg__st_file *f, const char *name, int ndim, const int64_t *shape,
                           const mmg__st_tensor **out) {
     if (!f || !name || ndim < 0 || ndim > MMG__ST_MAX_DIMS || (!shape && ndim))
@@ -866,6 +878,8 @@ typedef struct st_wtensor {
     int64_t shape[MMG__ST_MAX_DIMS];
     const void *data; /* borrowed until write returns */
     size_t nbytes;
+    mmg__st_fill_fn fill; /* or the bytes come from fill(fill_ctx, ...) */
+    const void *fill_ctx;
 } st_wtensor;
 
 typedef struct st_wmeta {
@@ -970,6 +984,20 @@ mmg_status mmg__st_writer_metadata(mmg__st_writer *w, const char *key, const cha
     w->meta[w->n_meta].key = k;
     w->meta[w->n_meta].value = v;
     w->n_meta++;
+    return MMG_OK;
+}
+
+mmg_status mmg__st_writer_add_fill(mmg__st_writer *w, const char *name, mmg__dtype dtype, int ndim,
+                                   const int64_t *shape, size_t nbytes, mmg__st_fill_fn fill,
+                                   const void *ctx) {
+    if (!fill) return mmg__error(MMG_ERR_INVALID_ARG, "mmg__st_writer_add_fill: NULL fill");
+    /* any non-NULL data passes add's check; it is never read */
+    mmg_status s = mmg__st_writer_add(w, name, dtype, ndim, shape, ctx ? ctx : (const void *)w, nbytes);
+    if (s) return s;
+    st_wtensor *t = &w->tensors[w->n_tensors - 1];
+    t->data = NULL;
+    t->fill = fill;
+    t->fill_ctx = ctx;
     return MMG_OK;
 }
 
@@ -1143,8 +1171,10 @@ mmg_status mmg__st_writer_to_memory(mmg__st_writer *w, uint8_t **out, size_t *ou
     memcpy(mem, b.p, b.len);
     size_t at = b.len;
     for (size_t i = 0; i < w->n_tensors; i++) {
-        if (w->tensors[i].nbytes) memcpy(mem + at, w->tensors[i].data, w->tensors[i].nbytes);
-        at += w->tensors[i].nbytes;
+        const st_wtensor *t = &w->tensors[i];
+        if (t->fill && t->nbytes) t->fill(t->fill_ctx, 0, mem + at, t->nbytes);
+        else if (t->nbytes) memcpy(mem + at, t->data, t->nbytes);
+        at += t->nbytes;
     }
     *out_len = b.len + data_len;
     *out = mem;
@@ -1175,6 +1205,9 @@ static mmg_status sync_parent_dir(const char *path, char *buf) {
     return st;
 }
 
+/* Bytes of a generated tensor (mmg__st_writer_add_fill) written per fill call. */
+#define FILL_CHUNK ((size_t)1 << 20)
+
 mmg_status mmg__st_writer_write(mmg__st_writer *w, const char *path) {
     if (!w || !path) return mmg__error(MMG_ERR_INVALID_ARG, "mmg__st_writer_write: NULL writer or path");
     st_buf b = {0};
@@ -1191,6 +1224,7 @@ mmg_status mmg__st_writer_write(mmg__st_writer *w, const char *path) {
         return mmg__error(MMG_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(tmp, tlen, "%s.tmp-%ld", path, (long)getpid());
+    uint8_t *fill_buf = NULL;
     char e[128];
     FILE *fp = fopen(tmp, "wb");
     if (!fp) {
@@ -1199,9 +1233,26 @@ mmg_status mmg__st_writer_write(mmg__st_writer *w, const char *path) {
         goto out;
     }
     int ok = fwrite(b.p, 1, b.len, fp) == b.len;
-    for (size_t i = 0; ok && i < w->n_tensors; i++)
-        if (w->tensors[i].nbytes)
-            ok = fwrite(w->tensors[i].data, 1, w->tensors[i].nbytes, fp) == w->tensors[i].nbytes;
+    for (size_t i = 0; ok && i < w->n_tensors; i++) {
+        const st_wtensor *t = &w->tensors[i];
+        if (!t->fill) {
+            if (t->nbytes) ok = fwrite(t->data, 1, t->nbytes, fp) == t->nbytes;
+            continue;
+        }
+        /* generated tensors go through one buffer, a chunk at a time */
+        for (size_t done = 0; ok && done < t->nbytes; done += FILL_CHUNK) {
+            size_t n = t->nbytes - done < FILL_CHUNK ? t->nbytes - done : FILL_CHUNK;
+            if (!fill_buf && !(fill_buf = mmg__malloc(FILL_CHUNK))) {
+                fclose(fp);
+                unlink(tmp);
+                st = mmg__error(MMG_ERR_NOMEM, "%s: out of memory for a %zu-byte write buffer",
+                                path, (size_t)FILL_CHUNK);
+                goto out;
+            }
+            t->fill(t->fill_ctx, done, fill_buf, n);
+            ok = fwrite(fill_buf, 1, n, fp) == n;
+        }
+    }
     if (ok) ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
     int err = errno;
     if (fclose(fp) != 0 && ok) {
@@ -1222,6 +1273,7 @@ mmg_status mmg__st_writer_write(mmg__st_writer *w, const char *path) {
     }
     st = sync_parent_dir(path, tmp);
 out:
+    mmg__free(fill_buf);
     mmg__free(tmp);
     mmg__free(b.p);
     return st;

@@ -125,6 +125,12 @@ mmg_status mmg__st_read_f32(const mmg__st_tensor *t, float *dst, size_t n);
  * opened, is MMG_ERR_IO naming the file and tensor (where the mapping would
  * have raised SIGBUS). [thread-safe] */
 mmg_status mmg__st_pread_f32(const mmg__st_file *f, const mmg__st_tensor *t, float *dst, size_t n);
+/* Copies bytes [offset, offset + n) of a tensor's data (any dtype) into dst,
+ * with pread() as mmg__st_pread_f32 does (from memory for in-memory files).
+ * MMG_ERR_INVALID_ARG for a range outside the tensor; MMG_ERR_IO naming the
+ * file and tensor. [thread-safe] */
+mmg_status mmg__st_pread_bytes(const mmg__st_file *f, const mmg__st_tensor *t, size_t offset,
+                               void *dst, size_t n);
 /* Checks that `name` exists, its dtype is a float type and its shape equals
  * shape[0..ndim); the error (MMG_ERR_FORMAT, also for a missing tensor) names
  * the file, the tensor and both shapes. On success *out = tensor (out may be
@@ -153,6 +159,16 @@ mmg_status mmg__st_writer_metadata(mmg__st_writer *w, const char *key, const cha
  * negative dim). */
 mmg_status mmg__st_writer_add(mmg__st_writer *w, const char *name, mmg__dtype dtype, int ndim,
                               const int64_t *shape, const void *data, size_t nbytes);
+/* Adds a tensor whose nbytes bytes the writer asks for when it writes them:
+ * fill(ctx, offset, dst, n) must write bytes [offset, offset + n) of its data
+ * into dst (writing to a file: chunks of at most 1 MiB through one buffer,
+ * in order; to memory: all at once). For data that exists in another layout
+ * in memory (a quantized matrix), so saving needs no second copy of it.
+ * Otherwise as mmg__st_writer_add. */
+typedef void (*mmg__st_fill_fn)(const void *ctx, size_t offset, void *dst, size_t n);
+mmg_status mmg__st_writer_add_fill(mmg__st_writer *w, const char *name, mmg__dtype dtype, int ndim,
+                                   const int64_t *shape, size_t nbytes, mmg__st_fill_fn fill,
+                                   const void *ctx);
 /* Writes atomically: "<path>.tmp-<pid>", fwrite, fflush, fsync, rename over
  * path, fsync the directory. On any failure the previous file at `path` is
  * untouched and the temp file removed (MMG_ERR_IO naming the path). */

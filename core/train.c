@@ -83,6 +83,7 @@ static mmg_status check_train_options(mmg_train_options *o) {
 
 mmg_status mmg_trainer_create(mmg_model *model, const mmg_train_options *opts, mmg_trainer **out) {
     if (!model || !out) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_trainer_create: NULL model or out");
+    if (model->quant != MMG__QUANT_NONE) return mmg__model_refuse_quantized(model, "mmg_trainer_create");
     mmg_train_options o;
     train_defaults(&o);
     mmg_status s = mmg__read_options(&o, sizeof o, opts, "mmg_train_options");

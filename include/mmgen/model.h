@@ -86,6 +86,27 @@ typedef enum mmg_init_scheme {
                             sqrt(2 * n_decoder_layers), as nanoGPT's c_proj. */
 } mmg_init_scheme;
 
+/* What a model keeps its weights in (mmg_model_options.weights, since ABI
+ * 1.3). Values are ABI. */
+typedef enum mmg_weight_format {
+    MMG_WEIGHTS_DEFAULT = 0, /* load: as the file stores them (F32, F16 and BF16
+                                files as F32, a Q8_0 file as Q8_0); create: F32 */
+    MMG_WEIGHTS_F32 = 1,     /* float32; a Q8_0 file is dequantized while loading
+                                (to train or fine-tune from it) */
+    MMG_WEIGHTS_Q8_0 = 2     /* the weight matrices of the linear layers
+                                (attention, feed-forward, the output projection)
+                                in GGUF's Q8_0 blocks: 32 int8 values and one
+                                half-precision scale, 1.0625 bytes a weight
+                                instead of 4 (ABI.md, "Quantized weights").
+                                Embeddings, LayerNorms and biases stay F32; a
+                                tied output projection gets a Q8_0 copy of the
+                                token embedding. Inference only: training is
+                                MMG_ERR_UNSUPPORTED, mmg_model_read_param
+                                dequantizes, mmg_model_write_param refuses
+                                those tensors. Needs d_model and d_ff multiples
+                                of 32 (else MMG_ERR_UNSUPPORTED). */
+} mmg_weight_format;
+
 /* How to create or load a model. Fill with mmg_model_options_init. */
 typedef struct mmg_model_options {
     size_t struct_size;
@@ -97,6 +118,11 @@ typedef struct mmg_model_options {
     int32_t init_scheme;    /* mmg_init_scheme (create only); default
                                MMG_INIT_NORMAL. Draws the same random numbers
                                either way: GPT2 only rescales some matrices. */
+    int32_t weights;        /* mmg_weight_format; default MMG_WEIGHTS_DEFAULT.
+                               Loading an F32 file with MMG_WEIGHTS_Q8_0
+                               quantizes while reading (the F32 copy of one
+                               tensor at a time); create draws F32 weights,
+                               then quantizes them. Since ABI 1.3. */
 } mmg_model_options;
 
 typedef struct mmg_model mmg_model;
@@ -148,8 +174,11 @@ MMG_API void mmg_model_options_init(mmg_model_options *opts, size_t struct_size)
 /* Creates a model with random weights: weight matrices and embeddings
  * ~ N(0, init_std^2) from the seeded RNG (same seed, same weights on every
  * machine; residual projections scaled down under MMG_INIT_GPT2), biases 0,
- * LayerNorm weights 1. `opts` may be NULL (defaults). Returns MMG_OK;
- * MMG_ERR_INVALID_ARG for a bad init_std or init_scheme (named);
+ * LayerNorm weights 1. `opts` may be NULL (defaults); with opts->weights
+ * MMG_WEIGHTS_Q8_0 the same weights are then quantized (both copies are in
+ * memory meanwhile). Returns MMG_OK;
+ * MMG_ERR_INVALID_ARG for a bad init_std, init_scheme or weights (named);
+ * MMG_ERR_UNSUPPORTED (Q8_0 with d_model or d_ff not multiples of 32);
  * MMG_ERR_CONFIG for a bad config; MMG_ERR_LIMIT when the
  * parameters would exceed opts->memory_limit (checked before allocating);
  * MMG_ERR_NOMEM. *out is untouched on error; release with mmg_model_free.
@@ -164,16 +193,25 @@ MMG_API mmg_status mmg_model_create(const mmg_model_config *config, const mmg_mo
  * the other string metadata entries become the model's metadata. Tensors
  * are read from the file straight into the model's one copy of the
  * weights (pread, not a mapping), so loading needs the weights' memory plus
- * about 1 MiB, not twice the file. Returns MMG_OK; MMG_ERR_IO (cannot
- * open/read); MMG_ERR_FORMAT (malformed file, bad config JSON, a missing or
- * extra tensor, a dtype or shape that does not match the config: the
- * message names the tensor or field); MMG_ERR_LIMIT; MMG_ERR_NOMEM. *out
- * untouched on error. [thread-safe] */
+ * about 1 MiB, not twice the file. A file with __metadata__ "mmgen.quant":
+ * "q8_0" holds its linear weights as Q8_0 blocks (U8 tensors
+ * "<name>.q8_0", ABI.md) and loads quantized unless opts->weights is
+ * MMG_WEIGHTS_F32; opts->weights MMG_WEIGHTS_Q8_0 quantizes an F32 file
+ * while reading it. Returns MMG_OK; MMG_ERR_IO (cannot open/read);
+ * MMG_ERR_FORMAT (malformed file, bad config JSON, a missing or extra
+ * tensor, a dtype or shape that does not match the config, a Q8_0 value of
+ * -128: the message names the tensor or field); MMG_ERR_UNSUPPORTED (an
+ * "mmgen.quant" other than "q8_0"; quantizing a model whose d_model or d_ff
+ * is not a multiple of 32); MMG_ERR_NUMERIC (quantizing a NaN or infinite
+ * weight, named); MMG_ERR_INVALID_ARG (a bad opts->weights); MMG_ERR_LIMIT;
+ * MMG_ERR_NOMEM. *out untouched on error. [thread-safe] */
 MMG_API mmg_status mmg_model_load(const char *path, const mmg_model_options *opts,
                                   mmg_model **out);
 
-/* Writes the model (all F32) with its config and its metadata in
- * __metadata__ to `path`, through a temporary file renamed into place.
+/* Writes the model (all F32; a quantized model's Q8_0 tensors as they are,
+ * with __metadata__ "mmgen.quant", see ABI.md) with its config and its
+ * metadata in __metadata__ to `path`, through a temporary file renamed into
+ * place.
  * Returns MMG_OK, MMG_ERR_IO, MMG_ERR_NOMEM or MMG_ERR_INVALID_ARG.
  * [thread-safe: the model is only read; not while its metadata is set] */
 MMG_API mmg_status mmg_model_save(const mmg_model *model, const char *path);
@@ -189,7 +227,8 @@ MMG_API void mmg_model_free(mmg_model *model);
  * Returns MMG_OK or MMG_ERR_INVALID_ARG. [thread-safe] */
 MMG_API mmg_status mmg_model_get_config(const mmg_model *model, mmg_model_config *config);
 
-/* The number of parameters (floats); 0 for NULL. [thread-safe] */
+/* The number of parameters (weights, quantized ones included); 0 for NULL.
+ * [thread-safe] */
 MMG_API uint64_t mmg_model_n_params(const mmg_model *model);
 
 /* ---- metadata ---------------------------------------------------------------
@@ -197,7 +236,8 @@ MMG_API uint64_t mmg_model_n_params(const mmg_model *model);
  * the file's __metadata__ beside the config and mmg_model_load restores
  * (every string entry but the reserved ones), so one file can hold a model
  * and what it needs, e.g. its tokenizer's state. Keys and values are UTF-8.
- * Reserved keys, written by mmgen itself: "format" and "mmgen.config".
+ * Reserved keys, written by mmgen itself: "format", "mmgen.config" and
+ * "mmgen.quant".
  *
  * Metadata is the one part of a model that changes after create/load:
  * set it before sharing the model with other threads (or contexts used on
@@ -291,6 +331,7 @@ MMG_API mmg_status mmg_model_param_find(const mmg_model *model, const char *name
  * `n_elements` floats: that must be the parameter's element count, else
  * MMG_ERR_RANGE with the expected shape in the message and dst untouched.
  * MMG_ERR_NOT_FOUND for an unknown name; MMG_ERR_INVALID_ARG for NULL.
+ * A quantized (Q8_0) tensor is dequantized: d * q per weight.
  * [thread-safe; not concurrently with writes to the same model] */
 MMG_API mmg_status mmg_model_read_param(const mmg_model *model, const char *name, float *dst,
                                         size_t n_elements);
@@ -304,7 +345,10 @@ MMG_API mmg_status mmg_model_read_param(const mmg_model *model, const char *name
  * call it while no context computes with the model and no other thread
  * uses it; KV caches filled before the write hold values of the old weights
  * (mmg_context_reset them). Writing between mmg_trainer_step calls is
- * allowed; the optimizer's moments are kept. [one thread per object] */
+ * allowed; the optimizer's moments are kept. A quantized model's Q8_0
+ * tensors, and its tok_emb.weight when the output projection is tied (its
+ * Q8_0 copy would go stale), are MMG_ERR_UNSUPPORTED. [one thread per
+ * object] */
 MMG_API mmg_status mmg_model_write_param(mmg_model *model, const char *name, const float *src,
                                          size_t n_elements);
 

@@ -180,6 +180,7 @@ MMG_API void mmg_train_options_init(mmg_train_options *opts, size_t struct_size)
  * MMG_OK; MMG_ERR_INVALID_ARG (NULL model, a bad option such as
  * learning_rate <= 0, named with its value); MMG_ERR_LIMIT (gradients and
  * moments would exceed memory_limit; checked before allocating);
+ * MMG_ERR_UNSUPPORTED (a quantized model: mmg_weight_format, model.h);
  * MMG_ERR_NOMEM. *out untouched on error; release with mmg_trainer_free.
  * [thread-safe; the model must not be in use elsewhere] */
 MMG_API mmg_status mmg_trainer_create(mmg_model *model, const mmg_train_options *opts,

@@ -1,0 +1,276 @@
+/* core/quant_kernels.c - the Q8_0 x Q8 products (quant.h), one weight row
+ * at a time, in three versions picked at run time: AVX-512 VNNI, AVX2 and
+ * portable C. All three compute mmg__q8_dot_ref's definition exactly:
+ *
+ *   - Exact integer dot products per 32-value block. AVX-512 VNNI's vpdpbusd
+ *     multiplies unsigned by signed bytes, so the weights go in offset by 128
+ *     (w ^ 0x80 = w + 128 as unsigned) and 128 * sum(x) is subtracted after;
+ *     AVX2's vpmaddubsw would saturate that, so it multiplies |x| by w with
+ *     x's sign (the "sign trick"), which needs w != -128 (loading checks).
+ *   - Sixteen blocks at a time, the per-block sums are gathered into one
+ *     vector of 16 (AVX2: two of 8) by a fixed tree of shuffles and adds,
+ *     then scaled in float: acc[b % 16] += (d_w * d_x) * isum, with a separate
+ *     multiply and add (no FMA, whatever the flags: MMG__FP_BARRIER), as the
+ *     scalar code does.
+ *   - A missing tail block contributes 0 * 0, which leaves an accumulator
+ *     unchanged (an accumulator that starts at +0 can never be -0).
+ *   - The 16 accumulators are summed as the same tree.
+ * So a model generates the same tokens on every x86 CPU this runs on. */
+#include "quant.h"
+
+#include <string.h>
+
+#include "safetensors.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MMG__Q8_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+/* ---- portable --------------------------------------------------------------------- */
+
+static void rows_scalar(float *out, const float *base, const int8_t *wq, const uint16_t *wd, int n,
+                        int nb, const int8_t *xq, const float *xd, const int32_t *xs) {
+    (void)xs;
+    for (int r = 0; r < n; r++) {
+        const float dot = mmg__q8_dot_ref(wq + (size_t)r * nb * MMG__Q8_BLOCK, wd + (size_t)r * nb,
+                                          nb, xq, xd);
+        out[r] = base ? base[r] + dot : dot;
+    }
+}
+
+#ifdef MMG__Q8_X86
+
+/* ---- AVX2 + F16C ------------------------------------------------------------------ */
+
+#define TARGET_AVX2 __attribute__((target("avx2,f16c")))
+
+/* The 8 int32 sums of 8 blocks of 32 products (w, x 256 bytes each), in
+ * block order; blocks at and past `count` are 0 (nothing read there). */
+TARGET_AVX2 __attribute__((always_inline)) static inline __m256i
+sums8_avx2(const int8_t *w, const int8_t *x, int count) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        if (j >= count) {
+            v[j] = _mm256_setzero_si256();
+            continue;
+        }
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + 32 * j));
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * j));
+        /* |x| * (w * sign x): pairs stay within int16 since |w|, |x| <= 127 */
+        const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(wv, xv));
+        v[j] = _mm256_madd_epi16(p, ones);
+    }
+    const __m256i s01 = _mm256_hadd_epi32(v[0], v[1]), s23 = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i s45 = _mm256_hadd_epi32(v[4], v[5]), s67 = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i t0 = _mm256_hadd_epi32(s01, s23), t1 = _mm256_hadd_epi32(s45, s67);
+    /* t0: blocks 0-3 low-lane sums | blocks 0-3 high-lane sums; t1 the same for 4-7 */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20),
+                            _mm256_permute2x128_si256(t0, t1, 0x31));
+}
+
+/* (d_w * d_x) of `count` (<= 8) blocks, 0 past count. */
+TARGET_AVX2 static inline __m256 scales8_avx2(const uint16_t *wd, const float *xd, int count) {
+    if (count == 8)
+        return _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)wd)),
+                             _mm256_loadu_ps(xd));
+    uint16_t h[8] = {0};
+    float f[8] = {0};
+    memcpy(h, wd, sizeof *wd * (size_t)count);
+    memcpy(f, xd, sizeof *xd * (size_t)count);
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)), _mm256_loadu_ps(f));
+}
+
+TARGET_AVX2 static void rows_avx2(float *out, const float *base, const int8_t *wq,
+                                  const uint16_t *wd, int n, int nb, const int8_t *xq,
+                                  const float *xd, const int32_t *xs) {
+    (void)xs;
+    for (int r = 0; r < n; r++) {
+        const int8_t *w = wq + (size_t)r * nb * MMG__Q8_BLOCK;
+        const uint16_t *dw = wd + (size_t)r * nb;
+        __m256 acc_lo = _mm256_setzero_ps(), acc_hi = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b += 16) {
+            const int c_lo = nb - b < 8 ? nb - b : 8;
+            const int c_hi = nb - b - 8 < 8 ? nb - b - 8 : 8;
+            const __m256i i_lo = sums8_avx2(w + b * 32, xq + b * 32, c_lo);
+            const __m256 s_lo = scales8_avx2(dw + b, xd + b, c_lo);
+            __m256 p_lo = _mm256_mul_ps(s_lo, _mm256_cvtepi32_ps(i_lo));
+            MMG__FP_BARRIER(p_lo);
+            acc_lo = _mm256_add_ps(acc_lo, p_lo);
+            if (c_hi > 0) {
+                const __m256i i_hi = sums8_avx2(w + (b + 8) * 32, xq + (b + 8) * 32, c_hi);
+                const __m256 s_hi = scales8_avx2(dw + b + 8, xd + b + 8, c_hi);
+                __m256 p_hi = _mm256_mul_ps(s_hi, _mm256_cvtepi32_ps(i_hi));
+                MMG__FP_BARRIER(p_hi);
+                acc_hi = _mm256_add_ps(acc_hi, p_hi);
+            }
+        }
+        const __m256 t8 = _mm256_add_ps(acc_lo, acc_hi);
+        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+        out[r] = base ? base[r] + dot : dot;
+    }
+}
+
+/* ---- AVX-512 VNNI ------------------------------------------------------------------ */
+
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* The 16 int32 sums of 16 blocks (w, x 512 bytes each), in block order;
+ * blocks at and past `count` are 0 and nothing is read past them. Always
+ * inlined: the loop calls it with count 16 (a constant, so the masks fold
+ * away), the tail once with its count; `half` (a constant) says the count
+ * is at most 8, so the upper half of the work is skipped (its lanes come
+ * out 0, as the full version gives). */
+TARGET_AVX512 __attribute__((always_inline)) static inline __m512i
+sums16_avx512(const int8_t *w, const int8_t *x, const int32_t *xs, int count, const int half) {
+    const __m512i off = _mm512_set1_epi8((char)0x80);
+    __m512i z[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        if (half && j >= 4) {
+            z[j] = _mm512_setzero_si512();
+            continue;
+        }
+        const int left = count - 2 * j; /* blocks of this pair that exist */
+        __m512i wv, xv;
+        if (left >= 2) {
+            wv = _mm512_loadu_si512(w + 64 * j);
+            xv = _mm512_loadu_si512(x + 64 * j);
+        } else { /* nothing is read past the last block */
+            const __mmask64 m = left == 1 ? 0xffffffffull : 0;
+            wv = _mm512_maskz_loadu_epi8(m, w + 64 * j);
+            xv = _mm512_maskz_loadu_epi8(m, x + 64 * j);
+        }
+        /* (w + 128) * x, 4 products per int32 lane: lanes 0-7 block 2j, 8-15 block 2j+1;
+         * a missing block has x = 0 */
+        z[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(wv, off), xv);
+    }
+    /* 8 lanes per block -> 4: chunk k of y<p> is block 4p + k */
+#define Q8_PAIR(a, b) \
+    _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xdd))
+    const __m512i y0 = Q8_PAIR(z[0], z[1]), y1 = Q8_PAIR(z[2], z[3]);
+    const __m512i y2 = half ? _mm512_setzero_si512() : Q8_PAIR(z[4], z[5]);
+    const __m512i y3 = half ? _mm512_setzero_si512() : Q8_PAIR(z[6], z[7]);
+#undef Q8_PAIR
+    /* -> 2: chunk k of e0 holds blocks k, 4 + k; of e1 blocks 8 + k, 12 + k */
+    const __m512i e0 = _mm512_add_epi32(_mm512_unpacklo_epi64(y0, y1), _mm512_unpackhi_epi64(y0, y1));
+    const __m512i e1 = half ? _mm512_setzero_si512()
+                            : _mm512_add_epi32(_mm512_unpacklo_epi64(y2, y3),
+                                               _mm512_unpackhi_epi64(y2, y3));
+    /* -> 1: lane 4k + m is block k + 4m */
+    const __m512 f0 = _mm512_castsi512_ps(e0), f1 = _mm512_castsi512_ps(e1);
+    const __m512i t = _mm512_add_epi32(_mm512_castps_si512(_mm512_shuffle_ps(f0, f1, 0x88)),
+                                       _mm512_castps_si512(_mm512_shuffle_ps(f0, f1, 0xdd)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i sums = _mm512_permutexvar_epi32(order, t);
+    const __mmask16 live = count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1);
+    return _mm512_sub_epi32(sums, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(live, xs), 7));
+}
+
+TARGET_AVX512 static void rows_avx512(float *out, const float *base, const int8_t *wq,
+                                      const uint16_t *wd, int n, int nb, const int8_t *xq,
+                                      const float *xd, const int32_t *xs) {
+    for (int r = 0; r < n; r++) {
+        const int8_t *w = wq + (size_t)r * nb * MMG__Q8_BLOCK;
+        const uint16_t *dw = wd + (size_t)r * nb;
+        __m512 acc = _mm512_setzero_ps();
+        int b = 0;
+        for (; b + 16 <= nb; b += 16) {
+            const __m512i isum = sums16_avx512(w + b * 32, xq + b * 32, xs + b, 16, 0);
+            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw + b))),
+                                           _mm512_loadu_ps(xd + b));
+            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
+            MMG__FP_BARRIER(p);
+            acc = _mm512_add_ps(acc, p);
+        }
+        if (b < nb) {
+            const int count = nb - b;
+            const __mmask16 live = (__mmask16)((1u << count) - 1);
+            const __m512i isum = count <= 8 ? sums16_avx512(w + b * 32, xq + b * 32, xs + b, count, 1)
+                                            : sums16_avx512(w + b * 32, xq + b * 32, xs + b, count, 0);
+            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, dw + b)),
+                                           _mm512_maskz_loadu_ps(live, xd + b));
+            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
+            MMG__FP_BARRIER(p);
+            acc = _mm512_add_ps(acc, p);
+        }
+        const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
+                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+        out[r] = base ? base[r] + dot : dot;
+    }
+}
+
+static int cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
+#endif /* MMG__Q8_X86 */
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+int mmg__q8_kernel_supported(mmg__q8_kernel k) {
+    switch (k) {
+    case MMG__Q8_KERNEL_AUTO:
+    case MMG__Q8_KERNEL_SCALAR: return 1;
+#ifdef MMG__Q8_X86
+    case MMG__Q8_KERNEL_AVX2: return __builtin_cpu_supports("avx2") && cpu_has_f16c();
+    case MMG__Q8_KERNEL_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#endif
+    default: return 0;
+    }
+}
+
+/* The kernel in use, 0 until the first product picks one. Relaxed atomics:
+ * threads that race to pick store the same value. */
+static int g_kernel;
+
+static mmg__q8_kernel best_kernel(void) {
+    if (mmg__q8_kernel_supported(MMG__Q8_KERNEL_AVX512)) return MMG__Q8_KERNEL_AVX512;
+    if (mmg__q8_kernel_supported(MMG__Q8_KERNEL_AVX2)) return MMG__Q8_KERNEL_AVX2;
+    return MMG__Q8_KERNEL_SCALAR;
+}
+
+static mmg__q8_kernel current(void) {
+    int k = __atomic_load_n(&g_kernel, __ATOMIC_RELAXED);
+    if (k == MMG__Q8_KERNEL_AUTO) {
+        k = (int)best_kernel();
+        __atomic_store_n(&g_kernel, k, __ATOMIC_RELAXED);
+    }
+    return (mmg__q8_kernel)k;
+}
+
+int mmg__q8_kernel_force(mmg__q8_kernel k) {
+    if (!mmg__q8_kernel_supported(k)) return -1;
+    __atomic_store_n(&g_kernel, (int)(k == MMG__Q8_KERNEL_AUTO ? best_kernel() : k),
+                     __ATOMIC_RELAXED);
+    return 0;
+}
+
+const char *mmg__q8_kernel_name(void) {
+    switch (current()) {
+    case MMG__Q8_KERNEL_AVX512: return "avx512_vnni";
+    case MMG__Q8_KERNEL_AVX2: return "avx2";
+    default: return "scalar";
+    }
+}
+
+mmg__q8_rows_fn mmg__q8_kernel_rows(void) {
+    switch (current()) {
+#ifdef MMG__Q8_X86
+    case MMG__Q8_KERNEL_AVX512: return rows_avx512;
+    case MMG__Q8_KERNEL_AVX2: return rows_avx2;
+#endif
+    default: return rows_scalar;
+    }
+}
