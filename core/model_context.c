@@ -395,19 +395,7 @@ static void rows_linear(mmg_context *ctx, float *out, const float *inp, const fl
         mmg__q8_linear(out, inp, wq, bias, resid, G, ctx->q8);
         return;
     }
-    for (int g = 0; g < G; g++) {
-        float *o = out + (size_t)g * OC;
-        if (resid) {
-            const float *r = resid + (size_t)g * OC;
-            if (bias)
-                for (int j = 0; j < OC; j++) o[j] = r[j] + bias[j];
-            else if (o != r)
-                memcpy(o, r, sizeof(float) * (size_t)OC);
-        } else if (bias) {
-            memcpy(o, bias, sizeof(float) * (size_t)OC);
-        }
-    }
-    const float beta = (resid || bias) ? 1.0f : 0.0f;
+    const float beta = mmg__linear_base(out, bias, resid, G, OC) ? 1.0f : 0.0f;
     const int n_blocks = (OC + ROWS_BLOCK - 1) / ROWS_BLOCK;
 #pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)OC * IC >= 32768)
     for (int jb = 0; jb < n_blocks; jb++) {

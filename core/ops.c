@@ -108,6 +108,22 @@ void mmg__matmul_residual_forward(float *out, const float *inp, const float *w, 
     mmg__sgemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
 }
 
+int mmg__linear_base(float *out, const float *bias, const float *resid, int N, int OC) {
+    for (int g = 0; g < N; g++) {
+        float *o = out + (size_t)g * OC;
+        if (resid) {
+            const float *r = resid + (size_t)g * OC;
+            if (bias)
+                for (int j = 0; j < OC; j++) o[j] = r[j] + bias[j];
+            else if (o != r)
+                memcpy(o, r, sizeof(float) * (size_t)OC);
+        } else if (bias) {
+            memcpy(o, bias, sizeof(float) * (size_t)OC);
+        }
+    }
+    return resid || bias;
+}
+
 /* ---- embeddings --------------------------------------------------------------- */
 
 void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int pos0,

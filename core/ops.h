@@ -44,6 +44,12 @@ void mmg__matmul_forward(float *out, const float *inp, const float *w, const flo
 void mmg__matmul_residual_forward(float *out, const float *inp, const float *w, const float *bias,
                                   const float *resid, int N, int IC, int OC);
 
+/* Writes into out (N, OC) what a linear layer's product is then added to:
+ * resid + bias, resid, or bias (resid (N, OC) or NULL, bias (OC) or NULL;
+ * out may equal resid). Returns 0 when there is neither, so the product
+ * overwrites out. */
+int mmg__linear_base(float *out, const float *bias, const float *resid, int N, int OC);
+
 /* out (B, T, C) = wte[tokens] * scale + pos[pos0 + t] (pos (>= pos0 + T, C)
  * or NULL). tokens (B, T) must be in range (checked by callers). */
 void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int pos0,

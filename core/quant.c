@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "memory.h"
+#include "ops.h"
 #include "safetensors.h"
 
 /* ---- sizes -------------------------------------------------------------------- */
@@ -189,19 +190,7 @@ void mmg__q8_linear(float *out, const float *inp, const mmg__q8_matrix *w, const
                     const float *resid, int N, mmg__q8_scratch *scratch) {
     const int IC = w->cols, OC = w->rows, nb = IC / MMG__Q8_BLOCK;
     /* The base each output is added to: resid + bias, as the F32 path. */
-    for (int g = 0; g < N; g++) {
-        float *o = out + (size_t)g * OC;
-        if (resid) {
-            const float *r = resid + (size_t)g * OC;
-            if (bias)
-                for (int j = 0; j < OC; j++) o[j] = r[j] + bias[j];
-            else if (o != r)
-                memcpy(o, r, sizeof(float) * (size_t)OC);
-        } else if (bias) {
-            memcpy(o, bias, sizeof(float) * (size_t)OC);
-        }
-    }
-    const int has_base = resid || bias;
+    const int has_base = mmg__linear_base(out, bias, resid, N, OC);
     const mmg__q8_rows_fn kernel = mmg__q8_kernel_rows();
     const int n_blocks = (OC + Q8_ROWS_BLOCK - 1) / Q8_ROWS_BLOCK;
     for (int g0 = 0; g0 < N; g0 += MMG__Q8_SCRATCH_ROWS) {
