@@ -115,6 +115,13 @@ static const layout_field plugin_descriptor[] = {
     FIELD(mmg_plugin_descriptor, special_token), FIELD(mmg_plugin_descriptor, describe_token),
     FIELD(mmg_plugin_descriptor, get_extension),
 };
+static const layout_field grad_reducer[] = {
+    FIELD(mmg_grad_reducer, struct_size),   FIELD(mmg_grad_reducer, rank),
+    FIELD(mmg_grad_reducer, n_ranks),       FIELD(mmg_grad_reducer, user),
+    FIELD(mmg_grad_reducer, sum_doubles),   FIELD(mmg_grad_reducer, start_sum),
+    FIELD(mmg_grad_reducer, finish_sums),   FIELD(mmg_grad_reducer, broadcast),
+    FIELD(mmg_grad_reducer, error_message), FIELD(mmg_grad_reducer, bucket_bytes),
+};
 static const layout_field ext_constraint_v1[] = {
     FIELD(mmg_ext_constraint_v1, struct_size),
     FIELD(mmg_ext_constraint_v1, allowed_next),
@@ -137,6 +144,7 @@ static const layout_struct structs[] = {
     STRUCT(mmg_batch, batch),
     STRUCT(mmg_loader_options, loader_options),
     STRUCT(mmg_train_options, train_options),
+    STRUCT(mmg_grad_reducer, grad_reducer),
     STRUCT(mmg_host_services, host_services),
     STRUCT(mmg_plugin_document, plugin_document),
     STRUCT(mmg_plugin_descriptor, plugin_descriptor),

@@ -138,6 +138,7 @@ mmg_status mmg_trainer_create(mmg_model *model, const mmg_train_options *opts, m
 
 void mmg_trainer_free(mmg_trainer *t) {
     if (!t) return;
+    mmg__trainer_reducer_release(t);
     mmg__adamw_release(&t->adam);
     mmg__free(t->grads);
     mmg__activations_free(t->acts);
@@ -209,8 +210,7 @@ mmg_status mmg__trainer_reserve(mmg_trainer *t, int B, int Ts, int Tt) {
     return s;
 }
 
-/* Checks a batch against the model; counts the labels that contribute. */
-static mmg_status check_batch(const mmg_trainer *t, const mmg_batch *b, size_t *count) {
+mmg_status mmg__trainer_check_batch(const mmg_trainer *t, const mmg_batch *b, size_t *count) {
     const mmg_model *m = t->model;
     const int n_enc = m->cfg.n_encoder_layers;
     if (b->struct_size < offsetof(mmg_batch, labels) + sizeof(b->labels))
@@ -236,11 +236,9 @@ static mmg_status check_batch(const mmg_trainer *t, const mmg_batch *b, size_t *
     return mmg__ce_count(b->labels, n, m->cfg.vocab_size, t->o.ignore_index, count);
 }
 
-/* Forward (+ loss); with want_grad, dlogits are left in t->logits scaled by
- * grad_scale. Sets *loss_sum and *count. */
-static mmg_status forward_loss(mmg_trainer *t, const mmg_batch *b, int want_grad, double *loss_sum,
-                               size_t *count) {
-    mmg_status s = check_batch(t, b, count);
+mmg_status mmg__trainer_forward_loss(mmg_trainer *t, const mmg_batch *b, int want_grad,
+                                     size_t scale_count, double *loss_sum, size_t *count) {
+    mmg_status s = mmg__trainer_check_batch(t, b, count);
     if (s) return s;
     const mmg_model *m = t->model;
     const int B = b->batch_size, Tt = b->tgt_len_max;
@@ -250,11 +248,16 @@ static mmg_status forward_loss(mmg_trainer *t, const mmg_batch *b, int want_grad
     mmg__threads_use(t->n_threads);
     /* dropout only while training; each forward draws the seed of its masks */
     t->drop_active = want_grad && t->drop != NULL;
-    if (t->drop_active) t->drop->seed = mmg__rng_next(&t->rng);
+    if (t->drop_active) {
+        t->drop->seed = mmg__rng_next(&t->rng);
+        /* ranks draw the same seed; each needs masks of its own */
+        if (t->red.n_ranks > 1) t->drop->seed ^= (uint64_t)t->red.rank * 0x9E3779B97F4A7C15ull;
+    }
     s = mmg__forward_ex(m, t->acts, t->drop_active ? t->drop : NULL, b->src, b->src_len, b->tgt,
                         b->tgt_len, B, Ts, Tt, t->logits);
     if (s) return s;
-    float scale = *count ? (float)(1.0 / ((double)*count * t->o.grad_accum_steps)) : 0.0f;
+    if (scale_count == 0) scale_count = *count;
+    float scale = scale_count ? (float)(1.0 / ((double)scale_count * t->o.grad_accum_steps)) : 0.0f;
     *loss_sum = 0.0;
     if (*count == 0) return MMG_OK;
     return mmg__ce_forward_backward(t->logits, b->labels, (size_t)B * Tt, m->cfg.vocab_size,
@@ -262,23 +265,26 @@ static mmg_status forward_loss(mmg_trainer *t, const mmg_batch *b, int want_grad
                                     loss_sum);
 }
 
-/* Drops accumulated gradients after a failure, so the next step starts clean. */
-static void drop_gradients(mmg_trainer *t) {
+void mmg__trainer_drop_gradients(mmg_trainer *t) {
     memset(t->grads, 0, t->model->n_params * sizeof(float));
     t->micro = 0;
 }
 
-mmg_status mmg__trainer_accumulate(mmg_trainer *t, const mmg_batch *batch, double *loss_sum,
-                                   size_t *count) {
+void mmg__trainer_begin_window(mmg_trainer *t) {
     /* The last update's gradients stay readable (mmg_trainer_read_grad)
      * until a new window starts here. */
     if (t->micro == 0 && t->grads_applied) {
         memset(t->grads, 0, t->model->n_params * sizeof(float));
         t->grads_applied = 0;
     }
-    mmg_status s = forward_loss(t, batch, 1, loss_sum, count);
+}
+
+mmg_status mmg__trainer_accumulate(mmg_trainer *t, const mmg_batch *batch, double *loss_sum,
+                                   size_t *count) {
+    mmg__trainer_begin_window(t);
+    mmg_status s = mmg__trainer_forward_loss(t, batch, 1, 0, loss_sum, count);
     if (s == MMG_ERR_NUMERIC) {
-        drop_gradients(t);
+        mmg__trainer_drop_gradients(t);
         mmg__log(MMG_LOG_ERROR, "training stopped at step %lld: %s", (long long)t->adam.t,
                  mmg_last_error());
         return mmg__error_prefix("step %lld (no update applied, weights unchanged)",
@@ -288,43 +294,50 @@ mmg_status mmg__trainer_accumulate(mmg_trainer *t, const mmg_batch *batch, doubl
     if (*count > 0) {
         mmg__threads_use(t->n_threads);
         mmg__backward(t->model, t->acts, t->ws, t->drop_active ? t->drop : NULL, t->grads, t->logits,
-                      batch->src, batch->tgt);
+                      batch->src, batch->tgt, NULL);
     }
+    return MMG_OK;
+}
+
+mmg_status mmg__trainer_apply_update(mmg_trainer *t) {
+    const size_t n = t->model->n_params;
+    double norm = mmg__clip_grad_norm(t->grads, n, 0.0f); /* measure first */
+    if (!isfinite(norm)) {
+        mmg__trainer_drop_gradients(t);
+        mmg_status s = mmg__error(MMG_ERR_NUMERIC,
+                                  "step %lld: the gradient norm is %s; no update applied, weights "
+                                  "unchanged (lower the learning rate or check the data)",
+                                  (long long)t->adam.t, isnan(norm) ? "NaN" : "infinite");
+        mmg__log(MMG_LOG_ERROR, "%s", mmg_last_error());
+        return s;
+    }
+    if (t->o.grad_clip > 0.0f) {
+        float coef = (float)((double)t->o.grad_clip / (norm + 1e-6));
+        if (coef < 1.0f) {
+            float *g = t->grads;
+            long ln = (long)n;
+#pragma omp parallel for schedule(static) if (ln > 65536)
+            for (long i = 0; i < ln; i++) g[i] *= coef;
+        }
+    }
+    t->last_grad_norm = (float)norm;
+    float lr = mmg_trainer_learning_rate(t);
+    mmg__adamw_update(&t->adam, t->model->params, t->grads, lr);
+    t->grads_applied = 1; /* cleared when the next window starts */
+    t->micro = 0;
     return MMG_OK;
 }
 
 mmg_status mmg_trainer_step(mmg_trainer *t, const mmg_batch *batch, float *out_loss) {
     if (!t || !batch) return mmg__error(MMG_ERR_INVALID_ARG, "mmg_trainer_step: NULL trainer or batch");
+    if (t->red.n_ranks > 0) return mmg__trainer_step_parallel(t, batch, out_loss);
     double loss_sum = 0.0;
     size_t count = 0;
     mmg_status s = mmg__trainer_accumulate(t, batch, &loss_sum, &count);
     if (s) return s;
     if (++t->micro >= t->o.grad_accum_steps) {
-        const size_t n = t->model->n_params;
-        double norm = mmg__clip_grad_norm(t->grads, n, 0.0f); /* measure first */
-        if (!isfinite(norm)) {
-            drop_gradients(t);
-            s = mmg__error(MMG_ERR_NUMERIC,
-                           "step %lld: the gradient norm is %s; no update applied, weights "
-                           "unchanged (lower the learning rate or check the data)",
-                           (long long)t->adam.t, isnan(norm) ? "NaN" : "infinite");
-            mmg__log(MMG_LOG_ERROR, "%s", mmg_last_error());
-            return s;
-        }
-        if (t->o.grad_clip > 0.0f) {
-            float coef = (float)((double)t->o.grad_clip / (norm + 1e-6));
-            if (coef < 1.0f) {
-                float *g = t->grads;
-                long ln = (long)n;
-#pragma omp parallel for schedule(static) if (ln > 65536)
-                for (long i = 0; i < ln; i++) g[i] *= coef;
-            }
-        }
-        t->last_grad_norm = (float)norm;
-        float lr = mmg_trainer_learning_rate(t);
-        mmg__adamw_update(&t->adam, t->model->params, t->grads, lr);
-        t->grads_applied = 1; /* cleared when the next window starts */
-        t->micro = 0;
+        s = mmg__trainer_apply_update(t);
+        if (s) return s;
     }
     if (out_loss) *out_loss = count ? (float)(loss_sum / (double)count) : NAN;
     return MMG_OK;
@@ -372,7 +385,8 @@ mmg_status mmg_trainer_evaluate(mmg_trainer *t, mmg_loader *loader, int64_t max_
         if (!b) break; /* end of a sequential epoch */
         double sum = 0.0;
         size_t count = 0;
-        s = forward_loss(t, b, 0, &sum, &count);
+        s = t->red.n_ranks > 0 ? mmg__trainer_eval_parallel(t, b, &sum, &count)
+                               : mmg__trainer_forward_loss(t, b, 0, 0, &sum, &count);
         if (s) return s;
         total += sum;
         tokens += count;

@@ -99,7 +99,15 @@ typedef struct bwd_ctx {
     float *grads;
     int B, C, H, hs, F;
     const mmg__dropout *drop; /* NULL without dropout */
+    const mmg__grad_ready *ready; /* NULL: nobody waits for finished gradients */
 } bwd_ctx;
+
+/* Tells the caller that every gradient from `first` (a float offset) to the
+ * end of the array is final: data-parallel training starts summing it
+ * across ranks while the backward goes on (train_parallel.c). */
+static void mark_ready(const bwd_ctx *c, const float *first_param) {
+    if (c->ready) c->ready->fn(c->ready->user, (size_t)(first_param - c->m->params));
+}
 
 /* f's backward: d_out (rows, C) is the gradient of f's output; in (rows, C)
  * is f's input; d_in (rows, C) receives (+=) the gradient of f's input. */
@@ -239,6 +247,9 @@ static float *stack_backward(bwd_ctx *c, const mmg__layer *layers, const mmg__la
         }
         sublayer_backward(c, BRANCH_SELF_ATTN, L, la, ld, T, x_layer, d_cur, d_next);
         tmp = d_cur; d_cur = d_next; d_next = tmp;
+        /* a layer's tensors are contiguous and start with sa_norm.weight;
+         * everything laid out after them is already done */
+        mark_ready(c, L->sa_ln_w);
     }
     return d_cur;
 }
@@ -259,9 +270,10 @@ static void final_norm_backward(bwd_ctx *c, float *d_in, const float *d_out, con
 
 void mmg__backward(const mmg_model *m, const mmg__activations *acts, mmg__backward_ws *ws,
                    const mmg__dropout *drop, float *grads, const float *dlogits,
-                   const int32_t *src, const int32_t *tgt) {
+                   const int32_t *src, const int32_t *tgt, const mmg__grad_ready *ready) {
     const mmg_model_config *cfg = &m->cfg;
-    bwd_ctx c = {m, acts, ws, grads, acts->b, cfg->d_model, cfg->n_heads, m->hs, cfg->d_ff, drop};
+    bwd_ctx c = {m,           acts,       ws,   grads, acts->b, cfg->d_model, cfg->n_heads,
+                 m->hs,       cfg->d_ff,  drop, ready};
     const int B = acts->b, Tt = acts->tt, Ts = acts->ts, C = cfg->d_model, V = cfg->vocab_size;
     const int Nt = B * Tt;
     const int n_dec = cfg->n_decoder_layers, n_enc = cfg->n_encoder_layers;

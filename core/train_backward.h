@@ -42,14 +42,22 @@ mmg_status mmg__backward_ws_create(const mmg_model *m, int B, int Ts, int Tt, in
                                    uint64_t memory_limit, mmg__backward_ws **out);
 void mmg__backward_ws_free(mmg__backward_ws *ws);
 
+/* Called during the backward each time the gradients from float offset
+ * `first` to the end of the parameter array are final (after each layer,
+ * with `first` decreasing; the embeddings at offset 0 finish last). */
+typedef struct mmg__grad_ready {
+    void (*fn)(void *user, size_t first);
+    void *user;
+} mmg__grad_ready;
+
 /* Backward from dlogits (b, tt, V) (or from d_dec_out (b, tt, C) when dlogits is
  * NULL and ws->d_p holds it) through the activations of the last mmg__forward
  * on (src, tgt) with acts->b/ts/tt, adding into grads (n_params). `drop` holds
  * the masks of the last mmg__forward_ex, or is NULL when it ran without one.
  * The batch must fit the workspace, and omp_get_max_threads() must not exceed
- * ws->n_threads. */
+ * ws->n_threads. `ready` (may be NULL) hears about finished gradients. */
 void mmg__backward(const mmg_model *m, const mmg__activations *acts, mmg__backward_ws *ws,
                    const mmg__dropout *drop, float *grads, const float *dlogits,
-                   const int32_t *src, const int32_t *tgt);
+                   const int32_t *src, const int32_t *tgt, const mmg__grad_ready *ready);
 
 #endif /* MMGEN_CORE_TRAIN_BACKWARD_H */

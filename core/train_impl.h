@@ -36,6 +36,14 @@ struct mmg_trainer {
     int drop_active;           /* the last forward used dropout (its masks are valid) */
     float *logits;             /* (B, Tt, V) logits, then their gradient in place */
     size_t logits_cap;         /* floats */
+
+    /* data-parallel training (train_parallel.c); n_ranks 0 when alone */
+    mmg_grad_reducer red;
+    size_t *bucket_lo;         /* (n_buckets) bucket i sums [bucket_lo[i], previous bucket's lo
+                                  or n_params); in the order they are started */
+    int n_buckets;
+    int buckets_started;       /* during a backward */
+    mmg_status sum_status;     /* the first start_sum failure during a backward */
 };
 
 /* Makes sure activations, workspace and logits hold a (B, Ts, Tt) batch:
@@ -47,5 +55,33 @@ mmg_status mmg__trainer_reserve(mmg_trainer *t, int B, int Ts, int Tt);
  * *loss_sum is the summed loss over the *count labels that count. */
 mmg_status mmg__trainer_accumulate(mmg_trainer *t, const mmg_batch *batch, double *loss_sum,
                                    size_t *count);
+
+/* Forward and loss of one batch; with want_grad, dlogits are left in
+ * t->logits scaled by 1 / (scale_count * grad_accum_steps) (scale_count 0:
+ * the batch's own label count). Sets *loss_sum and *count (the batch's
+ * counted labels). Checks the batch first. */
+mmg_status mmg__trainer_forward_loss(mmg_trainer *t, const mmg_batch *b, int want_grad,
+                                     size_t scale_count, double *loss_sum, size_t *count);
+
+/* Checks a batch against the model; *count = the labels that count. */
+mmg_status mmg__trainer_check_batch(const mmg_trainer *t, const mmg_batch *b, size_t *count);
+
+/* Zeroes the gradients when the previous window's update left them there
+ * for mmg_trainer_read_grad. */
+void mmg__trainer_begin_window(mmg_trainer *t);
+
+/* Drops accumulated gradients after a failure, so the next step starts clean. */
+void mmg__trainer_drop_gradients(mmg_trainer *t);
+
+/* Clipping and the AdamW update from t->grads (the end of a window).
+ * MMG_ERR_NUMERIC (gradients dropped) when the norm is not finite. */
+mmg_status mmg__trainer_apply_update(mmg_trainer *t);
+
+/* mmg_trainer_step and one batch of mmg_trainer_evaluate for a trainer with
+ * a reducer (train_parallel.c). */
+mmg_status mmg__trainer_step_parallel(mmg_trainer *t, const mmg_batch *batch, float *out_loss);
+mmg_status mmg__trainer_eval_parallel(mmg_trainer *t, const mmg_batch *batch, double *loss_sum,
+                                      size_t *count);
+void mmg__trainer_reducer_release(mmg_trainer *t);
 
 #endif /* MMGEN_CORE_TRAIN_IMPL_H */

@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 dir=${MMGEN_FUZZ_BUILD_DIR:-build-fuzz}
+case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 command -v clang > /dev/null || { echo "fuzz.sh: clang is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMGEN_FUZZ=ON -DMMGEN_BUILD_TESTS=OFF > /dev/null
 cmake --build "$dir" -j "$(nproc)" > "$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log"; exit 1; }
@@ -27,7 +28,7 @@ dict_of() {
     audio_encode) echo fuzz/dict/audio.dict ;;
   esac
 }
-export MMGEN_PLUGIN_PATH="$PWD/$dir/plugins" MMGEN_NUM_THREADS=1
+export MMGEN_PLUGIN_PATH="$dir/plugins" MMGEN_NUM_THREADS=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 failed=0
 printf '%-16s %10s %8s %8s %9s  %s\n' target execs edges corpus rss_mb result

@@ -111,6 +111,47 @@ typedef struct mmg_train_options {
 
 typedef struct mmg_trainer mmg_trainer;
 
+/* ---- data-parallel training ------------------------------------------------ */
+
+/* How a trainer joins a group of ranks that train one model together (since
+ * ABI 1.4). libmmgen holds no communication code: the caller supplies the
+ * collectives (mmgen/mpi.h's libmmgen_mpi does it over MPI; a test may use
+ * threads). Every rank feeds mmg_trainer_step the same global batch; rank r
+ * trains on rows [B*r/n, B*(r+1)/n) of it, scales its loss by the label
+ * count of the whole batch, and the gradients are summed across ranks
+ * before every rank applies the same AdamW update. So N ranks follow one
+ * process training on the same batches (up to float summation order; with
+ * dropout each rank draws its own masks).
+ *
+ * Every callback returns MMG_OK or an error status (a collective that waits
+ * for a dead or hung rank should time out and say so through error_message).
+ * Each is called on every rank in the same order with the
+ * same sizes, from the thread calling into the trainer. */
+typedef struct mmg_grad_reducer {
+    size_t struct_size;     /* sizeof(mmg_grad_reducer) */
+    int32_t rank;           /* this process: 0 .. n_ranks-1 */
+    int32_t n_ranks;        /* >= 1 */
+    void *user;             /* passed to every callback */
+    /* Sums `n` doubles (a handful: loss, counts, failure flags) in place
+     * across ranks; blocking. */
+    mmg_status (*sum_doubles)(void *user, double *values, size_t n);
+    /* Starts summing `n` floats in place across ranks; may return before the
+     * sum is done. The trainer calls it for disjoint ranges of its gradient
+     * array, from the end of the array towards the start, while the backward
+     * pass is still computing the ranges before them. */
+    mmg_status (*start_sum)(void *user, float *data, size_t n);
+    /* Waits until every sum started since the last call is done. */
+    mmg_status (*finish_sums)(void *user);
+    /* Copies rank 0's `bytes` bytes at `data` into `data` on every rank. */
+    mmg_status (*broadcast)(void *user, void *data, size_t bytes);
+    /* May be NULL: what went wrong in the last callback that failed; the
+     * trainer puts it in its own message (mmg_last_error). */
+    const char *(*error_message)(void *user);
+    /* start_sum ranges are gathered to at least this many bytes (a bucket);
+     * 0 = 4 MiB. SIZE_MAX: one sum after the backward pass, no overlap. */
+    size_t bucket_bytes;
+} mmg_grad_reducer;
+
 MMG_EXTERN_C_BEGIN
 
 /* Opens a token file of `token_bytes` (2 or 4) per token. Returns MMG_OK;
@@ -202,7 +243,11 @@ MMG_API void mmg_trainer_free(mmg_trainer *trainer);
  * memory_limit: checked before allocating anything); MMG_ERR_NUMERIC (the loss
  * or the gradient norm is NaN or infinite: no update is applied, the
  * accumulated gradients are dropped, the weights stay as they were, and the
- * message says which); MMG_ERR_NOMEM. [one thread per object] */
+ * message says which); MMG_ERR_NOMEM. With a reducer
+ * (mmg_trainer_set_reducer) `batch` is the global batch, this rank computes
+ * its share, *out_loss is the whole batch's, and a failure on any rank is an
+ * error on every rank (MMG_ERR_STATE when another rank failed).
+ * [one thread per object] */
 MMG_API mmg_status mmg_trainer_step(mmg_trainer *trainer, const mmg_batch *batch,
                                     float *out_loss);
 
@@ -260,6 +305,17 @@ MMG_API mmg_status mmg_trainer_load(mmg_trainer *trainer, mmg_loader *loader, co
  * [one thread per object] */
 MMG_API mmg_status mmg_trainer_read_grad(const mmg_trainer *trainer, const char *name, float *dst,
                                          size_t n_elements);
+
+/* Makes the trainer one rank of a data-parallel group (see mmg_grad_reducer;
+ * the struct is copied), or a lone trainer again with NULL. Call it on every
+ * rank between optimizer updates. It compares each rank's model config and
+ * training options with rank 0's (MMG_ERR_CONFIG on every rank when one
+ * differs; a differing rank's message names the field and both values), then
+ * copies rank 0's weights, AdamW moments, step count and RNG to every rank.
+ * Returns MMG_OK; MMG_ERR_INVALID_ARG (a missing callback, rank out of
+ * range); MMG_ERR_STATE (accumulated gradients pending); MMG_ERR_CONFIG; a
+ * callback's error. Since ABI 1.4. [one thread per object] */
+MMG_API mmg_status mmg_trainer_set_reducer(mmg_trainer *trainer, const mmg_grad_reducer *reducer);
 
 MMG_EXTERN_C_END
 
