@@ -42,6 +42,7 @@
 #include "manifest.h"
 #include "mmgen/model.h"
 #include "mmgen/train.h"
+#include "parallel.h"
 #include "tokens_io.h"
 #include "tokfile.h"
 #include "train_progress.h"
@@ -89,7 +90,7 @@ typedef struct train_args {
     int64_t steps, warmup, decay_steps;
     int32_t batch, seq_len, max_src_len, accum, threads, log_every, eval_every, eval_batches;
     int64_t save_every;
-    float max_time;
+    float max_time, mpi_timeout, bucket_mb;
     float lr, min_lr, weight_decay, grad_clip, beta2, label_smoothing;
     uint64_t seed;
     const char *output, *checkpoint, *log_file, *plot;
@@ -415,7 +416,7 @@ int cmd_train(int argc, char **argv) {
         .steps = 1000, .warmup = -1, .decay_steps = -1, .batch = 12, .seq_len = 64, .max_src_len = 64,
         .accum = 1, .threads = 0, .log_every = 10, .eval_every = 0, .eval_batches = 50,
         .save_every = 0, .lr = 1e-3f, .min_lr = -1, .weight_decay = 0.1f, .grad_clip = 1.0f,
-        .beta2 = 0.99f, .seed = 1337};
+        .beta2 = 0.99f, .seed = 1337, .mpi_timeout = 300, .bucket_mb = 4};
     args_option opts[] = {
         {"tokenizer", 't', ARG_STRING, &a.tokenizer, "FILE", "tokenizer (from `mmgen tokenizer fit`) for the documents FILES "
                                                             "(an encoder-decoder's targets)"},
@@ -480,6 +481,12 @@ int cmd_train(int argc, char **argv) {
                                                            "the learning-rate schedule still runs over --steps "
                                                            "(--decay-steps), so an early stop leaves it mid-decay; "
                                                            "size --steps to the time, or --decay-steps 0", 0, 1e9},
+        {"mpi-timeout", 0, ARG_FLOAT, &a.mpi_timeout, "SECONDS", "under mpirun: the longest wait for the other ranks "
+                                                                "before a rank gives up with an error (a rank died "
+                                                                "or hangs)", 1, 1e9},
+        {"bucket-mb", 0, ARG_FLOAT, &a.bucket_mb, "MB", "under mpirun: gradients are summed in buckets of this "
+                                                        "size while the backward pass runs (0 = one sum after it)",
+         0, 1e6},
         {0}};
     const args_command cmd = {
         "train", "--tokenizer TOK -o MODEL [options] FILES...",
@@ -520,7 +527,8 @@ int cmd_train(int argc, char **argv) {
         "  mmgen train -t tok.json -o shakespeare.safetensors --steps 500 input.txt\n"
         "  mmgen train -t tok.json -o m.safetensors --checkpoint m.ckpt --resume --steps 1000 input.txt\n"
         "  mmgen train --source-tokenizer names.json -t digits.json --pairs pairs.tsv -o digits.safetensors\n"
-        "  mmgen train -t code.json --fim-rate 0.5 -o code.safetensors --seq-len 256 src/*.py\n"};
+        "  mmgen train -t code.json --fim-rate 0.5 -o code.safetensors --seq-len 256 src/*.py\n"
+        "  mpirun -np 2 mmgen train -t tok.json -o m.safetensors --batch 16 input.txt   (-DMMGEN_MPI=ON)\n"};
 
     const char **files = malloc(MAX_FILES * sizeof *files);
     if (!files) return cli_error("out of memory");
@@ -559,6 +567,15 @@ int cmd_train(int argc, char **argv) {
         free(files);
         return rc;
     }
+    /* under mpirun: one rank of several (cli/parallel.h) */
+    cli_parallel par;
+    size_t bucket = a.bucket_mb > 0 ? (size_t)((double)a.bucket_mb * 1e6) : SIZE_MAX;
+    if (cli_parallel_begin(&par, a.mpi_timeout, bucket) != 0) {
+        free(files);
+        return CLI_ERR;
+    }
+    par.checkpoint = a.checkpoint;
+    int together = 0; /* a failure every rank saw at the same point */
 
     /* --- the tokenizer and the data --- */
     cli_tok tok = {0}, stok = {0}, fim = {0};
@@ -678,6 +695,28 @@ int cmd_train(int argc, char **argv) {
                (int)(tok_vocab - src_offset), (int)src_offset, (int)tok_vocab - 1, tok.plugin, (int)src_offset,
                (int)src_offset - 1);
 
+    /* every rank must train on the same tokens with the same flags */
+    if (!rc && par.size > 1) {
+        struct {
+            int64_t steps, warmup, decay_steps, save_every;
+            int32_t batch, seq_len, max_src_len, accum, eval_every, eval_batches, resume;
+            float val_fraction, max_time;
+        } flags;
+        memset(&flags, 0, sizeof flags);
+        flags.steps = a.steps, flags.warmup = a.warmup, flags.decay_steps = a.decay_steps;
+        flags.save_every = a.save_every, flags.batch = a.batch, flags.seq_len = a.seq_len;
+        flags.max_src_len = a.max_src_len, flags.accum = a.accum, flags.eval_every = a.eval_every;
+        flags.eval_batches = a.eval_batches, flags.resume = a.resume, flags.val_fraction = a.val_fraction;
+        flags.max_time = a.max_time;
+        rc = cli_parallel_agree(&par, &flags, sizeof flags,
+                                "flags (--steps --warmup --decay-steps --save-every --batch --seq-len "
+                                "--max-src-len --accum --eval-every --eval-batches --resume --val-fraction "
+                                "--max-time)");
+        if (!rc) rc = cli_parallel_agree(&par, train.ids, train.n * sizeof *train.ids, "training data (token ids)");
+        if (!rc) rc = cli_parallel_agree(&par, target.ids, target.n * sizeof *target.ids, "target data (token ids)");
+        together = rc != 0;
+    }
+
     /* --- the model --- */
     mmg_model_config cfg;
     if (!rc) rc = build_config(&cmd, opts, &a, tok_vocab, &cfg);
@@ -789,6 +828,18 @@ int cmd_train(int argc, char **argv) {
         else
             printf("resumed from %s at step %lld\n", a.checkpoint, (long long)mmg_trainer_steps_done(tr));
     }
+    if (!rc && a.resume && par.size > 1) {
+        /* every rank read its own copy: they must be one checkpoint */
+        uint8_t *ck = NULL;
+        size_t ck_n = 0;
+        rc = files_read(a.checkpoint, &ck, &ck_n) != 0 ? CLI_ERR : 0;
+        if (!rc) rc = cli_parallel_agree(&par, ck, ck_n, "checkpoint file (--resume)"), together = rc != 0;
+        free(ck);
+    }
+    if (!rc && par.size > 1) {
+        rc = cli_parallel_join(&par, tr);
+        together = rc != 0;
+    }
     if (!rc) printf("prepared in %.1f s\n", cli_now() - t0);
     if (!rc && a.max_time > 0 && to.decay_steps > 0)
         printf("note: --max-time only stops the run; the learning rate decays over %lld steps whatever "
@@ -811,7 +862,7 @@ int cmd_train(int argc, char **argv) {
     snprintf(start_json, sizeof start_json, "\"model\": %s, \"data\": %s, ",
              progress_json_string(a.output, jout, sizeof jout),
              progress_json_string(a.pairs ? a.pairs : a.tokens ? a.tokens : n_files ? files[0] : "", jdata, sizeof jdata));
-    int pg_rc = progress_begin(&pg, rc ? NULL : a.log_file, first_step, a.steps, start_json);
+    int pg_rc = progress_begin(&pg, rc || par.rank != 0 ? NULL : a.log_file, first_step, a.steps, start_json);
     if (!rc) rc = pg_rc;
     while (!rc && step < a.steps && !g_interrupted && !timed_out) {
         float step_loss = 0;
@@ -820,11 +871,14 @@ int cmd_train(int argc, char **argv) {
             if (mmg_loader_next(loader, &b) != MMG_OK) {
                 progress_clear(&pg);
                 rc = cli_fail("reading batch at step %lld", (long long)step + 1);
+                together = 1; /* every rank reads the same batches */
                 break;
             }
             float loss;
             if (mmg_trainer_step(tr, b, &loss) != MMG_OK) {
                 progress_clear(&pg);
+                /* a failed sum across ranks (a timeout) is this rank's alone */
+                together = mmg_last_status() != MMG_ERR_IO;
                 rc = cli_fail("training step %lld", (long long)step + 1);
                 if (a.checkpoint)
                     fprintf(stderr, "mmgen: the last checkpoint (%s) is untouched\n", a.checkpoint);
@@ -840,6 +894,7 @@ int cmd_train(int argc, char **argv) {
         loss_n++;
         double now = cli_now();
         if (a.max_time > 0 && now - t_start >= a.max_time) timed_out = 1;
+        if (a.max_time > 0) timed_out = cli_parallel_decide(&par, timed_out); /* rank 0's clock */
         progress_step(&pg, step, step_loss);
         if (step == first_step + 1 || step % a.log_every == 0 || step == a.steps || timed_out) {
             double eta = progress_eta(&pg, step), mean = loss_sum / (double)loss_n;
@@ -855,9 +910,11 @@ int cmd_train(int argc, char **argv) {
                           (long long)step, mean, lr, gn, tps, now - t_start, eta < 0 ? 0 : eta);
             loss_sum = 0, loss_n = 0, tokens_since = 0, t_log = now;
         }
-        if (vloader && a.eval_every && step % a.eval_every == 0 && step != a.steps)
+        if (vloader && a.eval_every && step % a.eval_every == 0 && step != a.steps) {
             rc = evaluate(tr, vloader, a.eval_batches, eval_bytes_per_token, step, &pg);
-        if (!rc && a.save_every && step % a.save_every == 0 && step != a.steps) {
+            together = rc && mmg_last_status() != MMG_ERR_IO;
+        }
+        if (!rc && par.rank == 0 && a.save_every && step % a.save_every == 0 && step != a.steps) {
             if (mmg_trainer_save(tr, loader, a.checkpoint) != MMG_OK) {
                 progress_clear(&pg);
                 rc = cli_fail("at step %lld", (long long)step); /* the message names the file */
@@ -872,8 +929,12 @@ int cmd_train(int argc, char **argv) {
                "(the schedule ends at step %lld)\n",
                (long long)step, (long long)a.steps, (double)a.max_time, (double)mmg_trainer_learning_rate(tr),
                (long long)(to.decay_steps > 0 ? to.decay_steps : to.warmup_steps));
-    if (!rc && vloader) rc = evaluate(tr, vloader, a.eval_batches, eval_bytes_per_token, step, &pg);
-    if (!rc) rc = save_all(tr, loader, model, &tok, &stok, src_offset, &a);
+    if (!rc && vloader) {
+        rc = evaluate(tr, vloader, a.eval_batches, eval_bytes_per_token, step, &pg);
+        together = rc && mmg_last_status() != MMG_ERR_IO;
+    }
+    if (!rc) cli_parallel_report(&par, cli_now() - t_start, (long long)(step - first_step));
+    if (!rc && par.rank == 0) rc = save_all(tr, loader, model, &tok, &stok, src_offset, &a);
     if (!rc) {
         printf("saved %s%s%s%s in %.1f s\n", a.output,
                stok.tok ? " (both tokenizers embedded)" : tok.tok ? " (tokenizer embedded)" : "",
@@ -883,7 +944,7 @@ int cmd_train(int argc, char **argv) {
     if (a.log_file && pg.log)
         progress_json(&pg, "end", "\"step\": %lld, \"elapsed_s\": %.3f, \"status\": \"%s\"", (long long)step,
                       cli_now() - t_start, rc == 0 ? "saved" : rc == 130 ? "interrupted" : "failed");
-    if ((rc == 0 || rc == 130) && a.plot && step > first_step) {
+    if ((rc == 0 || rc == 130) && par.rank == 0 && a.plot && step > first_step) {
         int drawn = progress_plot(&pg, a.plot, a.output);
         if (drawn == 0) printf("loss curve: %s\n", a.plot);
         else if (drawn == CLI_ERR) rc = CLI_ERR;
@@ -906,5 +967,5 @@ int cmd_train(int argc, char **argv) {
     free(train.ids);
     free(target.ids);
     free(files);
-    return rc;
+    return cli_parallel_end(&par, rc, together);
 }

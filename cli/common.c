@@ -12,14 +12,31 @@
 #include "cli.h"
 #include "mmgen/mmgen.h"
 
+/* One line to stderr in one write: ranks under mpirun share the stream, and
+ * piecewise writes from two of them interleave mid-line. */
+static void print_line(const char *prefix, const char *fmt, va_list ap, const char *suffix) {
+    char line[4096];
+    int n = snprintf(line, sizeof line, "mmgen: %s", prefix);
+    if (n >= 0 && (size_t)n < sizeof line) n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof line) n = (int)sizeof line - 1;
+    snprintf(line + n, sizeof line - (size_t)n, "%s\n", suffix);
+    size_t len = strlen(line);
+    if (line[len - 1] != '\n') { /* cut short: keep the line a line */
+        if (len > sizeof line - 2) len = sizeof line - 2;
+        line[len] = '\n', line[len + 1] = '\0';
+    }
+    fputs(line, stderr);
+}
+
 int cli_fail(const char *doing_fmt, ...) {
     const char *why = mmg_last_error();
     if (!why || !*why) why = mmg_status_string(mmg_last_status());
+    char suffix[2048];
+    snprintf(suffix, sizeof suffix, ": %s", why);
     va_list ap;
     va_start(ap, doing_fmt);
-    fputs("mmgen: ", stderr);
-    vfprintf(stderr, doing_fmt, ap);
-    fprintf(stderr, ": %s\n", why);
+    print_line("", doing_fmt, ap, suffix);
     va_end(ap);
     return CLI_ERR;
 }
@@ -27,9 +44,7 @@ int cli_fail(const char *doing_fmt, ...) {
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mmgen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_line("", fmt, ap, "");
     va_end(ap);
     return CLI_ERR;
 }
@@ -37,9 +52,7 @@ int cli_error(const char *fmt, ...) {
 void cli_warn(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mmgen: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_line("warning: ", fmt, ap, "");
     va_end(ap);
 }
 

@@ -352,7 +352,7 @@ mmg_status mmg__model_options_check_weights(const mmg_model_options *o) {
 
 /* A Q8_0 model with the weights of the F32 model `src` (its metadata too). */
 static mmg_status quantize_model(const mmg_model *src, uint64_t memory_limit, mmg_model **out) {
-    mmg_model *q;
+    mmg_model *q = NULL;
     mmg_status s = mmg__model_alloc_quant(&src->cfg, memory_limit, MMG__QUANT_Q8_0,
                                           MMG_ERR_UNSUPPORTED, &q);
     if (s) return s;
@@ -451,7 +451,7 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
         scale_residual_projections(m->dec, c->n_decoder_layers, c->n_encoder_layers > 0, c);
     }
     if (o.weights == MMG_WEIGHTS_Q8_0) {
-        mmg_model *q;
+        mmg_model *q = NULL;
         s = quantize_model(m, o.memory_limit, &q);
         mmg__model_free_memory(m);
         if (s) return s;

@@ -76,7 +76,7 @@ mmg_status mmg_model_read_param(const mmg_model *model, const char *name, float 
                                 size_t n_elements) {
     if (!model || !name || !dst)
         return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_read_param: NULL argument");
-    const mmg__param *p;
+    const mmg__param *p = NULL;
     mmg_status s = mmg__param_lookup(model, name, n_elements, "mmg_model_read_param", &p);
     if (s) return s;
     if (p->q8) mmg__q8_dequantize(p->q8->q, p->q8->d, p->numel / MMG__Q8_BLOCK, dst);
@@ -88,7 +88,7 @@ mmg_status mmg_model_write_param(mmg_model *model, const char *name, const float
                                  size_t n_elements) {
     if (!model || !name || !src)
         return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_write_param: NULL argument");
-    const mmg__param *p;
+    const mmg__param *p = NULL;
     mmg_status s = mmg__param_lookup(model, name, n_elements, "mmg_model_write_param", &p);
     if (s) return s;
     if (p->q8 || (model->quant != MMG__QUANT_NONE && p->data == model->wte && model->cfg.tied_output))

@@ -62,8 +62,9 @@ static void fill_setup(const mmg_trainer *t, rank_setup *su) {
 static int setup_differs(int rank, const rank_setup *mine, const rank_setup *r0) {
 #define CMP(field, what)                                                                          \
     if (mine->field != r0->field) {                                                               \
-        mmg__error(MMG_ERR_CONFIG, "rank %d: its %s " #field " is %g but rank 0's is %g", rank,    \
-                   what, (double)mine->field, (double)r0->field);                                 \
+        const char *name = strrchr(#field, '.');                                                  \
+        mmg__error(MMG_ERR_CONFIG, "rank %d: its %s %s is %g but rank 0's is %g", rank, what,      \
+                   name ? name + 1 : #field, (double)mine->field, (double)r0->field);             \
         return 1;                                                                                 \
     }
     CMP(cfg.vocab_size, "model") CMP(cfg.d_model, "model") CMP(cfg.n_heads, "model")

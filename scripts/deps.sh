@@ -10,7 +10,7 @@ set -eu
 pkgs="build-essential cmake pkg-config git libopenblas-dev libpng-dev libsndfile1-dev
       libcjson-dev libcriterion-dev libsamplerate0-dev libfftw3-dev libcodec2-dev
       binutils abigail-tools python3 python3-pytest nodejs npm cargo golang-go
-      clang libfuzzer-14-dev libomp-14-dev"
+      clang libfuzzer-14-dev libomp-14-dev libopenmpi-dev openmpi-bin"
 if [ "${1:-}" = "--demo" ]; then
   pkgs="$pkgs python3-numpy python3-sklearn imagemagick sox espeak-ng"
 fi

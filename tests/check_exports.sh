@@ -19,8 +19,9 @@ internal=$(printf '%s\n' "$syms" | grep '^mmg__' || true)
 
 # Every public function declared with MMG_API in the headers is exported, and
 # nothing else is.
-declared=$(perl -0777 -ne 'while (/^MMG_API\s[^;{]*?\b(mmg_[a-z0-9_]+)\s*\(/mg) { print "$1\n" }' \
-           "$src"/include/mmgen/*.h | sort -u)
+# (mpi.h declares libmmgen_mpi's functions: checked below)
+api_of() { perl -0777 -ne 'while (/^MMG_API\s[^;{]*?\b(mmg_[a-z0-9_]+)\s*\(/mg) { print "$1\n" }' "$@" | sort -u; }
+declared=$(api_of $(ls "$src"/include/mmgen/*.h | grep -v '/mpi\.h$'))
 missing=$(printf '%s\n' "$declared" | grep -vxF "$syms" || true)
 extra=$(printf '%s\n' "$syms" | grep -vxF "$declared" || true)
 [ -z "$missing" ] || { echo "declared with MMG_API but not exported:"; echo "$missing"; exit 1; }
@@ -34,3 +35,14 @@ undocumented=$(printf '%s\n' "$declared" | while read -r f; do grep -q "\b$f\b" 
 unversioned=$(nm -D --defined-only --with-symbol-versions "$lib" | awk '$3 ~ /^mmg_/ && $3 !~ /@MMGEN_[0-9]+\.[0-9]+$/ {print $3}')
 [ -z "$unversioned" ] || { echo "exports without an MMGEN_x.y version node:"; echo "$unversioned"; exit 1; }
 echo "libmmgen exports $(printf '%s\n' "$syms" | wc -l) mmg_ functions, all versioned, SONAME $soname"
+
+# libmmgen_mpi (-DMMGEN_MPI=ON) exports exactly mpi.h's functions, documented too.
+mpi_lib=$(ls "$bin"/lib/libmmgen_mpi.so.[0-9]* 2>/dev/null | head -n 1)
+if [ -n "$mpi_lib" ]; then
+  mpi_syms=$(nm -D --defined-only "$mpi_lib" | awk '{print $3}' | sed 's/@.*//' | grep -v '^_' | sort -u)
+  mpi_declared=$(api_of "$src/include/mmgen/mpi.h")
+  [ "$mpi_syms" = "$mpi_declared" ] || { echo "libmmgen_mpi exports:"; echo "$mpi_syms"; echo "mpi.h declares:"; echo "$mpi_declared"; exit 1; }
+  undocumented=$(printf '%s\n' "$mpi_declared" | while read -r f; do grep -q "\b$f\b" "$src/ABI.md" || echo "$f"; done)
+  [ -z "$undocumented" ] || { echo "libmmgen_mpi functions missing from ABI.md:"; echo "$undocumented"; exit 1; }
+  echo "libmmgen_mpi exports the $(printf '%s\n' "$mpi_syms" | wc -l) functions of mpi.h"
+fi

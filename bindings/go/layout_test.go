@@ -11,7 +11,11 @@ func TestLayoutsMatchTheLibrary(t *testing.T) {
 	if err := checkLayouts(); err != nil {
 		t.Fatal(err)
 	}
-	// the package checks every struct of the library's table, no more, no less
+	// the package checks every struct of the library's table that it uses;
+	// the ones it leaves out are named here, so a new one is a decision
+	notMirrored := map[string]bool{
+		"mmg_grad_reducer": true, // data-parallel training (ABI 1.4) is not wrapped
+	}
 	var ours []string
 	for _, m := range mirrors {
 		ours = append(ours, m.name)
@@ -19,11 +23,16 @@ func TestLayoutsMatchTheLibrary(t *testing.T) {
 			t.Fatalf("%s: %v", m.name, m.typ)
 		}
 	}
-	theirs := libraryStructNames()
+	var theirs []string
+	for _, name := range libraryStructNames() {
+		if !notMirrored[name] {
+			theirs = append(theirs, name)
+		}
+	}
 	sort.Strings(ours)
 	sort.Strings(theirs)
 	if !reflect.DeepEqual(ours, theirs) {
-		t.Fatalf("this package checks %v, the library lists %v", ours, theirs)
+		t.Fatalf("this package checks %v, the library lists %v (besides %v)", ours, theirs, notMirrored)
 	}
 }
 
