@@ -445,6 +445,7 @@ Test(train_parallel, a_failing_collective_is_reported_with_its_message) {
     cr_assert(strstr(rn[1].step_error, "summing gradients across ranks: no answer from rank 0"),
               "%s", rn[1].step_error);
     cr_assert(strstr(rn[1].step_error, "no update applied"), "%s", rn[1].step_error);
+    free_runs(rn, 2);
 }
 
 Test(train_parallel, bad_reducers_are_refused) {
