@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "gemv.h"
 #include "memory.h"
 #include "ops.h"
 #include "options.h"
@@ -381,12 +382,13 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
 
 /* out (G, OC) = inp (G, IC) W^T (+ bias) (+ resid when resid is non-NULL), for
  * G independent rows. The weight is walked in the same 64-row blocks as
- * mmg__sgemm's matrix-vector path and, inside a block, every row gets the
- * exact cblas_sgemv call a single-row product makes; so each row's result is
- * bit-identical to computing it alone, while the block is read from memory
- * once and from cache for the other rows. A Q8_0 weight (wq) goes through
- * mmg__q8_linear, which is organized the same way and whose rows never
- * depend on each other either. */
+ * mmg__sgemm's matrix-vector path, and each block goes through the same
+ * product (gemv.h) for all G rows at once: the block is read from memory
+ * once, every weight vector is used for all G inputs while it is in
+ * registers, and each row's result is bit-identical to computing it alone
+ * (the product's summation order never depends on G). A Q8_0 weight (wq)
+ * goes through mmg__q8_linear, which is organized the same way and whose
+ * rows never depend on each other either. */
 #define ROWS_BLOCK 64
 static void rows_linear(mmg_context *ctx, float *out, const float *inp, const float *w,
                         const mmg__q8_matrix *wq, const float *bias, const float *resid, int G,
@@ -395,14 +397,12 @@ static void rows_linear(mmg_context *ctx, float *out, const float *inp, const fl
         mmg__q8_linear(out, inp, wq, bias, resid, G, ctx->q8);
         return;
     }
-    const float beta = mmg__linear_base(out, bias, resid, G, OC) ? 1.0f : 0.0f;
+    const int beta = mmg__linear_base(out, bias, resid, G, OC);
     const int n_blocks = (OC + ROWS_BLOCK - 1) / ROWS_BLOCK;
 #pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)OC * IC >= 32768)
     for (int jb = 0; jb < n_blocks; jb++) {
         int n0 = jb * ROWS_BLOCK, n = OC - n0 < ROWS_BLOCK ? OC - n0 : ROWS_BLOCK;
-        for (int g = 0; g < G; g++)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, IC, 1.0f, w + (size_t)n0 * IC, IC,
-                        inp + (size_t)g * IC, 1, beta, out + (size_t)g * OC + n0, 1);
+        mmg__gemv_rows(out + n0, OC, beta, w + (size_t)n0 * IC, n, IC, inp, G);
     }
 }
 

@@ -18,6 +18,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "gemv.h"
 #include "mmgen/model.h"
 #include "threads.h"
 #include "train_math.h"
@@ -38,12 +39,18 @@ void mmg__sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
     if (M <= 0 || N <= 0) return;
     mmg__threads_init();
     if (M == 1 && !trans_a) {
-        /* A single row: matrix-vector products, each weight read once. */
+        /* A single row: matrix-vector products, each weight read once. A
+         * layer's y = W x (alpha 1, beta 0 or 1, rows packed) goes through
+         * gemv.h's fixed-order product, so decoding a sequence alone gives
+         * the bits mmg_context_decode_batch gives it beside others. */
         const int bn = GEMV_BLOCK, n_blocks = (N + bn - 1) / bn;
+        const int own = trans_b && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && ldb == K;
 #pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)N * K >= PAR_MIN)
         for (int jb = 0; jb < n_blocks; jb++) {
             int n0 = jb * bn, n = N - n0 < bn ? N - n0 : bn;
-            if (trans_b) /* B is (N, K): y = B x */
+            if (own)
+                mmg__gemv_rows(C + n0, ldc, beta == 1.0f, B + (size_t)n0 * ldb, n, K, A, 1);
+            else if (trans_b) /* B is (N, K): y = B x */
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, n, K, alpha, B + (size_t)n0 * ldb, ldb, A,
                             1, beta, C + n0, 1);
             else /* B is (K, N): y = B^T x */

@@ -1,0 +1,267 @@
+/* core/gemv.c - F32 matrix-vector products with one summation order on
+ * every CPU (gemv.h): AVX-512, AVX2 + FMA and portable C, picked at run time.
+ *
+ * Each kernel walks tiles of RW weight rows x GX input rows: the tile's
+ * input rows are loaded once per 16 columns and every weight vector is used
+ * for all of them, so G rows cost about one pass over the weights. Inside a
+ * tile every (weight row, input row) pair has its own 16-lane accumulator,
+ * which is the definition's 16 chains; the tail columns go through masks
+ * (lanes outside the tail keep their value, as the definition says), and the
+ * 16 lanes are summed by the definition's tree. */
+#include "gemv.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GEMV_X86 1
+#include <immintrin.h>
+#endif
+
+/* ---- portable: the definition ---------------------------------------------------- */
+
+static float reduce16_ref(const float *acc) {
+    float s8[8], s4[4], s2[2];
+    for (int l = 0; l < 8; l++) s8[l] = acc[l] + acc[l + 8];
+    for (int l = 0; l < 4; l++) s4[l] = s8[l] + s8[l + 4];
+    for (int l = 0; l < 2; l++) s2[l] = s4[l] + s4[l + 2];
+    return s2[0] + s2[1];
+}
+
+float mmg__gemv_dot_ref(const float *w, const float *x, int K) {
+    float acc[16] = {0};
+    int k = 0;
+    for (; k + 16 <= K; k += 16)
+        for (int l = 0; l < 16; l++) acc[l] = fmaf(w[k + l], x[k + l], acc[l]);
+    for (int l = 0; k + l < K; l++) acc[l] = fmaf(w[k + l], x[k + l], acc[l]);
+    return reduce16_ref(acc);
+}
+
+static void rows_scalar(float *out, int ldo, int beta, const float *w, int n, int K, const float *x,
+                        int G) {
+    for (int r = 0; r < n; r++)
+        for (int g = 0; g < G; g++) {
+            float d = mmg__gemv_dot_ref(w + (size_t)r * K, x + (size_t)g * K, K);
+            float *o = out + (size_t)g * ldo + r;
+            *o = beta ? *o + d : d;
+        }
+}
+
+static inline void store(float *out, int ldo, int beta, int i, int g, float d) {
+    float *o = out + (size_t)g * ldo + i;
+    *o = beta ? *o + d : d;
+}
+
+/* Tiles of RW weight rows x GX input rows over any kernel's tile function,
+ * then the rows and inputs left over one at a time. */
+#define DRIVE(TILE, RW, GX)                                                                     \
+    int r = 0;                                                                                  \
+    for (; r + RW <= n; r += RW) {                                                              \
+        int g = 0;                                                                              \
+        for (; g + GX <= G; g += GX)                                                            \
+            TILE##_##RW##_##GX(out + (size_t)g * ldo + r, ldo, beta, w + (size_t)r * K, K,      \
+                               x + (size_t)g * K);                                              \
+        for (; g < G; g++)                                                                      \
+            TILE##_##RW##_1(out + (size_t)g * ldo + r, ldo, beta, w + (size_t)r * K, K,         \
+                            x + (size_t)g * K);                                                 \
+    }                                                                                           \
+    for (; r < n; r++) {                                                                        \
+        int g = 0;                                                                              \
+        for (; g + GX <= G; g += GX)                                                            \
+            TILE##_1_##GX(out + (size_t)g * ldo + r, ldo, beta, w + (size_t)r * K, K,           \
+                          x + (size_t)g * K);                                                   \
+        for (; g < G; g++)                                                                      \
+            TILE##_1_1(out + (size_t)g * ldo + r, ldo, beta, w + (size_t)r * K, K,              \
+                       x + (size_t)g * K);                                                      \
+    }
+
+#ifdef GEMV_X86
+
+/* The tiles' small loops unrolled, so each accumulator lives in a register
+ * (left as loops, GCC keeps them on the stack at -O2). */
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* ---- AVX-512 ------------------------------------------------------------------------ */
+
+#define TARGET_AVX512 __attribute__((target("avx512f")))
+
+TARGET_AVX512 static inline float reduce16_avx512(__m512 a) {
+    __m256 lo = _mm512_castps512_ps256(a);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
+    __m256 s8 = _mm256_add_ps(lo, hi);                                                /* l, l + 8 */
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1)); /* l, l + 4 */
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                                /* l, l + 2 */
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+#define TILE512(RW, GX)                                                                        \
+    TARGET_AVX512 static void t512_##RW##_##GX(float *out, int ldo, int beta, const float *w,  \
+                                               int K, const float *x) {                        \
+        __m512 acc[RW][GX];                                                                    \
+        UNROLL for (int i = 0; i < RW; i++)                                                           \
+            UNROLL for (int g = 0; g < GX; g++) acc[i][g] = _mm512_setzero_ps();                      \
+        int k = 0;                                                                             \
+        for (; k + 16 <= K; k += 16) {                                                         \
+            __m512 xv[GX];                                                                     \
+            UNROLL for (int g = 0; g < GX; g++) xv[g] = _mm512_loadu_ps(x + (size_t)g * K + k);       \
+            UNROLL for (int i = 0; i < RW; i++) {                                                     \
+                __m512 wv = _mm512_loadu_ps(w + (size_t)i * K + k);                            \
+                UNROLL for (int g = 0; g < GX; g++) acc[i][g] = _mm512_fmadd_ps(wv, xv[g], acc[i][g]); \
+            }                                                                                  \
+        }                                                                                      \
+        if (k < K) {                                                                           \
+            const __mmask16 m = (__mmask16)((1u << (K - k)) - 1);                              \
+            __m512 xv[GX];                                                                     \
+            UNROLL for (int g = 0; g < GX; g++) xv[g] = _mm512_maskz_loadu_ps(m, x + (size_t)g * K + k); \
+            UNROLL for (int i = 0; i < RW; i++) {                                                     \
+                __m512 wv = _mm512_maskz_loadu_ps(m, w + (size_t)i * K + k);                   \
+                UNROLL for (int g = 0; g < GX; g++)                                                   \
+                    acc[i][g] = _mm512_mask3_fmadd_ps(wv, xv[g], acc[i][g], m);                \
+            }                                                                                  \
+        }                                                                                      \
+        UNROLL for (int i = 0; i < RW; i++)                                                           \
+            UNROLL for (int g = 0; g < GX; g++) store(out, ldo, beta, i, g, reduce16_avx512(acc[i][g])); \
+    }
+TILE512(4, 4)
+TILE512(4, 1)
+TILE512(1, 4)
+TILE512(1, 1)
+
+TARGET_AVX512 static void rows_avx512(float *out, int ldo, int beta, const float *w, int n, int K,
+                                      const float *x, int G) {
+    DRIVE(t512, 4, 4)
+}
+
+/* ---- AVX2 + FMA ----------------------------------------------------------------------- */
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+
+/* The 16 lanes as two halves: lo holds lanes 0..7, hi lanes 8..15. */
+TARGET_AVX2 static inline float reduce16_avx2(__m256 lo, __m256 hi) {
+    __m256 s8 = _mm256_add_ps(lo, hi);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+#define TILE256(RW, GX)                                                                        \
+    TARGET_AVX2 static void t256_##RW##_##GX(float *out, int ldo, int beta, const float *w,    \
+                                             int K, const float *x) {                          \
+        __m256 lo[RW][GX], hi[RW][GX];                                                         \
+        UNROLL for (int i = 0; i < RW; i++)                                                           \
+            UNROLL for (int g = 0; g < GX; g++) lo[i][g] = hi[i][g] = _mm256_setzero_ps();            \
+        int k = 0;                                                                             \
+        for (; k + 16 <= K; k += 16) {                                                         \
+            __m256 xl[GX], xh[GX];                                                             \
+            UNROLL for (int g = 0; g < GX; g++) {                                                     \
+                xl[g] = _mm256_loadu_ps(x + (size_t)g * K + k);                                \
+                xh[g] = _mm256_loadu_ps(x + (size_t)g * K + k + 8);                            \
+            }                                                                                  \
+            UNROLL for (int i = 0; i < RW; i++) {                                                     \
+                __m256 wl = _mm256_loadu_ps(w + (size_t)i * K + k);                            \
+                __m256 wh = _mm256_loadu_ps(w + (size_t)i * K + k + 8);                        \
+                UNROLL for (int g = 0; g < GX; g++) {                                                 \
+                    lo[i][g] = _mm256_fmadd_ps(wl, xl[g], lo[i][g]);                           \
+                    hi[i][g] = _mm256_fmadd_ps(wh, xh[g], hi[i][g]);                           \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        if (k < K) {                                                                           \
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                    \
+            const __m256i ml = _mm256_cmpgt_epi32(_mm256_set1_epi32(K - k), lane);             \
+            const __m256i mh = _mm256_cmpgt_epi32(_mm256_set1_epi32(K - k - 8), lane);         \
+            __m256 xl[GX], xh[GX];                                                             \
+            UNROLL for (int g = 0; g < GX; g++) {                                                     \
+                xl[g] = _mm256_maskload_ps(x + (size_t)g * K + k, ml);                         \
+                xh[g] = _mm256_maskload_ps(x + (size_t)g * K + k + 8, mh);                     \
+            }                                                                                  \
+            UNROLL for (int i = 0; i < RW; i++) {                                                     \
+                __m256 wl = _mm256_maskload_ps(w + (size_t)i * K + k, ml);                     \
+                __m256 wh = _mm256_maskload_ps(w + (size_t)i * K + k + 8, mh);                 \
+                UNROLL for (int g = 0; g < GX; g++) {                                                 \
+                    lo[i][g] = _mm256_blendv_ps(lo[i][g], _mm256_fmadd_ps(wl, xl[g], lo[i][g]), \
+                                                _mm256_castsi256_ps(ml));                      \
+                    hi[i][g] = _mm256_blendv_ps(hi[i][g], _mm256_fmadd_ps(wh, xh[g], hi[i][g]), \
+                                                _mm256_castsi256_ps(mh));                      \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        UNROLL for (int i = 0; i < RW; i++)                                                           \
+            UNROLL for (int g = 0; g < GX; g++)                                                       \
+                store(out, ldo, beta, i, g, reduce16_avx2(lo[i][g], hi[i][g]));                \
+    }
+TILE256(2, 2)
+TILE256(2, 1)
+TILE256(1, 2)
+TILE256(1, 1)
+
+TARGET_AVX2 static void rows_avx2(float *out, int ldo, int beta, const float *w, int n, int K,
+                                  const float *x, int G) {
+    DRIVE(t256, 2, 2)
+}
+
+#endif /* GEMV_X86 */
+
+/* ---- dispatch ----------------------------------------------------------------------- */
+
+typedef void (*rows_fn)(float *out, int ldo, int beta, const float *w, int n, int K,
+                        const float *x, int G);
+
+int mmg__gemv_kernel_supported(mmg__gemv_kernel k) {
+    switch (k) {
+    case MMG__GEMV_KERNEL_AUTO:
+    case MMG__GEMV_KERNEL_SCALAR: return 1;
+#ifdef GEMV_X86
+    case MMG__GEMV_KERNEL_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case MMG__GEMV_KERNEL_AVX512: return __builtin_cpu_supports("avx512f");
+#endif
+    default: return 0;
+    }
+}
+
+/* The kernel in use, 0 until the first product picks one. Relaxed atomics:
+ * threads that race to pick store the same value. */
+static int g_kernel;
+
+static mmg__gemv_kernel best_kernel(void) {
+    if (mmg__gemv_kernel_supported(MMG__GEMV_KERNEL_AVX512)) return MMG__GEMV_KERNEL_AVX512;
+    if (mmg__gemv_kernel_supported(MMG__GEMV_KERNEL_AVX2)) return MMG__GEMV_KERNEL_AVX2;
+    return MMG__GEMV_KERNEL_SCALAR;
+}
+
+static mmg__gemv_kernel current(void) {
+    int k = __atomic_load_n(&g_kernel, __ATOMIC_RELAXED);
+    if (k == MMG__GEMV_KERNEL_AUTO) {
+        k = (int)best_kernel();
+        __atomic_store_n(&g_kernel, k, __ATOMIC_RELAXED);
+    }
+    return (mmg__gemv_kernel)k;
+}
+
+int mmg__gemv_kernel_force(mmg__gemv_kernel k) {
+    if (!mmg__gemv_kernel_supported(k)) return -1;
+    __atomic_store_n(&g_kernel, (int)(k == MMG__GEMV_KERNEL_AUTO ? best_kernel() : k),
+                     __ATOMIC_RELAXED);
+    return 0;
+}
+
+const char *mmg__gemv_kernel_name(void) {
+    switch (current()) {
+    case MMG__GEMV_KERNEL_AVX512: return "avx512";
+    case MMG__GEMV_KERNEL_AVX2: return "avx2";
+    default: return "scalar";
+    }
+}
+
+void mmg__gemv_rows(float *out, int ldo, int beta, const float *w, int n, int K, const float *x,
+                    int G) {
+    rows_fn f = rows_scalar;
+    switch (current()) {
+#ifdef GEMV_X86
+    case MMG__GEMV_KERNEL_AVX512: f = rows_avx512; break;
+    case MMG__GEMV_KERNEL_AVX2: f = rows_avx2; break;
+#endif
+    default: break;
+    }
+    f(out, ldo, beta, w, n, K, x, G);
+}
