@@ -20,9 +20,11 @@
 # ../shared/data/gpt2 has its files. `mmgen convert` writes it as GGUF F32
 # and F16 (kept in $LLAMA_BUILD_DIR/work). Then, per thread count in $THREADS
 # (default "1 2"), in ROUNDS (default 3) alternating rounds:
-#   llama-bench -m F32.gguf,F16.gguf -p 128 -n 64 -t T -r 1
+#   llama-bench -m F32.gguf,F16.gguf,Q8_0.gguf -p 128 -n 64 -t T -r 1
 #   bench_llama speed: mmgen's 128-token prompt and 64 decoded tokens,
-#   measured as llama-bench does (bench_llama.c), on the safetensors model.
+#   measured as llama-bench does (bench_llama.c), on the safetensors model
+#   and on its Q8_0 form (`mmgen quantize`; the Q8_0 GGUF comes from
+#   llama-quantize on the F32 GGUF).
 # Every number is the median of the rounds (llama-bench's samples_ts).
 # llama.cpp runs with its defaults (F16 KV cache, its own thread pool), mmgen
 # with its own (F32 KV cache). The logits check decodes a fixed prompt of 24
@@ -43,7 +45,7 @@ data=${MMGEN_DATA:-$root/../shared/data}
 
 # ---- llama.cpp ---------------------------------------------------------------
 build_llama() {
-  if [ -x "$llb/build/bin/llama-bench" ] && [ -f "$llb/build/src/libllama.a" ]; then
+  if [ -x "$llb/build/bin/llama-bench" ] && [ -x "$llb/build/bin/llama-quantize" ] && [ -f "$llb/build/src/libllama.a" ]; then
     return 0
   fi
   if [ -z "$llsrc" ]; then
@@ -91,7 +93,7 @@ EOF
   env ${gitdir:+GIT_DIR="$gitdir"} cmake -S "$srcdir" -B "$llb/build" -DCMAKE_BUILD_TYPE=Release \
     -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF \
     -DLLAMA_BUILD_SERVER=OFF > "$llb/configure.log"
-  env ${gitdir:+GIT_DIR="$gitdir"} cmake --build "$llb/build" -j"$(nproc)" --target llama-bench llama \
+  env ${gitdir:+GIT_DIR="$gitdir"} cmake --build "$llb/build" -j"$(nproc)" --target llama-bench llama-quantize llama \
     > "$llb/build.log" || { tail -20 "$llb/build.log"; exit 1; }
   echo "$srcdir" > "$llb/SOURCE"
 }
@@ -135,6 +137,12 @@ for ty in f32 f16; do
 done
 identical=false
 cmp -s "$model" "$work/gpt2-f32.back.safetensors" && identical=true
+# Q8_0 on both sides from the same F32 weights: llama.cpp's quantizer on its
+# GGUF file, mmgen's (the same blocks, ABI.md "Quantized weights") on its own
+[ -f "$work/gpt2-q8_0.gguf" ] ||
+  "$llb/build/bin/llama-quantize" "$work/gpt2-f32.gguf" "$work/gpt2-q8_0.gguf" q8_0 > "$work/quantize.log" 2>&1 ||
+  { tail -5 "$work/quantize.log"; exit 1; }
+[ -f "$work/gpt2-q8_0.safetensors" ] || "$mmgen" quantize "$model" "$work/gpt2-q8_0.safetensors" > /dev/null
 
 # ---- logits on the same file ---------------------------------------------------
 # "The quick brown fox jumps over the lazy dog. It was a bright cold day in April,
@@ -158,9 +166,12 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in $threads; do
   r=0
   while [ "$r" -lt "$rounds" ]; do
-    "$llb/build/bin/llama-bench" -m "$work/gpt2-f32.gguf,$work/gpt2-f16.gguf" -p 128 -n 64 -t "$t" -r 1 \
-      -o jsonl 2> /dev/null | sed 's/^{/{"impl": "llama.cpp", /' >> "$tmp"
-    "$exe" speed --model "$model" --threads "$t" --prefill 128 --decode 64 --rounds 1 >> "$tmp"
+    "$llb/build/bin/llama-bench" -m "$work/gpt2-f32.gguf,$work/gpt2-f16.gguf,$work/gpt2-q8_0.gguf" -p 128 -n 64 \
+      -t "$t" -r 1 -o jsonl 2> /dev/null | sed 's/^{/{"impl": "llama.cpp", /' >> "$tmp"
+    "$exe" speed --model "$model" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
+      sed 's/^{/{"weights": "F32", /' >> "$tmp"
+    "$exe" speed --model "$work/gpt2-q8_0.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
+      sed 's/^{/{"weights": "Q8_0", /' >> "$tmp"
     r=$((r + 1))
   done
 done
@@ -180,25 +191,34 @@ def add(key, values):
     samples.setdefault(key, []).extend(values)
 for r in raw:
     if r.get("impl") == "llama.cpp":
-        ty = "F16" if "f16" in os.path.basename(r["model_filename"]) else "F32"
+        base = os.path.basename(r["model_filename"])
+        ty = "F16" if "f16" in base else "Q8_0" if "q8_0" in base else "F32"
         test = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
         add((r["n_threads"], test, "llama.cpp " + ty), r["samples_ts"])
     elif r.get("impl") == "mmgen":
-        add((r["threads"], f"pp{r['n_prompt']}", "mmgen F32"), r["pp_samples_ts"])
-        add((r["threads"], f"tg{r['n_gen']}", "mmgen F32"), r["tg_samples_ts"])
+        who = "mmgen " + r.get("weights", "F32")
+        add((r["threads"], f"pp{r['n_prompt']}", who), r["pp_samples_ts"])
+        add((r["threads"], f"tg{r['n_gen']}", who), r["tg_samples_ts"])
 speeds = {k: statistics.median(v) for k, v in samples.items()}
-hdr = f"{'threads':>7} | {'test':6} | {'llama.cpp F32':>13} | {'F16':>8} | {'mmgen F32':>9} | {'ratio mmgen/llama F32':>21}"
+hdr = (f"{'threads':>7} | {'test':6} | {'llama.cpp F32':>13} | {'F16':>8} | {'Q8_0':>8} | {'mmgen F32':>9} | "
+       f"{'Q8_0':>8} | {'mmgen/llama F32':>15} | {'Q8_0':>6}")
 print(hdr)
 print("-" * len(hdr))
 rows = []
 for t, test in sorted({(k[0], k[1]) for k in speeds}, key=lambda x: (x[0], x[1][:2] != "pp")):
-    l32, l16, mm = (speeds.get((t, test, w)) for w in ("llama.cpp F32", "llama.cpp F16", "mmgen F32"))
+    l32, l16, l8, mm, mm8 = (speeds.get((t, test, w)) for w in
+                             ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "mmgen F32", "mmgen Q8_0"))
     ratio = mm / l32 if mm and l32 else None
+    ratio8 = mm8 / l8 if mm8 and l8 else None
     f = lambda x, w: f"{x:{w}.1f}" if x else f"{'-':>{w}}"
-    print(f"{t:>7} | {test:6} | {f(l32, 13)} | {f(l16, 8)} | {f(mm, 9)} | {f'{ratio:.2f}x' if ratio else '-':>21}")
+    g = lambda x, w: f"{f'{x:.2f}x' if x else '-':>{w}}"
+    print(f"{t:>7} | {test:6} | {f(l32, 13)} | {f(l16, 8)} | {f(l8, 8)} | {f(mm, 9)} | {f(mm8, 8)} | {g(ratio, 15)} | "
+          f"{g(ratio8, 6)}")
     rows.append(dict(bench="llama", threads=t, test=test, llama_f32_tok_s=l32, llama_f16_tok_s=l16,
-                     mmgen_f32_tok_s=mm, ratio_mmgen_llama_f32=ratio,
-                     samples={w: samples.get((t, test, w)) for w in ("llama.cpp F32", "llama.cpp F16", "mmgen F32")}))
+                     llama_q8_0_tok_s=l8, mmgen_f32_tok_s=mm, mmgen_q8_0_tok_s=mm8, ratio_mmgen_llama_f32=ratio,
+                     ratio_mmgen_llama_q8_0=ratio8,
+                     samples={w: samples.get((t, test, w)) for w in
+                              ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "mmgen F32", "mmgen Q8_0")}))
 print("\nlogits, 24-token prompt, all positions (mmgen on the GGUF file read back by `mmgen convert` vs llama.cpp, "
       "F32 KV cache):")
 for r in raw:
