@@ -33,6 +33,8 @@
 
 #include "bench_common.h"
 
+char *openblas_get_corename(void); /* OpenBLAS: the kernels it loaded (prompts use them) */
+
 static const char *arg(int argc, char **argv, const char *name, const char *def) {
     for (int i = 2; i + 1 < argc; i++)
         if (!strcmp(argv[i], name)) return argv[i + 1];
@@ -158,8 +160,9 @@ static int speed(int argc, char **argv) {
             if (mmg_context_decode(ctx, 0, toks + i, 1, logits, 0) != MMG_OK) bench_die("decode");
         tg[r] = decode / (bench_now() - t0);
     }
-    printf("{\"impl\": \"mmgen\", \"model\": \"%s\", \"threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, ", path,
-           mmg_context_threads(ctx), prefill, decode);
+    printf("{\"impl\": \"mmgen\", \"model\": \"%s\", \"threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
+           "\"openblas_core\": \"%s\", ",
+           path, mmg_context_threads(ctx), prefill, decode, openblas_get_corename());
     print_list("pp_samples_ts", pp, rounds);
     print_list("tg_samples_ts", tg, rounds);
     printf("\"pp_median_ts\": %.3f, \"tg_median_ts\": %.3f}\n", median(pp, rounds), median(tg, rounds));

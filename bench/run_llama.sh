@@ -184,8 +184,12 @@ commit, count, rev = sys.argv[3].split()
 load_before, load_after, identical, rounds = sys.argv[4], sys.argv[5], sys.argv[6] == "true", int(sys.argv[7])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+cores = sorted({r["openblas_core"] for r in raw if r.get("impl") == "mmgen" and "openblas_core" in r})
+env_core = os.environ.get("OPENBLAS_CORETYPE")
 print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, {cpu}, {os.cpu_count()} cores; load average {load_before} before, "
-      f"{load_after} after; llama.cpp {rev} ({commit[:10]}, build {count}); medians of {rounds} rounds, tokens/s\n")
+      f"{load_after} after; llama.cpp {rev} ({commit[:10]}, build {count}); medians of {rounds} rounds, tokens/s; "
+      f"mmgen's prompts on OpenBLAS's {'/'.join(cores) or '?'} kernels "
+      f"({'OPENBLAS_CORETYPE=' + env_core if env_core else 'its own choice: OPENBLAS_CORETYPE unset'})\n")
 samples = {}  # (threads, test, who) -> tokens/s of every round
 def add(key, values):
     samples.setdefault(key, []).extend(values)
