@@ -126,7 +126,7 @@ MMG_API mmg_status mmg_context_decode(mmg_context *ctx, int32_t slot, const int3
  * and writes their logits (n, vocab_size) (logits may be NULL). Each row is
  * bit-identical to mmg_context_decode of that slot alone, but each weight is
  * read from memory once and used for all n slots while in registers: a step
- * of 8 sequences takes about 2.5 times one sequence's (GPT-2 small, F32).
+ * of 8 sequences takes about twice one sequence's (GPT-2 small, F32).
  * Returns MMG_OK; MMG_ERR_INVALID_ARG (NULL, n outside 1..n_slots, a
  * repeated slot); MMG_ERR_RANGE (bad slot or token, a full slot);
  * MMG_ERR_STATE (a slot without its encoded source). Nothing changes on
