@@ -5,7 +5,9 @@
 # .ci/run uses the default: 20 targets in about 7 minutes) starting from a
 # copy of its committed corpus fuzz/corpus/<target>/ (new inputs stay in
 # build-fuzz/fuzz-work/, never in the source tree), with its dictionary
-# where one helps. Prints executions, coverage (edges) and peak memory per
+# where one helps (an input running past $MMGEN_FUZZ_TIMEOUT seconds, default
+# 10, is a failure: raise it for runs at low priority on a busy machine).
+# Prints executions, coverage (edges) and peak memory per
 # target; exits 1 when any target crashed, leaked, timed out or ran out of
 # memory, leaving the reproducer in build-fuzz/fuzz-work/<target>/ (add it
 # to fuzz/corpus/<target>/ with the fix: ctest replays it from then on).
@@ -41,7 +43,7 @@ for t in $targets; do
   # stdout closed; stderr too for the CLI readers, which print every error
   # (the other targets print only when an invariant breaks: keep that)
   case $t in cli_*) mask=3 ;; *) mask=1 ;; esac
-  set -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -close_fd_mask=$mask \
+  set -- -max_total_time="$secs" -timeout="${MMGEN_FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -close_fd_mask=$mask \
     -print_final_stats=1 -artifact_prefix="$work/"
   [ -n "$d" ] && set -- "$@" -dict="$d"
   rc=0
