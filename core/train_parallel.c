@@ -32,7 +32,6 @@ typedef struct rank_setup {
     mmg_model_config cfg;
     uint64_t n_params;
     mmg_train_options o; /* n_threads and memory_limit are per rank: zeroed */
-    int32_t micro;
 } rank_setup;
 
 /* The state rank 0 hands to every rank besides the weights and moments. */
@@ -55,7 +54,6 @@ static void fill_setup(const mmg_trainer *t, rank_setup *su) {
     su->o = t->o;
     su->o.n_threads = 0;
     su->o.memory_limit = 0;
-    su->micro = t->micro;
 }
 
 /* Names the first field where this rank differs from rank 0. */
@@ -79,7 +77,7 @@ static int setup_differs(int rank, const rank_setup *mine, const rank_setup *r0)
     CMP(o.weight_decay, "training option") CMP(o.grad_clip, "training option")
     CMP(o.grad_accum_steps, "training option") CMP(o.dropout, "training option")
     CMP(o.label_smoothing, "training option") CMP(o.ignore_index, "training option")
-    CMP(o.seed, "training option") CMP(micro, "trainer's pending accumulation steps")
+    CMP(o.seed, "training option")
 #undef CMP
     return 0;
 }
@@ -160,17 +158,24 @@ mmg_status mmg_trainer_set_reducer(mmg_trainer *t, const mmg_grad_reducer *r) {
     int differs = !s && setup_differs(r->rank, &mine, &r0);
     char own[512] = "";
     if (differs) snprintf(own, sizeof own, "%s", mmg_last_error());
-    double flag = differs;
+    /* {ranks that differ, ranks with accumulated gradients pending} */
+    double flags[2] = {differs, t->micro != 0};
     if (!s) {
-        s = t->red.sum_doubles(t->red.user, &flag, 1);
+        s = t->red.sum_doubles(t->red.user, flags, 2);
         if (s) s = reducer_error(t, s, "comparing the ranks' setups");
     }
-    if (!s && flag > 0)
+    if (!s && flags[1] > 0)
+        s = mmg__error(MMG_ERR_STATE,
+                       "rank %d: %g of %d ranks have accumulated gradients pending (this one: %d "
+                       "of %d steps); join between optimizer updates",
+                       (int)r->rank, flags[1], (int)r->n_ranks, t->micro,
+                       (int)t->o.grad_accum_steps);
+    else if (!s && flags[0] > 0)
         s = differs ? mmg__error(MMG_ERR_CONFIG, "%s", own)
                     : mmg__error(MMG_ERR_CONFIG,
                                  "rank %d: %g of %d ranks differ from rank 0 in their model config "
                                  "or training options (their messages name the field)",
-                                 (int)r->rank, flag, (int)r->n_ranks);
+                                 (int)r->rank, flags[0], (int)r->n_ranks);
     /* 2. rank 0's weights, moments and counters everywhere */
     const size_t n = t->model->n_params;
     rank_state st = {t->adam.t, {t->rng.s[0], t->rng.s[1], t->rng.s[2], t->rng.s[3]},

@@ -448,6 +448,31 @@ Test(train_parallel, a_failing_collective_is_reported_with_its_message) {
     free_runs(rn, 2);
 }
 
+Test(train_parallel, joining_mid_window_is_refused) {
+    mmg_model *m = tiny_model(0, 1);
+    mmg_train_options o;
+    mmg_train_options_init(&o, sizeof o);
+    o.grad_accum_steps = 2;
+    mmg_trainer *t = NULL;
+    cr_assert_eq(mmg_trainer_create(m, &o, &t), MMG_OK);
+    gbatch g;
+    make_batch(&g, 0, 0);
+    cr_assert_eq(mmg_trainer_step(t, &g.b, NULL), MMG_OK); /* 1 of 2 accumulation steps */
+    group grp;
+    memset(&grp, 0, sizeof grp);
+    grp.n = 1;
+    pthread_barrier_init(&grp.bar, NULL, 1);
+    rank_ctx c = {.g = &grp, .rank = 0};
+    mmg_grad_reducer r = reducer_for(&c, 0);
+    cr_assert_eq(mmg_trainer_set_reducer(t, &r), MMG_ERR_STATE);
+    cr_assert(strstr(mmg_last_error(), "1 of 2 steps"), "%s", mmg_last_error());
+    cr_assert_eq(mmg_trainer_step(t, &g.b, NULL), MMG_OK); /* the window completes alone */
+    cr_assert_eq(mmg_trainer_set_reducer(t, &r), MMG_OK);
+    pthread_barrier_destroy(&grp.bar);
+    mmg_trainer_free(t);
+    mmg_model_free(m);
+}
+
 Test(train_parallel, bad_reducers_are_refused) {
     mmg_model *m = tiny_model(0, 1);
     mmg_trainer *t = NULL;
