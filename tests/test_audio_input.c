@@ -71,6 +71,11 @@ Test(audio_input, bad_files_give_clear_errors) {
     f[1] = 0.5f;
     memcpy(buf + h, f, sizeof f);
     expect_error(t, buf, h + 16, MMG_ERR_FORMAT, "not a finite number", "Inf samples");
+    /* 3 samples at 768 kHz resample to none at 8 kHz (found by fuzzing: the
+     * empty stream encoded, then would not decode) */
+    h = wav_header(buf, 1, 1, 768000, 16, 6);
+    memset(buf + h, 0x11, 6);
+    expect_error(t, buf, h + 6, MMG_ERR_FORMAT, "less than one sample at 8000 Hz", "3 samples at 768 kHz");
     mmg_tokenizer_free(t);
 }
 

@@ -134,6 +134,13 @@ static int resample(const aud_config *cfg, float *x, size_t n, int32_t rate, aud
         return aud_error(MMG_ERR_INTERNAL, "audio: resampling %d Hz to %d Hz failed: %s", rate,
                          cfg->sample_rate, src_strerror(e));
     }
+    if (d.output_frames_gen <= 0) {
+        /* a few samples at a high rate can be shorter than one at ours */
+        aud_free(y);
+        return aud_error(MMG_ERR_FORMAT, "audio: %zu sample%s at %d Hz last %.3g ms, less than one "
+                         "sample at %d Hz", n, n == 1 ? "" : "s", rate, 1e3 * (double)n / rate,
+                         cfg->sample_rate);
+    }
     out->x = y;
     out->n = (size_t)d.output_frames_gen;
     out->rate = cfg->sample_rate;
