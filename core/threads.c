@@ -22,8 +22,11 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
  * AVX2 kernels ("Haswell", "Zen") reach about half the sgemm rate of its
  * AVX-512 ones ("SkylakeX", "Cooperlake"): an environment that forces them,
  * or an OpenBLAS older than the CPU, costs prompts and training that much.
- * mmgen cannot change the choice, so it says so once. */
-int mmg__blas_avx512_unused(void) {
+ * mmgen cannot change the choice, so it says so once.
+ *
+ * Nonzero when the CPU has AVX-512 (F, BW, DQ, VL, CD) but OpenBLAS loaded
+ * kernels for an older core. */
+static int blas_avx512_unused(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
@@ -42,7 +45,7 @@ int mmg__blas_avx512_unused(void) {
 
 static void blas_setup(void) {
     openblas_set_num_threads(1);
-    if (mmg__blas_avx512_unused()) {
+    if (blas_avx512_unused()) {
         /* a warning when OpenBLAS chose by itself; the environment's own
          * choice is only reported (MMGEN_LOG=info) */
         const char *forced = getenv("OPENBLAS_CORETYPE");

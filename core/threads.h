@@ -8,14 +8,10 @@
 #define MMGEN_CORE_THREADS_H
 
 /* Once per process: makes OpenBLAS single-threaded (mmgen's OpenMP loops call
- * it from several threads at once), and logs a warning when OpenBLAS chose
- * kernels below what the CPU runs (mmg__blas_avx512_unused). Cheap after the
- * first call. */
+ * it from several threads at once), and logs once when OpenBLAS runs AVX2
+ * kernels on an AVX-512 CPU (threads.c says why). Cheap after the first
+ * call. */
 void mmg__threads_init(void);
-
-/* Nonzero when the CPU has AVX-512 (F, BW, DQ, VL, CD) but OpenBLAS loaded
- * kernels for an older core (its "Haswell" or "Zen" ones). */
-int mmg__blas_avx512_unused(void);
 
 /* The number of online cores (>= 1), read once. */
 int mmg__threads_cores(void);
