@@ -574,7 +574,6 @@ int cmd_train(int argc, char **argv) {
         free(files);
         return CLI_ERR;
     }
-    par.checkpoint = a.checkpoint;
     int together = 0; /* a failure every rank saw at the same point */
 
     /* --- the tokenizer and the data --- */

@@ -18,7 +18,6 @@ typedef struct cli_parallel {
     int rank, size;
     int mpi_started;      /* we called MPI_Init */
     void *group;          /* mmg_mpi * */
-    const char *checkpoint; /* named when mpirun stops this rank */
 } cli_parallel;
 
 /* Starts MPI when mpirun (Open MPI, MPICH or PMIx) launched this process;

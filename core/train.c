@@ -279,23 +279,26 @@ void mmg__trainer_begin_window(mmg_trainer *t) {
     }
 }
 
+mmg_status mmg__trainer_stop_step(mmg_trainer *t) {
+    mmg__trainer_drop_gradients(t);
+    mmg__log(MMG_LOG_ERROR, "training stopped at step %lld: %s", (long long)t->adam.t,
+             mmg_last_error());
+    return mmg__error_prefix("step %lld (no update applied, weights unchanged)", (long long)t->adam.t);
+}
+
+void mmg__trainer_backward(mmg_trainer *t, const mmg_batch *batch, const mmg__grad_ready *ready) {
+    mmg__threads_use(t->n_threads);
+    mmg__backward(t->model, t->acts, t->ws, t->drop_active ? t->drop : NULL, t->grads, t->logits,
+                  batch->src, batch->tgt, ready);
+}
+
 mmg_status mmg__trainer_accumulate(mmg_trainer *t, const mmg_batch *batch, double *loss_sum,
                                    size_t *count) {
     mmg__trainer_begin_window(t);
     mmg_status s = mmg__trainer_forward_loss(t, batch, 1, 0, loss_sum, count);
-    if (s == MMG_ERR_NUMERIC) {
-        mmg__trainer_drop_gradients(t);
-        mmg__log(MMG_LOG_ERROR, "training stopped at step %lld: %s", (long long)t->adam.t,
-                 mmg_last_error());
-        return mmg__error_prefix("step %lld (no update applied, weights unchanged)",
-                                 (long long)t->adam.t);
-    }
+    if (s == MMG_ERR_NUMERIC) return mmg__trainer_stop_step(t);
     if (s) return s;
-    if (*count > 0) {
-        mmg__threads_use(t->n_threads);
-        mmg__backward(t->model, t->acts, t->ws, t->drop_active ? t->drop : NULL, t->grads, t->logits,
-                      batch->src, batch->tgt, NULL);
-    }
+    if (*count > 0) mmg__trainer_backward(t, batch, NULL);
     return MMG_OK;
 }
 

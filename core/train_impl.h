@@ -73,6 +73,14 @@ void mmg__trainer_begin_window(mmg_trainer *t);
 /* Drops accumulated gradients after a failure, so the next step starts clean. */
 void mmg__trainer_drop_gradients(mmg_trainer *t);
 
+/* A step that failed before any update: drops the gradients, logs, and
+ * prefixes mmg_last_error() with the step; returns the failure's status. */
+mmg_status mmg__trainer_stop_step(mmg_trainer *t);
+
+/* The backward of the last forward on `batch`, adding into t->grads;
+ * `ready` (may be NULL) hears about finished gradients. */
+void mmg__trainer_backward(mmg_trainer *t, const mmg_batch *batch, const mmg__grad_ready *ready);
+
 /* Clipping and the AdamW update from t->grads (the end of a window).
  * MMG_ERR_NUMERIC (gradients dropped) when the norm is not finite. */
 mmg_status mmg__trainer_apply_update(mmg_trainer *t);

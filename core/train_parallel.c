@@ -22,7 +22,6 @@
 #include "error.h"
 #include "log.h"
 #include "memory.h"
-#include "threads.h"
 #include "train_impl.h"
 
 #define DEFAULT_BUCKET_BYTES ((size_t)4 << 20)
@@ -250,22 +249,12 @@ mmg_status mmg__trainer_step_parallel(mmg_trainer *t, const mmg_batch *batch, fl
     mmg_status local = rows > 0 ? mmg__trainer_forward_loss(t, &shard, 1, count_all, &loss_sum, &count)
                                 : MMG_OK;
     s = agree_on_forward(t, local, &loss_sum, "the forward pass");
-    if (s) {
-        mmg__trainer_drop_gradients(t);
-        mmg__log(MMG_LOG_ERROR, "training stopped at step %lld: %s", (long long)t->adam.t,
-                 mmg_last_error());
-        return mmg__error_prefix("step %lld (no update applied, weights unchanged)",
-                                 (long long)t->adam.t);
-    }
+    if (s) return mmg__trainer_stop_step(t);
     const int last = t->micro + 1 >= t->o.grad_accum_steps;
     t->buckets_started = 0;
     t->sum_status = MMG_OK;
     mmg__grad_ready ready = {on_ready, t};
-    if (rows > 0 && count > 0) {
-        mmg__threads_use(t->n_threads);
-        mmg__backward(t->model, t->acts, t->ws, t->drop_active ? t->drop : NULL, t->grads,
-                      t->logits, shard.src, shard.tgt, last ? &ready : NULL);
-    }
+    if (rows > 0 && count > 0) mmg__trainer_backward(t, &shard, last ? &ready : NULL);
     if (last) {
         while (t->buckets_started < t->n_buckets) start_bucket(t);
         s = t->red.finish_sums(t->red.user);
