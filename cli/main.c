@@ -22,7 +22,7 @@ static const command COMMANDS[] = {
     {"train", cmd_train, "train a model on documents of any modality"},
     {"generate", cmd_generate, "generate a document (text, image...) with a model"},
     {"info", cmd_info, "describe a model file: config, size, tokenizer"},
-    {"quantize", cmd_quantize, "rewrite a model with Q8_0 weights for faster inference"},
+    {"quantize", cmd_quantize, "rewrite a model with Q8_0 or Q4_0 weights for faster inference"},
     {"convert", cmd_convert, "convert a GPT-2-style model to llama.cpp's GGUF and back"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

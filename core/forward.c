@@ -306,11 +306,11 @@ mmg_status mmg__check_tokens(const mmg_model *m, const char *what, const int32_t
  * with dropout on the branch when `mask` is non-NULL (the descriptor's tmp
  * holds the branch output). Without dropout it is one fused pass. */
 static void branch_residual(const mmg__dropout *d, uint8_t *mask, uint64_t stream, float *out,
-                            const float *inp, const float *w, const mmg__q8_matrix *wq,
+                            const float *inp, const float *w, const mmg__qmatrix *wq,
                             const float *bias, const float *resid, int N, int IC, int OC,
                             mmg__q8_scratch *q8) {
     if (wq) { /* a quantized model: inference only, no dropout */
-        mmg__q8_linear(out, inp, wq, bias, resid, N, q8);
+        mmg__quant_linear(out, inp, wq, bias, resid, N, q8);
         return;
     }
     if (!mask) {
@@ -324,9 +324,9 @@ static void branch_residual(const mmg__dropout *d, uint8_t *mask, uint64_t strea
 }
 
 /* A linear layer: out = inp W^T + bias, with W in F32 or in Q8_0 (wq). */
-static void linear(float *out, const float *inp, const float *w, const mmg__q8_matrix *wq,
+static void linear(float *out, const float *inp, const float *w, const mmg__qmatrix *wq,
                    const float *bias, int N, int IC, int OC, mmg__q8_scratch *q8) {
-    if (wq) mmg__q8_linear(out, inp, wq, bias, NULL, N, q8);
+    if (wq) mmg__quant_linear(out, inp, wq, bias, NULL, N, q8);
     else mmg__matmul_forward(out, inp, w, bias, N, IC, OC);
 }
 
@@ -513,7 +513,7 @@ mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__drop
         mmg__layernorm_forward(acts->dec_out, acts->dec_mean, acts->dec_rstd, x, m->dec_ln_w,
                                m->dec_ln_b, B * Tt, C, c->layernorm_eps);
     if (logits)
-        linear(logits, acts->dec_out, m->lm_head, m->lm_head_q8, NULL, B * Tt, C, c->vocab_size,
+        linear(logits, acts->dec_out, m->lm_head, m->lm_head_qm, NULL, B * Tt, C, c->vocab_size,
                acts->q8);
     return MMG_OK;
 }

@@ -51,9 +51,9 @@ typedef struct mmg__layer {
     float *ff_b1;    /* (F) or NULL */
     float *ff_w2;    /* (C, F) */
     float *ff_b2;    /* (C) or NULL */
-    /* A quantized model's linear weights (Q8_0, quant.h); the float pointers
+    /* A quantized model's linear weights (Q8_0 or Q4_0, quant.h); the float pointers
      * above are then NULL. NULL in F32 models. */
-    const mmg__q8_matrix *sa_qkv_q, *sa_out_q, *ca_q_q, *ca_kv_q, *ca_out_q, *ff_w1_q, *ff_w2_q;
+    const mmg__qmatrix *sa_qkv_q, *sa_out_q, *ca_q_q, *ca_kv_q, *ca_out_q, *ff_w1_q, *ff_w2_q;
 } mmg__layer;
 
 /* One named parameter tensor, for generic iteration (save/load, gradients,
@@ -69,7 +69,7 @@ typedef struct mmg__param {
     int decay;         /* 1: weight decay applies (matrices and embeddings);
                           0: biases and LayerNorm parameters */
     int linear;        /* 1: a linear layer's weight (what quantizing converts) */
-    mmg__q8_matrix *q8; /* the tensor in Q8_0 (then data is NULL and it takes
+    mmg__qmatrix *qm; /* the tensor quantized (then data is NULL and it takes
                            no floats of params; offset is meaningless), or NULL */
 } mmg__param;
 
@@ -104,17 +104,17 @@ struct mmg_model {
                           separate parameter) */
     float emb_scale;   /* sqrt(C) with scale_embeddings, else 1 */
 
-    /* Quantized weights (ABI.md, "Quantized weights"): with quant MMG__QUANT_Q8_0 every
-     * linear weight (tensors[i].linear) lives in q8_mem instead of params,
-     * and the logits use lm_head_q8: the untied lm_head.weight, or a Q8_0
-     * copy of the tied token embedding made when the model is built (wte
+    /* Quantized weights (ABI.md, "Quantized weights"): with quant MMG__QUANT_Q8_0 or
+     * MMG__QUANT_Q4_0 every linear weight (tensors[i].linear) lives in quant_mem
+     * instead of params, and the logits use lm_head_qm: the untied
+     * lm_head.weight, or a quantized copy of the tied token embedding made when the model is built (wte
      * itself stays F32 for the embedding lookup). Inference only. */
-    int quant;                /* MMG__QUANT_NONE or MMG__QUANT_Q8_0 */
-    mmg__q8_matrix *q8;       /* (n_tensors) tensors[i].q8 points at q8[i] */
-    mmg__q8_matrix tied_q8;   /* the tied output projection's copy */
-    const mmg__q8_matrix *lm_head_q8; /* (V, C) or NULL: use lm_head */
-    uint8_t *q8_mem;          /* one 64-byte aligned allocation of Q8_0 data */
-    size_t q8_bytes;
+    int quant;                /* MMG__QUANT_NONE, MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0 */
+    mmg__qmatrix *qm;       /* (n_tensors) tensors[i].qm points at qm[i] */
+    mmg__qmatrix tied_qm;   /* the tied output projection's copy */
+    const mmg__qmatrix *lm_head_qm; /* (V, C) or NULL: use lm_head */
+    uint8_t *quant_mem;          /* one 64-byte aligned allocation of quantized data */
+    size_t quant_bytes;
 
     int refcount;      /* the user's handle + one per live context (atomic ops) */
 
@@ -131,25 +131,29 @@ struct mmg_model {
 mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, mmg_model **out);
 
 /* mmg__model_alloc for a model whose linear weights are in `quant`
- * (MMG__QUANT_*): their tensors get a zeroed Q8_0 matrix and no floats. A
- * Q8_0 model needs d_model and d_ff multiples of 32: else `refusal` (the
- * caller's status: MMG_ERR_UNSUPPORTED when asked to quantize,
- * MMG_ERR_FORMAT for a file that claims to be Q8_0) naming the field. */
+ * (MMG__QUANT_*): their tensors get a zeroed matrix of that type and no
+ * floats. A quantized model needs d_model and d_ff multiples of 32: else
+ * `refusal` (the caller's status: MMG_ERR_UNSUPPORTED when asked to quantize,
+ * MMG_ERR_FORMAT for a file that claims to be quantized) naming the field. */
 mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_limit, int quant,
                                   mmg_status refusal, mmg_model **out);
 
-/* The check mmg__model_alloc_quant makes for Q8_0: MMG_OK, or `refusal`
+/* The check mmg__model_alloc_quant makes for `quant`: MMG_OK, or `refusal`
  * naming d_model or d_ff when it is not a multiple of 32. */
-mmg_status mmg__model_check_q8_shapes(const mmg_model_config *c, mmg_status refusal);
+mmg_status mmg__model_check_quant_shapes(const mmg_model_config *c, int quant, mmg_status refusal);
+
+/* The MMG__QUANT_* of an mmg_weight_format: NONE for DEFAULT and F32. */
+int mmg__quant_of_weights(int32_t weights);
 
 /* Fills a quantized model's tied-output copy from wte (after wte is loaded);
  * nothing for F32 or untied models. MMG_ERR_NUMERIC naming the block when
- * tok_emb.weight holds a value Q8_0 cannot (NaN, inf, above 8.3e6). */
+ * tok_emb.weight holds a value the type cannot (NaN, inf, above 8.3e6 for
+ * Q8_0, 5.2e5 for Q4_0). */
 mmg_status mmg__model_quantize_tied(mmg_model *m);
 
-/* Quantizes `n_rows` rows of tensor p (a Q8_0 one) starting at row `row0`
- * from floats src (n_rows, cols). MMG_ERR_NUMERIC naming the tensor and
- * block for a value Q8_0 cannot hold; `where` prefixes the message (a path). */
+/* Quantizes `n_rows` rows of tensor p (a quantized one) starting at row
+ * `row0` from floats src (n_rows, cols). MMG_ERR_NUMERIC naming the tensor
+ * and block for a value its type cannot hold; `where` prefixes the message (a path). */
 mmg_status mmg__param_quantize_rows(const mmg__param *p, size_t row0, size_t n_rows,
                                     const float *src, const char *where);
 

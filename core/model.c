@@ -38,33 +38,33 @@ void mmg_model_options_init(mmg_model_options *opts, size_t struct_size) {
 /* ---- layout --------------------------------------------------------------------- */
 
 /* Builds the table of named tensors in canonical order. With `params` NULL it
- * only counts (n_tensors, n_floats, q8_bytes); otherwise it fills m->tensors
+ * only counts (n_tensors, n_floats, quant_bytes); otherwise it fills m->tensors
  * and points every field. One function for both passes, so counting and
  * pointing can never disagree. A quantized layout gives the linear weights
- * Q8_0 matrices in q8_mem instead of floats. */
+ * quantized matrices in quant_mem instead of floats. */
 typedef struct layout {
     mmg_model *m;       /* NULL while counting */
     size_t n_floats;
     int n_tensors;
     int quant;          /* MMG__QUANT_* */
-    size_t q8_bytes;
+    size_t quant_bytes;
 } layout;
 
 /* What a tensor is: a LayerNorm/bias vector, an embedding, or the weight of
  * a linear layer (weight decay applies to the last two). */
 enum { VEC = 0, EMB = 1, LIN = 2 };
 
-/* Places a (rows, cols) Q8_0 matrix at the end of q8_mem. */
-static void add_q8(layout *L, mmg__q8_matrix *q, int64_t rows, int64_t cols) {
+/* Places a (rows, cols) quantized matrix at the end of quant_mem. */
+static void add_qm(layout *L, mmg__qmatrix *q, int64_t rows, int64_t cols) {
+    const size_t values = mmg__quant_values_bytes(L->quant, (size_t)rows, (size_t)cols);
     if (L->m) {
-        q->q = (int8_t *)(L->m->q8_mem + L->q8_bytes);
-        q->d = (uint16_t *)(L->m->q8_mem + L->q8_bytes +
-                            mmg__q8_values_bytes((size_t)rows, (size_t)cols));
+        q->q = (int8_t *)(L->m->quant_mem + L->quant_bytes);
+        q->d = (uint16_t *)(L->m->quant_mem + L->quant_bytes + values);
         q->rows = (int)rows;
         q->cols = (int)cols;
+        q->type = L->quant;
     }
-    L->q8_bytes += mmg__q8_values_bytes((size_t)rows, (size_t)cols) +
-                   mmg__q8_scales_bytes((size_t)rows, (size_t)cols);
+    L->quant_bytes += values + mmg__quant_scales_bytes((size_t)rows, (size_t)cols);
 }
 
 static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int kind) {
@@ -82,18 +82,18 @@ static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int kind)
         t->shape[1] = d1 > 0 ? d1 : 1;
         t->decay = kind != VEC;
         t->linear = kind == LIN;
-        t->q8 = quantized ? &L->m->q8[L->n_tensors] : NULL;
+        t->qm = quantized ? &L->m->qm[L->n_tensors] : NULL;
         p = t->data;
     }
-    if (quantized) add_q8(L, L->m ? &L->m->q8[L->n_tensors] : NULL, d0, d1);
+    if (quantized) add_qm(L, L->m ? &L->m->qm[L->n_tensors] : NULL, d0, d1);
     else L->n_floats += numel;
     L->n_tensors++;
     return p;
 }
 
-/* The Q8_0 matrix of the tensor added last (NULL while counting or F32). */
-static const mmg__q8_matrix *last_q8(const layout *L) {
-    return L->m ? L->m->tensors[L->n_tensors - 1].q8 : NULL;
+/* The quantized matrix of the tensor added last (NULL while counting or F32). */
+static const mmg__qmatrix *last_qm(const layout *L) {
+    return L->m ? L->m->tensors[L->n_tensors - 1].qm : NULL;
 }
 
 static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int cross,
@@ -108,7 +108,7 @@ static void add_layer(layout *L, mmg__layer *ly, const char *prefix, int i, int 
     (snprintf(n, sizeof n, "%s.layers.%d.%s", prefix, i, suffix),        \
      ly->field = add(L, n, d0, d1, kind))
 /* a linear layer's weight: F32 field and Q8_0 field */
-#define W(field, qfield, suffix, d0, d1) (P(field, suffix, d0, d1, LIN), ly->qfield = last_q8(L))
+#define W(field, qfield, suffix, d0, d1) (P(field, suffix, d0, d1, LIN), ly->qfield = last_qm(L))
     P(sa_ln_w, "sa_norm.weight", C, 0, VEC);
     if (nb) P(sa_ln_b, "sa_norm.bias", C, 0, VEC);
     W(sa_qkv_w, sa_qkv_q, "self_attn.qkv.weight", 3 * C, C);
@@ -170,13 +170,13 @@ static void build_layout(layout *L, const mmg_model_config *c) {
         add_final_norm(L, "decoder", m ? &m->dec_ln_w : NULL, m ? &m->dec_ln_b : NULL, c);
     if (!c->tied_output) {
         p = add(L, "lm_head.weight", V, C, LIN);
-        if (m) m->lm_head = p, m->lm_head_q8 = last_q8(L);
+        if (m) m->lm_head = p, m->lm_head_qm = last_qm(L);
     } else {
         if (m) m->lm_head = m->wte;
         /* the logits read a Q8_0 copy of the tied embedding */
         if (L->quant != MMG__QUANT_NONE) {
-            add_q8(L, m ? &m->tied_q8 : NULL, V, C);
-            if (m) m->lm_head_q8 = &m->tied_q8;
+            add_qm(L, m ? &m->tied_qm : NULL, V, C);
+            if (m) m->lm_head_qm = &m->tied_qm;
         }
     }
 }
@@ -200,15 +200,15 @@ mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, 
     return mmg__model_alloc_quant(cfg, memory_limit, MMG__QUANT_NONE, MMG_ERR_UNSUPPORTED, out);
 }
 
-/* Q8_0 cuts rows into blocks of 32: every row length (d_model, d_ff) must be
- * a multiple of 32. */
-mmg_status mmg__model_check_q8_shapes(const mmg_model_config *c, mmg_status refusal) {
-    const char *field = c->d_model % MMG__Q8_BLOCK ? "d_model" : c->d_ff % MMG__Q8_BLOCK ? "d_ff" : NULL;
+/* Q8_0 and Q4_0 cut rows into blocks of 32: every row length (d_model,
+ * d_ff) must be a multiple of 32. */
+mmg_status mmg__model_check_quant_shapes(const mmg_model_config *c, int quant, mmg_status refusal) {
+    const char *field = c->d_model % MMG__QUANT_BLOCK ? "d_model" : c->d_ff % MMG__QUANT_BLOCK ? "d_ff" : NULL;
     if (!field) return MMG_OK;
     return mmg__error(refusal,
-                      "Q8_0 weights need rows of whole 32-weight blocks, but %s is %d (not a "
+                      "%s weights need rows of whole 32-weight blocks, but %s is %d (not a "
                       "multiple of 32)",
-                      field, field[2] == 'm' ? c->d_model : c->d_ff);
+                      mmg__quant_type_of(quant)->label, field, field[2] == 'm' ? c->d_model : c->d_ff);
 }
 
 mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_limit, int quant,
@@ -219,12 +219,12 @@ mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_l
     uint64_t n;
     s = mmg__config_n_params(&c, &n);
     if (s) return s;
-    if (quant != MMG__QUANT_NONE && (s = mmg__model_check_q8_shapes(&c, refusal))) return s;
+    if (quant != MMG__QUANT_NONE && (s = mmg__model_check_quant_shapes(&c, quant, refusal))) return s;
     layout count = {0};
     count.quant = quant;
     build_layout(&count, &c);
     uint64_t limit = memory_limit ? memory_limit : mmg__physical_memory();
-    uint64_t bytes = (uint64_t)count.n_floats * sizeof(float) + count.q8_bytes;
+    uint64_t bytes = (uint64_t)count.n_floats * sizeof(float) + count.quant_bytes;
     if (c.position_encoding == MMG_POS_SINUSOIDAL)
         bytes += (uint64_t)c.max_seq_len * (uint64_t)c.d_model * sizeof(float);
     if (limit && bytes > limit)
@@ -243,26 +243,26 @@ mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_l
     m->quant = quant;
     m->n_params = count.n_floats;
     m->n_tensors = count.n_tensors;
-    m->q8_bytes = count.q8_bytes;
+    m->quant_bytes = count.quant_bytes;
     m->tensors = mmg__calloc((size_t)count.n_tensors, sizeof *m->tensors);
     m->enc = mmg__calloc((size_t)c.n_encoder_layers + 1, sizeof *m->enc);
     m->dec = mmg__calloc((size_t)c.n_decoder_layers, sizeof *m->dec);
     m->params = aligned_alloc64(m->n_params * sizeof(float));
     if (quant != MMG__QUANT_NONE) {
-        m->q8 = mmg__calloc((size_t)count.n_tensors, sizeof *m->q8);
-        m->q8_mem = aligned_alloc64(m->q8_bytes);
+        m->qm = mmg__calloc((size_t)count.n_tensors, sizeof *m->qm);
+        m->quant_mem = aligned_alloc64(m->quant_bytes);
     }
     if (c.position_encoding == MMG_POS_SINUSOIDAL)
         m->sinusoid = mmg__malloc((size_t)c.max_seq_len * (size_t)c.d_model * sizeof(float));
     if (!m->tensors || !m->enc || !m->dec || !m->params ||
-        (quant != MMG__QUANT_NONE && (!m->q8 || !m->q8_mem)) ||
+        (quant != MMG__QUANT_NONE && (!m->qm || !m->quant_mem)) ||
         (c.position_encoding == MMG_POS_SINUSOIDAL && !m->sinusoid)) {
         mmg__model_free_memory(m);
         return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %llu bytes of parameters",
                           (unsigned long long)bytes);
     }
     memset(m->params, 0, m->n_params * sizeof(float));
-    if (m->q8_mem) memset(m->q8_mem, 0, m->q8_bytes);
+    if (m->quant_mem) memset(m->quant_mem, 0, m->quant_bytes);
     layout point = {0};
     point.m = m;
     point.quant = quant;
@@ -275,45 +275,50 @@ mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_l
 
 mmg_status mmg__param_quantize_rows(const mmg__param *p, size_t row0, size_t n_rows,
                                     const float *src, const char *where) {
-    const size_t cols = (size_t)p->shape[1], nb = cols / MMG__Q8_BLOCK;
-    size_t bad = mmg__q8_quantize(src, n_rows * nb, p->q8->q + row0 * cols, p->q8->d + row0 * nb);
+    const mmg__quant_type *qt = mmg__quant_type_of(p->qm->type);
+    const size_t cols = (size_t)p->shape[1], nb = cols / MMG__QUANT_BLOCK;
+    size_t bad = mmg__quant_quantize(p->qm->type, src, n_rows * nb, p->qm->q + row0 * nb * qt->value_bytes,
+                                     p->qm->d + row0 * nb);
     if (!bad) return MMG_OK;
     size_t k = bad - 1;
     return mmg__error(MMG_ERR_NUMERIC,
                       "%s%stensor '%s': row %zu, columns %zu..%zu hold a NaN, an infinity or a "
-                      "magnitude above 8.3e6, which Q8_0 cannot store",
+                      "magnitude above %s, which %s cannot store",
                       where ? where : "", where ? ": " : "", p->name, row0 + k / nb,
-                      (k % nb) * MMG__Q8_BLOCK, (k % nb) * MMG__Q8_BLOCK + MMG__Q8_BLOCK - 1);
+                      (k % nb) * MMG__QUANT_BLOCK, (k % nb) * MMG__QUANT_BLOCK + MMG__QUANT_BLOCK - 1,
+                      qt->limit, qt->label);
 }
 
 mmg_status mmg__model_quantize_tied(mmg_model *m) {
     if (m->quant == MMG__QUANT_NONE || !m->cfg.tied_output) return MMG_OK;
     const size_t V = (size_t)m->cfg.vocab_size, C = (size_t)m->cfg.d_model;
-    size_t bad = mmg__q8_quantize(m->wte, V * C / MMG__Q8_BLOCK, m->tied_q8.q, m->tied_q8.d);
+    const mmg__quant_type *qt = mmg__quant_type_of(m->quant);
+    size_t bad = mmg__quant_quantize(m->quant, m->wte, V * C / MMG__QUANT_BLOCK, m->tied_qm.q, m->tied_qm.d);
     if (!bad) return MMG_OK;
-    size_t k = bad - 1, nb = C / MMG__Q8_BLOCK;
+    size_t k = bad - 1, nb = C / MMG__QUANT_BLOCK;
     return mmg__error(MMG_ERR_NUMERIC,
                       "tensor 'tok_emb.weight' (the tied output projection): row %zu, columns "
-                      "%zu..%zu hold a NaN, an infinity or a magnitude above 8.3e6, which Q8_0 "
+                      "%zu..%zu hold a NaN, an infinity or a magnitude above %s, which %s "
                       "cannot store",
-                      k / nb, (k % nb) * MMG__Q8_BLOCK, (k % nb) * MMG__Q8_BLOCK + MMG__Q8_BLOCK - 1);
+                      k / nb, (k % nb) * MMG__QUANT_BLOCK, (k % nb) * MMG__QUANT_BLOCK + MMG__QUANT_BLOCK - 1,
+                      qt->limit, qt->label);
 }
 
 mmg_status mmg__model_refuse_quantized(const mmg_model *m, const char *what) {
-    (void)m;
+    const mmg__quant_type *qt = mmg__quant_type_of(m->quant);
     return mmg__error(MMG_ERR_UNSUPPORTED,
-                      "%s: the model's weights are quantized (Q8_0), for inference only; to "
+                      "%s: the model's weights are quantized (%s), for inference only; to "
                       "train it, load the file with mmg_model_options.weights = MMG_WEIGHTS_F32 "
                       "(dequantized)",
-                      what);
+                      what, qt ? qt->label : "?");
 }
 
 void mmg__model_free_memory(mmg_model *m) {
     if (!m) return;
     mmg__model_meta_clear(m);
     aligned_free64(m->params);
-    aligned_free64(m->q8_mem);
-    mmg__free(m->q8);
+    aligned_free64(m->quant_mem);
+    mmg__free(m->qm);
     mmg__free(m->sinusoid);
     mmg__free(m->tensors);
     mmg__free(m->enc);
@@ -342,23 +347,30 @@ mmg_status mmg__model_options_read(const mmg_model_options *user, mmg_model_opti
 
 mmg_status mmg__model_options_check_weights(const mmg_model_options *o) {
     if (o->weights == MMG_WEIGHTS_DEFAULT || o->weights == MMG_WEIGHTS_F32 ||
-        o->weights == MMG_WEIGHTS_Q8_0)
+        o->weights == MMG_WEIGHTS_Q8_0 || o->weights == MMG_WEIGHTS_Q4_0)
         return MMG_OK;
     return mmg__error(MMG_ERR_INVALID_ARG,
                       "mmg_model_options.weights is %d; expected MMG_WEIGHTS_DEFAULT (0), "
-                      "MMG_WEIGHTS_F32 (1) or MMG_WEIGHTS_Q8_0 (2)",
+                      "MMG_WEIGHTS_F32 (1), MMG_WEIGHTS_Q8_0 (2) or MMG_WEIGHTS_Q4_0 (3)",
                       (int)o->weights);
 }
 
-/* A Q8_0 model with the weights of the F32 model `src` (its metadata too). */
-static mmg_status quantize_model(const mmg_model *src, uint64_t memory_limit, mmg_model **out) {
+int mmg__quant_of_weights(int32_t weights) {
+    return weights == MMG_WEIGHTS_Q8_0   ? MMG__QUANT_Q8_0
+           : weights == MMG_WEIGHTS_Q4_0 ? MMG__QUANT_Q4_0
+                                         : MMG__QUANT_NONE;
+}
+
+/* A model quantized to `quant` with the weights of the F32 model `src` (its
+ * metadata too). */
+static mmg_status quantize_model(const mmg_model *src, int quant, uint64_t memory_limit,
+                                 mmg_model **out) {
     mmg_model *q = NULL;
-    mmg_status s = mmg__model_alloc_quant(&src->cfg, memory_limit, MMG__QUANT_Q8_0,
-                                          MMG_ERR_UNSUPPORTED, &q);
+    mmg_status s = mmg__model_alloc_quant(&src->cfg, memory_limit, quant, MMG_ERR_UNSUPPORTED, &q);
     if (s) return s;
     for (int i = 0; i < q->n_tensors && !s; i++) {
         const mmg__param *p = &q->tensors[i], *f = &src->tensors[i];
-        if (p->q8) s = mmg__param_quantize_rows(p, 0, (size_t)p->shape[0], f->data, NULL);
+        if (p->qm) s = mmg__param_quantize_rows(p, 0, (size_t)p->shape[0], f->data, NULL);
         else memcpy(p->data, f->data, p->numel * sizeof(float));
     }
     if (!s) s = mmg__model_quantize_tied(q);
@@ -421,10 +433,12 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
                           "MMG_INIT_GPT2 (1)",
                           (int)o.init_scheme);
     if ((s = mmg__model_options_check_weights(&o))) return s;
-    if (o.weights == MMG_WEIGHTS_Q8_0) {
+    const int quant = mmg__quant_of_weights(o.weights);
+    if (quant != MMG__QUANT_NONE) {
         /* refuse before drawing the F32 weights */
         mmg_model_config c;
-        if (!mmg__config_read(config, &c) && (s = mmg__model_check_q8_shapes(&c, MMG_ERR_UNSUPPORTED)))
+        if (!mmg__config_read(config, &c) &&
+            (s = mmg__model_check_quant_shapes(&c, quant, MMG_ERR_UNSUPPORTED)))
             return s;
     }
     mmg_model *m;
@@ -450,9 +464,9 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
         scale_residual_projections(m->enc, c->n_encoder_layers, 0, c);
         scale_residual_projections(m->dec, c->n_decoder_layers, c->n_encoder_layers > 0, c);
     }
-    if (o.weights == MMG_WEIGHTS_Q8_0) {
+    if (quant != MMG__QUANT_NONE) {
         mmg_model *q = NULL;
-        s = quantize_model(m, o.memory_limit, &q);
+        s = quantize_model(m, quant, o.memory_limit, &q);
         mmg__model_free_memory(m);
         if (s) return s;
         m = q;
@@ -482,6 +496,6 @@ uint64_t mmg_model_n_params(const mmg_model *model) {
     if (!model) return 0;
     uint64_t n = model->n_params;
     for (int i = 0; i < model->n_tensors; i++)
-        if (model->tensors[i].q8) n += model->tensors[i].numel;
+        if (model->tensors[i].qm) n += model->tensors[i].numel;
     return n;
 }

@@ -244,9 +244,9 @@ mmg_status mmg_context_reset(mmg_context *ctx, int32_t slot) {
  * weight through BLAS exactly as before quantization existed, or with the
  * Q8_0 weight wq when the model is quantized (quant.h). */
 static void linear(mmg_context *ctx, float *out, const float *inp, const float *w,
-                   const mmg__q8_matrix *wq, const float *b, const float *resid, int n, int IC,
+                   const mmg__qmatrix *wq, const float *b, const float *resid, int n, int IC,
                    int OC) {
-    if (wq) mmg__q8_linear(out, inp, wq, b, resid, n, ctx->q8);
+    if (wq) mmg__quant_linear(out, inp, wq, b, resid, n, ctx->q8);
     else if (resid) mmg__matmul_residual_forward(out, inp, w, b, resid, n, IC, OC);
     else mmg__matmul_forward(out, inp, w, b, n, IC, OC);
 }
@@ -371,7 +371,7 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
             rows = ctx->h;
         }
         float *dst = all_logits ? logits + (size_t)(done - k) * V : logits;
-        linear(ctx, dst, rows, m->lm_head, m->lm_head_q8, NULL, NULL, k - first, C, V);
+        linear(ctx, dst, rows, m->lm_head, m->lm_head_qm, NULL, NULL, k - first, C, V);
     }
     const int end = ctx->pos[slot];
     return check_logits(ctx, logits, all_logits ? (size_t)n : 1, V, slot,
@@ -387,14 +387,14 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
  * once, every weight vector is used for all G inputs while it is in
  * registers, and each row's result is bit-identical to computing it alone
  * (the product's summation order never depends on G). A Q8_0 weight (wq)
- * goes through mmg__q8_linear, which is organized the same way and whose
+ * goes through mmg__quant_linear, which is organized the same way and whose
  * rows never depend on each other either. */
 #define ROWS_BLOCK 64
 static void rows_linear(mmg_context *ctx, float *out, const float *inp, const float *w,
-                        const mmg__q8_matrix *wq, const float *bias, const float *resid, int G,
+                        const mmg__qmatrix *wq, const float *bias, const float *resid, int G,
                         int IC, int OC) {
     if (wq) {
-        mmg__q8_linear(out, inp, wq, bias, resid, G, ctx->q8);
+        mmg__quant_linear(out, inp, wq, bias, resid, G, ctx->q8);
         return;
     }
     const int beta = mmg__linear_base(out, bias, resid, G, OC);
@@ -464,7 +464,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
                                c->layernorm_eps);
         rows = ctx->h;
     }
-    rows_linear(ctx, logits, rows, m->lm_head, m->lm_head_q8, NULL, NULL, G, C, V);
+    rows_linear(ctx, logits, rows, m->lm_head, m->lm_head_qm, NULL, NULL, G, C, V);
     return check_logits(ctx, logits, (size_t)G, V, 0, 0, slots, 0);
 }
 

@@ -14,10 +14,11 @@
  * bench/bench_model_load.c measures it.
  *
  * Quantized models (ABI.md, "Quantized weights"): a file with __metadata__ "mmgen.quant":
- * "q8_0" stores each linear weight W as the U8 tensor "<name>.q8_0" of
- * shape (rows, cols / 32 * 34), ggml's blocks row by row. Loading reads
- * those into the model's Q8_0 matrices (or dequantizes them for an F32
- * model), or quantizes an F32 file's weights, 1 MiB at a time either way. */
+ * "q8_0" (or "q4_0") stores each linear weight W as the U8 tensor
+ * "<name>.q8_0" of shape (rows, cols / 32 * 34) (".q4_0": cols / 32 * 18),
+ * ggml's blocks row by row. Loading reads those into the model's matrices of
+ * that type (or dequantizes them for an F32 model, or requantizes them to the
+ * other type), or quantizes an F32 file's weights, 1 MiB at a time. */
 #include <stdio.h>
 #include <string.h>
 
@@ -52,7 +53,7 @@ static size_t chunk_rows(size_t cols) {
     return r ? r : 1;
 }
 
-/* Reads F32/F16/BF16 tensor t into the Q8_0 tensor p, a chunk of rows at
+/* Reads F32/F16/BF16 tensor t into the quantized tensor p, a chunk of rows at
  * a time. */
 static mmg_status read_quantizing(mmg__st_file *f, const mmg__st_tensor *t, const mmg__param *p) {
     const size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], per = chunk_rows(cols);
@@ -75,20 +76,22 @@ static mmg_status read_quantizing(mmg__st_file *f, const mmg__st_tensor *t, cons
     return s;
 }
 
-/* Reads the Q8_0 tensor "<p->name>.q8_0" into p's Q8_0 matrix, or
- * dequantized into p->data when the model is F32. */
-static mmg_status read_q8(mmg__st_file *f, const mmg__param *p) {
+/* Reads the quantized tensor "<p->name>.<type>" of a file of type `ft` into
+ * p: as it is when p has that type, else dequantized into p->data (an F32
+ * model) or dequantized and quantized again to p's type. */
+static mmg_status read_quant(mmg__st_file *f, const mmg__param *p, int ft) {
+    const mmg__quant_type *qt = mmg__quant_type_of(ft);
     const char *path = mmg__st_path(f);
-    char name[MMG__PARAM_NAME_MAX + sizeof MMG__Q8_SUFFIX];
-    snprintf(name, sizeof name, "%s%s", p->name, MMG__Q8_SUFFIX);
-    const size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], nb = cols / MMG__Q8_BLOCK;
-    const int64_t want1 = (int64_t)(nb * MMG__Q8_BLOCK_BYTES);
+    char name[MMG__PARAM_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s.%s", p->name, qt->name);
+    const size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], nb = cols / MMG__QUANT_BLOCK;
+    const int64_t want1 = (int64_t)(nb * qt->block_bytes);
     const mmg__st_tensor *t = mmg__st_find(f, name);
     if (!t)
         return mmg__error(MMG_ERR_FORMAT,
-                          "%s: tensor '%s' (U8 [%zu, %lld]: the Q8_0 blocks of '%s' (%zu, %zu)) "
+                          "%s: tensor '%s' (U8 [%zu, %lld]: the %s blocks of '%s' (%zu, %zu)) "
                           "is missing",
-                          path, name, rows, (long long)want1, p->name, rows, cols);
+                          path, name, rows, (long long)want1, qt->label, p->name, rows, cols);
     if (t->dtype != MMG__DT_U8 || t->ndim != 2 || t->shape[0] != (int64_t)rows || t->shape[1] != want1) {
         char got[128] = "[";
         for (int i = 0; i < t->ndim; i++) {
@@ -98,28 +101,31 @@ static mmg_status read_q8(mmg__st_file *f, const mmg__param *p) {
         strncat(got, "]", sizeof got - strlen(got) - 1);
         return mmg__error(MMG_ERR_FORMAT,
                           "%s: tensor '%s' is %s of shape %s; expected U8 [%zu, %lld] (%zu rows of "
-                          "%zu 34-byte Q8_0 blocks for '%s' (%zu, %zu))",
+                          "%zu %zu-byte %s blocks for '%s' (%zu, %zu))",
                           path, name, mmg__dtype_name(t->dtype), got, rows, (long long)want1, rows,
-                          nb, p->name, rows, cols);
+                          nb, qt->block_bytes, qt->label, p->name, rows, cols);
     }
+    const int as_is = p->qm && p->qm->type == ft;
     const size_t per = chunk_rows(cols), max_rows = rows < per ? rows : per;
-    uint8_t *buf = mmg__malloc(max_rows * nb * MMG__Q8_BLOCK_BYTES);
+    uint8_t *buf = mmg__malloc(max_rows * nb * qt->block_bytes);
     int8_t *q = NULL;
     uint16_t *d = NULL;
-    if (buf && !p->q8) { /* dequantizing: split each chunk here first */
-        q = mmg__malloc(max_rows * cols);
+    float *x = NULL;
+    if (buf && !as_is) { /* converting: split each chunk here first */
+        q = mmg__malloc(max_rows * nb * qt->value_bytes);
         d = mmg__malloc(max_rows * nb * sizeof *d);
+        if (p->qm) x = mmg__malloc(max_rows * cols * sizeof *x);
     }
     mmg_status s = MMG_OK;
-    if (!buf || (!p->q8 && (!q || !d)))
+    if (!buf || (!as_is && (!q || !d || (p->qm && !x))))
         s = mmg__error(MMG_ERR_NOMEM, "%s: out of memory reading tensor '%s'", path, name);
     for (size_t r0 = 0; r0 < rows && !s; r0 += per) {
         const size_t n = rows - r0 < per ? rows - r0 : per, blocks = n * nb;
-        s = mmg__st_pread_bytes(f, t, r0 * nb * MMG__Q8_BLOCK_BYTES, buf, blocks * MMG__Q8_BLOCK_BYTES);
+        s = mmg__st_pread_bytes(f, t, r0 * nb * qt->block_bytes, buf, blocks * qt->block_bytes);
         if (s) break;
-        int8_t *cq = p->q8 ? p->q8->q + r0 * cols : q;
-        uint16_t *cd = p->q8 ? p->q8->d + r0 * nb : d;
-        size_t bad = mmg__q8_unpack(buf, blocks, cq, cd);
+        int8_t *cq = as_is ? p->qm->q + r0 * nb * qt->value_bytes : q;
+        uint16_t *cd = as_is ? p->qm->d + r0 * nb : d;
+        size_t bad = mmg__quant_unpack(ft, buf, blocks, cq, cd);
         if (bad) {
             size_t k = r0 * nb + bad - 1;
             s = mmg__error(MMG_ERR_FORMAT,
@@ -128,28 +134,40 @@ static mmg_status read_q8(mmg__st_file *f, const mmg__param *p) {
                            path, name, k, k / nb);
             break;
         }
-        if (!p->q8) mmg__q8_dequantize(q, d, blocks, p->data + r0 * cols);
+        if (as_is) continue;
+        mmg__quant_dequantize(ft, q, d, blocks, p->qm ? x : p->data + r0 * cols);
+        if (p->qm) s = mmg__param_quantize_rows(p, r0, n, x, path);
     }
     mmg__free(buf);
     mmg__free(q);
     mmg__free(d);
+    mmg__free(x);
     return s;
 }
 
-/* Which tensor of a file p is: "<name>.q8_0" in a Q8_0 file for a linear
- * weight, else "<name>". Writes the name into buf. */
+/* Which tensor of a file p is: "<name>.q8_0" (or ".q4_0") in a quantized
+ * file of type `file_quant` for a linear weight, else "<name>". Writes the
+ * name into buf. */
 static const char *file_name(const mmg__param *p, int file_quant, char *buf, size_t n) {
-    snprintf(buf, n, "%s%s", p->name, file_quant && p->linear ? MMG__Q8_SUFFIX : "");
+    if (file_quant && p->linear) snprintf(buf, n, "%s.%s", p->name, mmg__quant_type_of(file_quant)->name);
+    else snprintf(buf, n, "%s", p->name);
     return buf;
 }
 
 /* Finds the model tensor a file tensor stands for: NULL when none. */
 static const mmg__param *param_of(const mmg_model *m, const char *name, int file_quant) {
-    char want[MMG__PARAM_NAME_MAX + sizeof MMG__Q8_SUFFIX];
+    char want[MMG__PARAM_NAME_MAX + 8];
     for (int i = 0; i < m->n_tensors; i++)
         if (strcmp(file_name(&m->tensors[i], file_quant, want, sizeof want), name) == 0)
             return &m->tensors[i];
     return NULL;
+}
+
+/* The quantized type whose suffix ("<param>.q8_0") name ends with, or
+ * MMG__QUANT_NONE. */
+static int suffix_type(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot ? mmg__quant_type_by_name(dot + 1) : MMG__QUANT_NONE;
 }
 
 static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_model **out) {
@@ -164,22 +182,22 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
                           "%s: __metadata__ has no \"%s\" entry; it is not an mmgen model file",
                           path, MMG__CONFIG_KEY);
     const char *quant = mmg__st_metadata(f, MMG__QUANT_KEY);
-    if (quant && strcmp(quant, MMG__QUANT_Q8_0_NAME) != 0)
+    const int file_quant = quant ? mmg__quant_type_by_name(quant) : MMG__QUANT_NONE;
+    if (quant && !file_quant)
         return mmg__error(MMG_ERR_UNSUPPORTED,
-                          "%s: __metadata__ \"%s\" is \"%.32s\"; this mmgen reads \"%s\" (Q8_0) "
-                          "quantized files only",
-                          path, MMG__QUANT_KEY, quant, MMG__QUANT_Q8_0_NAME);
-    const int file_quant = quant ? MMG__QUANT_Q8_0 : MMG__QUANT_NONE;
-    const int want = o->weights == MMG_WEIGHTS_F32    ? MMG__QUANT_NONE
-                     : o->weights == MMG_WEIGHTS_Q8_0 ? MMG__QUANT_Q8_0
-                                                      : file_quant;
+                          "%s: __metadata__ \"%s\" is \"%.32s\"; this mmgen reads \"q8_0\" and "
+                          "\"q4_0\" quantized files",
+                          path, MMG__QUANT_KEY, quant);
+    const int want = o->weights == MMG_WEIGHTS_F32       ? MMG__QUANT_NONE
+                     : o->weights == MMG_WEIGHTS_DEFAULT ? file_quant
+                                                         : mmg__quant_of_weights(o->weights);
     mmg_model_config cfg;
     mmg_status s = mmg__config_from_json(json, strlen(json), path, &cfg);
     if (s) return s;
     mmg_model *m;
-    /* a Q8_0 file's own shapes must be whole blocks, whatever it loads as */
+    /* a quantized file's own shapes must be whole blocks, whatever it loads as */
     if (file_quant && mmg_model_config_validate(&cfg) == MMG_OK &&
-        mmg__model_check_q8_shapes(&cfg, MMG_ERR_FORMAT))
+        mmg__model_check_quant_shapes(&cfg, file_quant, MMG_ERR_FORMAT))
         return mmg__error_prefix("%s", path);
     s = mmg__model_alloc_quant(&cfg, o->memory_limit, want, MMG_ERR_UNSUPPORTED, &m);
     if (s) return mmg__error_prefix("%s", path);
@@ -189,17 +207,18 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     for (size_t i = 0; i < n && !s; i++) {
         const mmg__st_tensor *t = mmg__st_at(f, i);
         if (param_of(m, t->name, file_quant)) continue;
-        size_t len = strlen(t->name), sl = strlen(MMG__Q8_SUFFIX);
-        if (!file_quant && len > sl && strcmp(t->name + len - sl, MMG__Q8_SUFFIX) == 0)
+        const int st = suffix_type(t->name);
+        if (st && st != file_quant)
             s = mmg__error(MMG_ERR_FORMAT,
-                           "%s: tensor \"%s\" holds Q8_0 blocks, but __metadata__ has no "
-                           "\"%s\": \"%s\"",
-                           path, t->name, MMG__QUANT_KEY, MMG__QUANT_Q8_0_NAME);
+                           "%s: tensor \"%s\" holds %s blocks, but __metadata__ has %s\"%s\": "
+                           "\"%s\"",
+                           path, t->name, mmg__quant_type_of(st)->label, file_quant ? "" : "no ",
+                           MMG__QUANT_KEY, file_quant ? quant : mmg__quant_type_of(st)->name);
         else if (file_quant && param_of(m, t->name, 0))
             s = mmg__error(MMG_ERR_FORMAT,
-                           "%s: tensor \"%s\" is stored unquantized in a Q8_0 file; expected "
-                           "\"%s%s\"",
-                           path, t->name, t->name, MMG__Q8_SUFFIX);
+                           "%s: tensor \"%s\" is stored unquantized in a %s file; expected "
+                           "\"%s.%s\"",
+                           path, t->name, mmg__quant_type_of(file_quant)->label, t->name, quant);
         else
             s = mmg__error(MMG_ERR_FORMAT,
                            "%s: tensor \"%s\" is not part of the model the config describes "
@@ -210,10 +229,10 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
         const mmg__param *p = &m->tensors[i];
         const mmg__st_tensor *t;
         if (file_quant && p->linear) {
-            s = read_q8(f, p);
+            s = read_quant(f, p, file_quant);
         } else {
             s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);
-            if (!s) s = p->q8 ? read_quantizing(f, t, p) : mmg__st_pread_f32(f, t, p->data, p->numel);
+            if (!s) s = p->qm ? read_quantizing(f, t, p) : mmg__st_pread_f32(f, t, p->data, p->numel);
         }
     }
     if (!s) s = mmg__model_quantize_tied(m);
@@ -257,10 +276,10 @@ mmg_status mmg_model_load_memory(const void *data, size_t size, const mmg_model_
     return s;
 }
 
-/* mmg__st_fill_fn of a Q8_0 matrix: its 34-byte file blocks. */
-static void pack_q8(const void *ctx, size_t offset, void *dst, size_t n) {
-    const mmg__q8_matrix *q = ctx;
-    mmg__q8_pack(q->q, q->d, offset, dst, n);
+/* mmg__st_fill_fn of a quantized matrix: its file blocks. */
+static void pack_qm(const void *ctx, size_t offset, void *dst, size_t n) {
+    const mmg__qmatrix *q = ctx;
+    mmg__quant_pack(q->type, q->q, q->d, offset, dst, n);
 }
 
 mmg_status mmg_model_save(const mmg_model *model, const char *path) {
@@ -272,19 +291,20 @@ mmg_status mmg_model_save(const mmg_model *model, const char *path) {
     if (!s) s = mmg__st_writer_create(&w);
     if (!s) s = mmg__st_writer_metadata(w, MMG__FORMAT_KEY, MMG__FORMAT_VALUE);
     if (!s) s = mmg__st_writer_metadata(w, MMG__CONFIG_KEY, json);
-    if (!s && model->quant == MMG__QUANT_Q8_0)
-        s = mmg__st_writer_metadata(w, MMG__QUANT_KEY, MMG__QUANT_Q8_0_NAME);
+    if (!s && model->quant != MMG__QUANT_NONE)
+        s = mmg__st_writer_metadata(w, MMG__QUANT_KEY, mmg__quant_type_of(model->quant)->name);
     for (size_t i = 0; i < model->n_meta && !s; i++)
         s = mmg__st_writer_metadata(w, model->meta[i].key, model->meta[i].value);
     for (int i = 0; i < model->n_tensors && !s; i++) {
         const mmg__param *p = &model->tensors[i];
-        if (p->q8) {
-            char name[MMG__PARAM_NAME_MAX + sizeof MMG__Q8_SUFFIX];
-            snprintf(name, sizeof name, "%s%s", p->name, MMG__Q8_SUFFIX);
-            const size_t blocks = p->numel / MMG__Q8_BLOCK;
-            const int64_t shape[2] = {p->shape[0], p->shape[1] / MMG__Q8_BLOCK * MMG__Q8_BLOCK_BYTES};
-            s = mmg__st_writer_add_fill(w, name, MMG__DT_U8, 2, shape, blocks * MMG__Q8_BLOCK_BYTES,
-                                        pack_q8, p->q8);
+        if (p->qm) {
+            const mmg__quant_type *qt = mmg__quant_type_of(p->qm->type);
+            char name[MMG__PARAM_NAME_MAX + 8];
+            snprintf(name, sizeof name, "%s.%s", p->name, qt->name);
+            const size_t blocks = p->numel / MMG__QUANT_BLOCK;
+            const int64_t shape[2] = {p->shape[0], (int64_t)(p->shape[1] / MMG__QUANT_BLOCK * qt->block_bytes)};
+            s = mmg__st_writer_add_fill(w, name, MMG__DT_U8, 2, shape, blocks * qt->block_bytes,
+                                        pack_qm, p->qm);
         } else {
             s = mmg__st_writer_add(w, p->name, MMG__DT_F32, p->ndim, p->shape, p->data,
                                    p->numel * sizeof(float));

@@ -1,7 +1,7 @@
 /* core/model_params.c - a model's parameters by name: listing them with
  * their shapes, copying them out and writing them back (mmgen/model.h,
  * since ABI 1.3), and the name + size check the trainer's gradient reader
- * shares. A quantized model's Q8_0 tensors read back dequantized and
+ * shares. A quantized model's Q8_0 / Q4_0 tensors read back dequantized and
  * cannot be written. */
 #include <string.h>
 
@@ -79,7 +79,7 @@ mmg_status mmg_model_read_param(const mmg_model *model, const char *name, float 
     const mmg__param *p = NULL;
     mmg_status s = mmg__param_lookup(model, name, n_elements, "mmg_model_read_param", &p);
     if (s) return s;
-    if (p->q8) mmg__q8_dequantize(p->q8->q, p->q8->d, p->numel / MMG__Q8_BLOCK, dst);
+    if (p->qm) mmg__quant_dequantize(p->qm->type, p->qm->q, p->qm->d, p->numel / MMG__QUANT_BLOCK, dst);
     else memcpy(dst, p->data, p->numel * sizeof *dst);
     return MMG_OK;
 }
@@ -91,12 +91,13 @@ mmg_status mmg_model_write_param(mmg_model *model, const char *name, const float
     const mmg__param *p = NULL;
     mmg_status s = mmg__param_lookup(model, name, n_elements, "mmg_model_write_param", &p);
     if (s) return s;
-    if (p->q8 || (model->quant != MMG__QUANT_NONE && p->data == model->wte && model->cfg.tied_output))
+    if (p->qm || (model->quant != MMG__QUANT_NONE && p->data == model->wte && model->cfg.tied_output))
         return mmg__error(MMG_ERR_UNSUPPORTED,
-                          "mmg_model_write_param: \"%s\" is held in Q8_0%s; a quantized model's "
+                          "mmg_model_write_param: \"%s\" is held in %s%s; a quantized model's "
                           "weights cannot be written (load the file with "
                           "mmg_model_options.weights = MMG_WEIGHTS_F32 to edit them)",
-                          p->name, p->q8 ? "" : " too (the tied output projection's copy)");
+                          p->name, mmg__quant_type_of(model->quant)->label,
+                          p->qm ? "" : " too (the tied output projection's copy)");
     /* memmove: a caller may pass a pointer into another parameter's copy. */
     memmove(p->data, src, p->numel * sizeof *src);
     return MMG_OK;

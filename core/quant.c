@@ -1,8 +1,8 @@
-/* core/quant.c - Q8_0 weights (see quant.h and ABI.md, "Quantized weights"): converting
- * between floats, the in-memory arrays and the file's 34-byte blocks, the
- * reference product, and the linear layer that quantizes its input rows and
- * hands 64-row blocks of the weight to the kernel of quant_kernels.c on the
- * OpenMP threads. */
+/* core/quant.c - Q8_0 and Q4_0 weights (see quant.h and ABI.md, "Quantized
+ * weights"): converting between floats, the in-memory arrays and the file's
+ * blocks, the reference products, and the linear layer that quantizes its
+ * input rows and hands 64-row blocks of the weight to the kernel of
+ * quant_kernels.c on the OpenMP threads. */
 #include "quant.h"
 
 #include <float.h>
@@ -15,25 +15,42 @@
 #include "ops.h"
 #include "safetensors.h"
 
-/* ---- sizes -------------------------------------------------------------------- */
+/* ---- types and sizes ---------------------------------------------------------- */
+
+static const mmg__quant_type TYPES[] = {
+    [MMG__QUANT_Q8_0] = {"q8_0", "Q8_0", 32, 34, "8.3e6"},
+    [MMG__QUANT_Q4_0] = {"q4_0", "Q4_0", 16, 18, "5.2e5"},
+};
+
+const mmg__quant_type *mmg__quant_type_of(int type) {
+    return type == MMG__QUANT_Q8_0 || type == MMG__QUANT_Q4_0 ? &TYPES[type] : NULL;
+}
+
+int mmg__quant_type_by_name(const char *name) {
+    for (int t = MMG__QUANT_Q8_0; t <= MMG__QUANT_Q4_0; t++)
+        if (strcmp(name, TYPES[t].name) == 0) return t;
+    return MMG__QUANT_NONE;
+}
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-size_t mmg__q8_values_bytes(size_t rows, size_t cols) { return round64(rows * cols); }
+size_t mmg__quant_values_bytes(int type, size_t rows, size_t cols) {
+    return round64(rows * (cols / MMG__QUANT_BLOCK) * TYPES[type].value_bytes);
+}
 
-size_t mmg__q8_scales_bytes(size_t rows, size_t cols) {
-    return round64(rows * (cols / MMG__Q8_BLOCK) * sizeof(uint16_t));
+size_t mmg__quant_scales_bytes(size_t rows, size_t cols) {
+    return round64(rows * (cols / MMG__QUANT_BLOCK) * sizeof(uint16_t));
 }
 
 /* ---- weights -------------------------------------------------------------------- */
 
 size_t mmg__q8_quantize(const float *x, size_t n_blocks, int8_t *q, uint16_t *d) {
     for (size_t k = 0; k < n_blocks; k++) {
-        const float *xb = x + k * MMG__Q8_BLOCK;
-        int8_t *qb = q + k * MMG__Q8_BLOCK;
+        const float *xb = x + k * MMG__QUANT_BLOCK;
+        int8_t *qb = q + k * MMG__QUANT_BLOCK;
         float amax = 0.0f;
         int finite = 1;
-        for (int i = 0; i < MMG__Q8_BLOCK; i++) {
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++) {
             const float a = fabsf(xb[i]);
             finite &= a <= FLT_MAX;
             amax = a > amax ? a : amax;
@@ -46,7 +63,7 @@ size_t mmg__q8_quantize(const float *x, size_t n_blocks, int8_t *q, uint16_t *d)
          * half 0 anyway: write zeros rather than round(x * inf). */
         const float id = dk != 0.0f ? 1.0f / dk : 0.0f;
         const int use = id <= FLT_MAX;
-        for (int i = 0; i < MMG__Q8_BLOCK; i++) qb[i] = use ? (int8_t)roundf(xb[i] * id) : 0;
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++) qb[i] = use ? (int8_t)roundf(xb[i] * id) : 0;
         d[k] = h;
     }
     return 0;
@@ -55,43 +72,104 @@ size_t mmg__q8_quantize(const float *x, size_t n_blocks, int8_t *q, uint16_t *d)
 void mmg__q8_dequantize(const int8_t *q, const uint16_t *d, size_t n_blocks, float *x) {
     for (size_t k = 0; k < n_blocks; k++) {
         const float dk = mmg__f16_to_f32(d[k]);
-        for (int i = 0; i < MMG__Q8_BLOCK; i++)
-            x[k * MMG__Q8_BLOCK + i] = (float)q[k * MMG__Q8_BLOCK + i] * dk;
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++)
+            x[k * MMG__QUANT_BLOCK + i] = (float)q[k * MMG__QUANT_BLOCK + i] * dk;
     }
 }
 
-/* One block in its file form. */
-static void pack_block(const int8_t *q, uint16_t d, uint8_t *dst) {
-    dst[0] = (uint8_t)(d & 0xffu);
-    dst[1] = (uint8_t)(d >> 8);
-    memcpy(dst + 2, q, MMG__Q8_BLOCK);
+size_t mmg__q4_quantize(const float *x, size_t n_blocks, uint8_t *q, uint16_t *d) {
+    for (size_t k = 0; k < n_blocks; k++) {
+        const float *xb = x + k * MMG__QUANT_BLOCK;
+        uint8_t *qb = q + k * (MMG__QUANT_BLOCK / 2);
+        float amax = 0.0f, m = 0.0f;
+        int finite = 1;
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++) {
+            const float a = fabsf(xb[i]);
+            finite &= a <= FLT_MAX;
+            if (amax < a) amax = a, m = xb[i];
+        }
+        if (!finite) return k + 1;
+        const float dk = m / -8.0f;
+        const uint16_t h = mmg__f32_to_f16(dk);
+        if ((h & 0x7c00u) == 0x7c00u) return k + 1; /* the scale overflows a half */
+        const float id = dk != 0.0f ? 1.0f / dk : 0.0f;
+        /* 1/d overflows only for a scale that is a half 0 anyway: zero weights
+         * (n = 8) rather than converting x * inf to an integer */
+        const int use = fabsf(id) <= FLT_MAX;
+        for (int j = 0; j < MMG__QUANT_BLOCK / 2; j++) {
+            /* |x * id| <= 8 (1 + 2^-23): x * id + 8.5 is in (0, 17) */
+            float y0 = xb[j] * id, y1 = xb[j + MMG__QUANT_BLOCK / 2] * id;
+            MMG__FP_BARRIER(y0); /* rounded before the add, as ggml's C (no FMA) */
+            MMG__FP_BARRIER(y1);
+            const int n0 = use ? (int)(int8_t)(y0 + 8.5f) : 8;
+            const int n1 = use ? (int)(int8_t)(y1 + 8.5f) : 8;
+            qb[j] = (uint8_t)((n0 < 15 ? n0 : 15) | (n1 < 15 ? n1 : 15) << 4);
+        }
+        d[k] = h;
+    }
+    return 0;
 }
 
-void mmg__q8_pack(const int8_t *q, const uint16_t *d, size_t offset, uint8_t *dst, size_t n) {
+void mmg__q4_dequantize(const uint8_t *q, const uint16_t *d, size_t n_blocks, float *x) {
+    for (size_t k = 0; k < n_blocks; k++) {
+        const float dk = mmg__f16_to_f32(d[k]);
+        const uint8_t *qb = q + k * (MMG__QUANT_BLOCK / 2);
+        float *xb = x + k * MMG__QUANT_BLOCK;
+        for (int j = 0; j < MMG__QUANT_BLOCK / 2; j++) {
+            xb[j] = (float)((qb[j] & 15) - 8) * dk;
+            xb[j + MMG__QUANT_BLOCK / 2] = (float)((qb[j] >> 4) - 8) * dk;
+        }
+    }
+}
+
+size_t mmg__quant_quantize(int type, const float *x, size_t n_blocks, int8_t *q, uint16_t *d) {
+    return type == MMG__QUANT_Q4_0 ? mmg__q4_quantize(x, n_blocks, (uint8_t *)q, d)
+                                   : mmg__q8_quantize(x, n_blocks, q, d);
+}
+
+void mmg__quant_dequantize(int type, const int8_t *q, const uint16_t *d, size_t n_blocks, float *x) {
+    if (type == MMG__QUANT_Q4_0) mmg__q4_dequantize((const uint8_t *)q, d, n_blocks, x);
+    else mmg__q8_dequantize(q, d, n_blocks, x);
+}
+
+/* ---- the file's blocks: d little-endian, then the values as they are in memory ---- */
+
+static void pack_block(const int8_t *q, uint16_t d, size_t value_bytes, uint8_t *dst) {
+    dst[0] = (uint8_t)(d & 0xffu);
+    dst[1] = (uint8_t)(d >> 8);
+    memcpy(dst + 2, q, value_bytes);
+}
+
+void mmg__quant_pack(int type, const int8_t *q, const uint16_t *d, size_t offset, uint8_t *dst,
+                     size_t n) {
+    const size_t vb = TYPES[type].value_bytes, bb = TYPES[type].block_bytes;
     while (n > 0) {
-        size_t k = offset / MMG__Q8_BLOCK_BYTES, in = offset % MMG__Q8_BLOCK_BYTES;
-        if (in == 0 && n >= MMG__Q8_BLOCK_BYTES) {
-            pack_block(q + k * MMG__Q8_BLOCK, d[k], dst);
-            dst += MMG__Q8_BLOCK_BYTES, offset += MMG__Q8_BLOCK_BYTES, n -= MMG__Q8_BLOCK_BYTES;
+        size_t k = offset / bb, in = offset % bb;
+        if (in == 0 && n >= bb) {
+            pack_block(q + k * vb, d[k], vb, dst);
+            dst += bb, offset += bb, n -= bb;
             continue;
         }
         /* a block cut by the start or the end of the range */
-        uint8_t blk[MMG__Q8_BLOCK_BYTES];
-        pack_block(q + k * MMG__Q8_BLOCK, d[k], blk);
-        size_t take = MMG__Q8_BLOCK_BYTES - in < n ? MMG__Q8_BLOCK_BYTES - in : n;
+        uint8_t blk[2 + MMG__QUANT_BLOCK];
+        pack_block(q + k * vb, d[k], vb, blk);
+        size_t take = bb - in < n ? bb - in : n;
         memcpy(dst, blk + in, take);
         dst += take, offset += take, n -= take;
     }
 }
 
-size_t mmg__q8_unpack(const uint8_t *src, size_t n_blocks, int8_t *q, uint16_t *d) {
+size_t mmg__quant_unpack(int type, const uint8_t *src, size_t n_blocks, int8_t *q, uint16_t *d) {
+    const size_t vb = TYPES[type].value_bytes, bb = TYPES[type].block_bytes;
     for (size_t k = 0; k < n_blocks; k++) {
-        const uint8_t *b = src + k * MMG__Q8_BLOCK_BYTES;
-        int bad = 0;
-        for (int i = 0; i < MMG__Q8_BLOCK; i++) bad |= b[2 + i] == 0x80u;
-        if (bad) return k + 1;
+        const uint8_t *b = src + k * bb;
+        if (type == MMG__QUANT_Q8_0) {
+            int bad = 0;
+            for (size_t i = 0; i < vb; i++) bad |= b[2 + i] == 0x80u;
+            if (bad) return k + 1;
+        }
         d[k] = (uint16_t)(b[0] | (b[1] << 8));
-        memcpy(q + k * MMG__Q8_BLOCK, b + 2, MMG__Q8_BLOCK);
+        memcpy(q + k * vb, b + 2, vb);
     }
     return 0;
 }
@@ -99,27 +177,27 @@ size_t mmg__q8_unpack(const uint8_t *src, size_t n_blocks, int8_t *q, uint16_t *
 /* ---- activations ------------------------------------------------------------------ */
 
 void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t *s) {
-    const int nb = cols / MMG__Q8_BLOCK;
+    const int nb = cols / MMG__QUANT_BLOCK;
     for (int b = 0; b < nb; b++) {
-        const float *xb = x + (size_t)b * MMG__Q8_BLOCK;
-        int8_t *qb = q + (size_t)b * MMG__Q8_BLOCK;
+        const float *xb = x + (size_t)b * MMG__QUANT_BLOCK;
+        int8_t *qb = q + (size_t)b * MMG__QUANT_BLOCK;
         float amax = 0.0f;
         int finite = 1;
-        for (int i = 0; i < MMG__Q8_BLOCK; i++) {
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++) {
             const float a = fabsf(xb[i]);
             finite &= a <= FLT_MAX;
             amax = a > amax ? a : amax;
         }
         const float db = amax / 127.0f;
         if (!finite || !(db >= FLT_MIN)) {
-            memset(qb, 0, MMG__Q8_BLOCK);
+            memset(qb, 0, MMG__QUANT_BLOCK);
             d[b] = finite ? 0.0f : NAN;
             s[b] = 0;
             continue;
         }
         const float id = 1.0f / db;
         int32_t sum = 0;
-        for (int i = 0; i < MMG__Q8_BLOCK; i++) {
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++) {
             /* |x * id| <= 127 (1 + 2^-22): always rounds into [-127, 127] */
             const int32_t v = (int32_t)lrintf(xb[i] * id);
             qb[i] = (int8_t)v;
@@ -132,12 +210,12 @@ void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t
 
 size_t mmg__q8_scratch_bytes(int cols) {
     const size_t n = (size_t)MMG__Q8_SCRATCH_ROWS, c = (size_t)cols;
-    return n * c + n * (c / MMG__Q8_BLOCK) * (sizeof(float) + sizeof(int32_t));
+    return n * c + n * (c / MMG__QUANT_BLOCK) * (sizeof(float) + sizeof(int32_t));
 }
 
 mmg_status mmg__q8_scratch_create(int cols, mmg__q8_scratch **out) {
     mmg__q8_scratch *s = mmg__calloc(1, sizeof *s);
-    const size_t n = (size_t)MMG__Q8_SCRATCH_ROWS, c = (size_t)cols, nb = c / MMG__Q8_BLOCK;
+    const size_t n = (size_t)MMG__Q8_SCRATCH_ROWS, c = (size_t)cols, nb = c / MMG__QUANT_BLOCK;
     if (s) {
         s->cols = cols;
         s->q = mmg__malloc(n * c);
@@ -168,10 +246,30 @@ float mmg__q8_dot_ref(const int8_t *wq, const uint16_t *wd, int nb, const int8_t
     float acc[16] = {0};
     for (int b = 0; b < nb; b++) {
         int32_t isum = 0;
-        for (int i = 0; i < MMG__Q8_BLOCK; i++)
-            isum += (int32_t)wq[b * MMG__Q8_BLOCK + i] * (int32_t)xq[b * MMG__Q8_BLOCK + i];
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++)
+            isum += (int32_t)wq[b * MMG__QUANT_BLOCK + i] * (int32_t)xq[b * MMG__QUANT_BLOCK + i];
         const float s = mmg__f16_to_f32(wd[b]) * xd[b];
         float p = s * (float)isum; /* |isum| <= 32 * 127^2 < 2^24: exact */
+        MMG__FP_BARRIER(p);
+        acc[b & 15] += p;
+    }
+    for (int i = 0; i < 8; i++) acc[i] += acc[i + 8];
+    for (int i = 0; i < 4; i++) acc[i] += acc[i + 4];
+    for (int i = 0; i < 2; i++) acc[i] += acc[i + 2];
+    return acc[0] + acc[1];
+}
+
+float mmg__q4_dot_ref(const uint8_t *wq, const uint16_t *wd, int nb, const int8_t *xq,
+                      const float *xd) {
+    float acc[16] = {0};
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *w = wq + b * (MMG__QUANT_BLOCK / 2);
+        const int8_t *x = xq + b * MMG__QUANT_BLOCK;
+        int32_t isum = 0;
+        for (int j = 0; j < MMG__QUANT_BLOCK / 2; j++)
+            isum += ((w[j] & 15) - 8) * (int32_t)x[j] + ((w[j] >> 4) - 8) * (int32_t)x[j + 16];
+        const float s = mmg__f16_to_f32(wd[b]) * xd[b];
+        float p = s * (float)isum; /* |isum| <= 32 * 8 * 127 < 2^24: exact */
         MMG__FP_BARRIER(p);
         acc[b & 15] += p;
     }
@@ -186,12 +284,13 @@ float mmg__q8_dot_ref(const int8_t *wq, const uint16_t *wd, int nb, const int8_t
 #define Q8_ROWS_BLOCK 64
 #define Q8_PAR_MIN 32768
 
-void mmg__q8_linear(float *out, const float *inp, const mmg__q8_matrix *w, const float *bias,
+void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
                     const float *resid, int N, mmg__q8_scratch *scratch) {
-    const int IC = w->cols, OC = w->rows, nb = IC / MMG__Q8_BLOCK;
+    const int IC = w->cols, OC = w->rows, nb = IC / MMG__QUANT_BLOCK;
     /* The base each output is added to: resid + bias, as the F32 path. */
     const int has_base = mmg__linear_base(out, bias, resid, N, OC);
-    const mmg__q8_rows_fn kernel = mmg__q8_kernel_rows();
+    const mmg__q8_rows_fn kernel = mmg__quant_kernel_rows(w->type);
+    const size_t row_bytes = (size_t)nb * mmg__quant_type_of(w->type)->value_bytes;
     const int n_blocks = (OC + Q8_ROWS_BLOCK - 1) / Q8_ROWS_BLOCK;
     for (int g0 = 0; g0 < N; g0 += MMG__Q8_SCRATCH_ROWS) {
         const int n = N - g0 < MMG__Q8_SCRATCH_ROWS ? N - g0 : MMG__Q8_SCRATCH_ROWS;
@@ -203,7 +302,7 @@ void mmg__q8_linear(float *out, const float *inp, const mmg__q8_matrix *w, const
         for (int jb = 0; jb < n_blocks; jb++) {
             const int r0 = jb * Q8_ROWS_BLOCK;
             const int rows = OC - r0 < Q8_ROWS_BLOCK ? OC - r0 : Q8_ROWS_BLOCK;
-            const int8_t *wq = w->q + (size_t)r0 * IC;
+            const int8_t *wq = w->q + (size_t)r0 * row_bytes;
             const uint16_t *wd = w->d + (size_t)r0 * nb;
             for (int g = 0; g < n; g++) {
                 float *o = out + (size_t)(g0 + g) * OC + r0;

@@ -1,26 +1,32 @@
-/* core/quant.h - Q8_0 weights for inference (private): the block format,
- * quantizing and dequantizing, and the linear layer over Q8_0 weights and
- * F32 activations that contexts and the full forward call instead of
- * mmg__matmul_forward when a model is quantized (ABI.md, "Quantized weights").
+/* core/quant.h - quantized weights for inference (private): Q8_0 and Q4_0,
+ * their block formats, quantizing and dequantizing, and the linear layer over
+ * quantized weights and F32 activations that contexts and the full forward
+ * call instead of mmg__matmul_forward when a model is quantized (ABI.md,
+ * "Quantized weights").
  *
- * Q8_0 is GGUF's (ggml's) format: a row of `cols` weights is cut into blocks
- * of 32; each block keeps one scale d = max|w| / 127 as an IEEE half and 32
- * int8 values q = round(w / d) in [-127, 127], so w ~ d * q. A file stores a
- * block as 34 bytes (d little-endian, then q), exactly ggml's block_q8_0. In
- * memory a matrix keeps its values and its scales in two arrays (q 32-byte
- * aligned rows, d packed), which is what the kernels want to load.
+ * Both are GGUF's (ggml's) formats. A row of `cols` weights is cut into
+ * blocks of 32, each with one scale d kept as an IEEE half:
+ *   - Q8_0: d = max|w| / 127 and 32 int8 values q = round(w / d) in
+ *     [-127, 127], w ~ d * q; a file block is 34 bytes (d little-endian,
+ *     then q), ggml's block_q8_0.
+ *   - Q4_0: d = m / -8 where m is the value of largest magnitude, and 32
+ *     4-bit values n in [0, 15], w ~ d * (n - 8); byte j of a block holds
+ *     value j in its low nibble and value j + 16 in its high nibble; a file
+ *     block is 18 bytes (d, then the 16 bytes), ggml's block_q4_0.
+ * In memory a matrix keeps its values and its scales in two arrays (values
+ * 32-byte aligned rows, d packed), which is what the kernels want to load.
  *
  * The product: each activation row is quantized once per call to int8
  * blocks of its own (scale a float, values in [-127, 127], rounded to
  * nearest-even), then every output is
  *     y[r] = base[r] + sum over blocks b of (d_w[r][b] * d_x[b]) * isum[r][b]
- * with isum the exact integer dot product of the block's 32 values. The float
- * sum has one fixed order whatever the CPU: block b adds into accumulator
- * b % 16, and the 16 accumulators are added as a fixed tree (quant.c,
- * mmg__q8_dot_ref). The AVX-512 VNNI and AVX2 kernels compute exactly that,
- * so every kernel gives the same bits as the scalar one, and so does every
- * thread count and every batch size (a row's result never depends on the
- * other rows). */
+ * with isum the exact integer dot product of the block's 32 values (Q4_0:
+ * of n - 8). The float sum has one fixed order whatever the CPU: block b
+ * adds into accumulator b % 16, and the 16 accumulators are added as a fixed
+ * tree (quant.c, mmg__q8_dot_ref). The AVX-512 VNNI and AVX2 kernels compute
+ * exactly that, so every kernel gives the same bits as the scalar one, and so
+ * does every thread count and every batch size (a row's result never depends
+ * on the other rows). */
 #ifndef MMGEN_CORE_QUANT_H
 #define MMGEN_CORE_QUANT_H
 
@@ -30,28 +36,43 @@
 #include "mmgen/status.h"
 
 /* What a model keeps its linear layers' weights in. */
-enum { MMG__QUANT_NONE = 0, MMG__QUANT_Q8_0 = 1 };
+enum { MMG__QUANT_NONE = 0, MMG__QUANT_Q8_0 = 1, MMG__QUANT_Q4_0 = 2 };
 
-#define MMG__Q8_BLOCK 32       /* weights per block */
-#define MMG__Q8_BLOCK_BYTES 34 /* a block in a file: fp16 d + 32 int8 */
+#define MMG__QUANT_BLOCK 32 /* weights per block, both types (and activations) */
 #define MMG__QUANT_KEY "mmgen.quant"
-#define MMG__QUANT_Q8_0_NAME "q8_0"
-#define MMG__Q8_SUFFIX ".q8_0" /* a Q8_0 tensor's name in a file: "<param>.q8_0" */
 
-/* A (rows, cols) weight matrix in Q8_0; cols is a multiple of 32. Block k
- * (row k / nb, columns 32 (k % nb) ..) has its values at q + 32 k and its
- * scale at d[k], nb = cols / 32. Both point into the model's one allocation
- * of Q8_0 data. */
-typedef struct mmg__q8_matrix {
-    int8_t *q;   /* (rows, cols) values in [-127, 127] */
+/* What differs between the types. */
+typedef struct mmg__quant_type {
+    const char *name;   /* "q8_0": the file's "mmgen.quant" value and its tensor
+                           names' suffix ("<param>.q8_0") */
+    const char *label;  /* "Q8_0", for messages */
+    size_t value_bytes; /* a block's values in memory: 32 (Q8_0), 16 (Q4_0) */
+    size_t block_bytes; /* a block in a file: fp16 d + the values */
+    const char *limit;  /* the largest magnitude a block holds, for messages:
+                           65504 * 127 or 65504 * 8 */
+} mmg__quant_type;
+
+/* The description of MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0; NULL for others. */
+const mmg__quant_type *mmg__quant_type_of(int type);
+/* The type named `name` ("q8_0", "q4_0"), or MMG__QUANT_NONE. */
+int mmg__quant_type_by_name(const char *name);
+
+/* A (rows, cols) weight matrix of `type`; cols is a multiple of 32. Block k
+ * (row k / nb, columns 32 (k % nb) ..) has its values at q + k * value_bytes
+ * and its scale at d[k], nb = cols / 32. Both point into the model's one
+ * allocation of quantized data. */
+typedef struct mmg__qmatrix {
+    int8_t *q;   /* Q8_0: (rows, cols) values in [-127, 127]; Q4_0: (rows,
+                    cols / 2) bytes of two 4-bit values */
     uint16_t *d; /* (rows, cols / 32) scales, IEEE half bits */
     int rows, cols;
-} mmg__q8_matrix;
+    int type;    /* MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0 */
+} mmg__qmatrix;
 
 /* Bytes of the value array and of the scale array of a (rows, cols)
  * matrix, each rounded up to 64 (the model lays them out back to back). */
-size_t mmg__q8_values_bytes(size_t rows, size_t cols);
-size_t mmg__q8_scales_bytes(size_t rows, size_t cols);
+size_t mmg__quant_values_bytes(int type, size_t rows, size_t cols);
+size_t mmg__quant_scales_bytes(size_t rows, size_t cols);
 
 /* Quantizes n_blocks blocks of 32 floats, exactly as ggml's
  * quantize_row_q8_0_ref: d = max|x| / 127 (a float, then stored as the
@@ -65,14 +86,32 @@ size_t mmg__q8_quantize(const float *x, size_t n_blocks, int8_t *q, uint16_t *d)
 /* x[32 k + i] = half_to_float(d[k]) * q[32 k + i], ggml's dequantize_row_q8_0. */
 void mmg__q8_dequantize(const int8_t *q, const uint16_t *d, size_t n_blocks, float *x);
 
-/* Writes bytes [offset, offset + n) of the file form (34-byte blocks) of
- * the blocks in (q, d), for mmg__st_writer_add_fill. */
-void mmg__q8_pack(const int8_t *q, const uint16_t *d, size_t offset, uint8_t *dst, size_t n);
+/* Quantizes n_blocks blocks of 32 floats to Q4_0, exactly as ggml's
+ * quantize_row_q4_0_ref: m = the value of largest magnitude (the first of
+ * equal ones), d = m / -8 (a float, then stored as the nearest half), n =
+ * min(15, (int)(x * (1 / d) + 8.5)) (8, a zero weight, where 1 / d is not
+ * finite), so the bytes are llama.cpp's. Returns 0, or the index + 1 of the
+ * first block holding a NaN or infinity, or whose scale overflows a half
+ * (max|x| above 65504 * 8); the blocks before it are written. */
+size_t mmg__q4_quantize(const float *x, size_t n_blocks, uint8_t *q, uint16_t *d);
 
-/* Splits n_blocks blocks of the file form into q and d. Returns 0, or the
- * index + 1 of the first block holding the byte -128 (the Q8_0 quantizers
- * write [-127, 127], and the AVX2 kernel's sign trick relies on it). */
-size_t mmg__q8_unpack(const uint8_t *src, size_t n_blocks, int8_t *q, uint16_t *d);
+/* x[32 k + j] = half_to_float(d[k]) * (n_j - 8), ggml's dequantize_row_q4_0. */
+void mmg__q4_dequantize(const uint8_t *q, const uint16_t *d, size_t n_blocks, float *x);
+
+/* The above for a `type` (MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0). */
+size_t mmg__quant_quantize(int type, const float *x, size_t n_blocks, int8_t *q, uint16_t *d);
+void mmg__quant_dequantize(int type, const int8_t *q, const uint16_t *d, size_t n_blocks, float *x);
+
+/* Writes bytes [offset, offset + n) of the file form (type->block_bytes
+ * blocks) of the blocks in (q, d), for mmg__st_writer_add_fill. */
+void mmg__quant_pack(int type, const int8_t *q, const uint16_t *d, size_t offset, uint8_t *dst,
+                     size_t n);
+
+/* Splits n_blocks blocks of the file form into q and d. Returns 0, or (Q8_0)
+ * the index + 1 of the first block holding the byte -128 (the Q8_0
+ * quantizers write [-127, 127], and the AVX2 kernel's sign trick relies on
+ * it). Every Q4_0 block is valid. */
+size_t mmg__quant_unpack(int type, const uint8_t *src, size_t n_blocks, int8_t *q, uint16_t *d);
 
 /* ---- the linear layer ----------------------------------------------------- */
 
@@ -100,14 +139,14 @@ void mmg__q8_scratch_free(mmg__q8_scratch *s); /* NULL is a no-op */
  * 127 * FLT_MIN (d not a normal float) is all zeros. */
 void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t *s);
 
-/* out (N, OC) = resid + inp (N, IC) W^T + bias for a Q8_0 W (OC, IC):
+/* out (N, OC) = resid + inp (N, IC) W^T + bias for a quantized W (OC, IC):
  * resid (N, OC) and bias (OC) may each be NULL; out may equal resid, not inp.
  * IC must be a multiple of 32 within the scratch's cols. OpenMP splits the
  * output columns in fixed blocks of 64 rows of W, each block read once for
  * all rows of a chunk of the input; every output is the same whatever the
  * thread count, N or the kernel. Uses the calling thread's OpenMP thread
  * count. */
-void mmg__q8_linear(float *out, const float *inp, const mmg__q8_matrix *w, const float *bias,
+void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
                     const float *resid, int N, mmg__q8_scratch *scratch);
 
 /* ---- kernels (quant_kernels.c) --------------------------------------------- */
@@ -125,8 +164,8 @@ void mmg__q8_linear(float *out, const float *inp, const mmg__q8_matrix *w, const
 #endif
 
 /* out[r] = base[r] + dot(row r of W, x) for r in [0, n), W rows of nb blocks
- * starting at (wq, wd), x one quantized activation row (xq, xd, xs). base
- * may be NULL (0) or equal out. */
+ * of one type starting at (wq, wd), x one quantized activation row (xq, xd,
+ * xs). base may be NULL (0) or equal out. */
 typedef void (*mmg__q8_rows_fn)(float *out, const float *base, const int8_t *wq,
                                 const uint16_t *wd, int n, int nb, const int8_t *xq,
                                 const float *xd, const int32_t *xs);
@@ -147,12 +186,14 @@ int mmg__q8_kernel_supported(mmg__q8_kernel k);
 int mmg__q8_kernel_force(mmg__q8_kernel k);
 /* The kernel in use ("avx512_vnni", "avx2", "scalar"). */
 const char *mmg__q8_kernel_name(void);
-/* The function of the kernel in use. [thread-safe] */
-mmg__q8_rows_fn mmg__q8_kernel_rows(void);
+/* The function of the kernel in use for weights of `type`. [thread-safe] */
+mmg__q8_rows_fn mmg__quant_kernel_rows(int type);
 
-/* The reference product of one weight row and one activation row (the
- * scalar kernel is this, row by row). */
+/* The reference products of one weight row (Q8_0, Q4_0) and one activation
+ * row (the scalar kernels are these, row by row). */
 float mmg__q8_dot_ref(const int8_t *wq, const uint16_t *wd, int nb, const int8_t *xq,
+                      const float *xd);
+float mmg__q4_dot_ref(const uint8_t *wq, const uint16_t *wd, int nb, const int8_t *xq,
                       const float *xd);
 
 #endif /* MMGEN_CORE_QUANT_H */

@@ -1,7 +1,13 @@
-/* core/quant_kernels.c - the Q8_0 x Q8 products (quant.h), one weight row
- * at a time, in three versions picked at run time: AVX-512 VNNI, AVX2 and
- * portable C. All three compute mmg__q8_dot_ref's definition exactly:
+/* core/quant_kernels.c - the Q8_0 x Q8 and Q4_0 x Q8 products (quant.h),
+ * one weight row at a time, in three versions picked at run time: AVX-512
+ * VNNI, AVX2 and portable C. All three compute mmg__q8_dot_ref's (or
+ * mmg__q4_dot_ref's) definition exactly:
  *
+ *   - Q4_0 values are widened to bytes first: n & 15 and n >> 4 of each
+ *     block's 16 bytes are its values 0-15 and 16-31. AVX2 then subtracts
+ *     8 and goes on as for Q8_0; AVX-512 multiplies n (unsigned, in
+ *     [0, 15]) by x and subtracts 8 * sum(x) after, as it does with 128 for
+ *     Q8_0.
  *   - Exact integer dot products per 32-value block. AVX-512 VNNI's vpdpbusd
  *     multiplies unsigned by signed bytes, so the weights go in offset by 128
  *     (w ^ 0x80 = w + 128 as unsigned) and 128 * sum(x) is subtracted after;
@@ -34,8 +40,18 @@ static void rows_scalar(float *out, const float *base, const int8_t *wq, const u
                         int nb, const int8_t *xq, const float *xd, const int32_t *xs) {
     (void)xs;
     for (int r = 0; r < n; r++) {
-        const float dot = mmg__q8_dot_ref(wq + (size_t)r * nb * MMG__Q8_BLOCK, wd + (size_t)r * nb,
+        const float dot = mmg__q8_dot_ref(wq + (size_t)r * nb * MMG__QUANT_BLOCK, wd + (size_t)r * nb,
                                           nb, xq, xd);
+        out[r] = base ? base[r] + dot : dot;
+    }
+}
+
+static void rows_scalar_q4(float *out, const float *base, const int8_t *wq, const uint16_t *wd,
+                           int n, int nb, const int8_t *xq, const float *xd, const int32_t *xs) {
+    (void)xs;
+    for (int r = 0; r < n; r++) {
+        const float dot = mmg__q4_dot_ref((const uint8_t *)wq + (size_t)r * nb * (MMG__QUANT_BLOCK / 2),
+                                          wd + (size_t)r * nb, nb, xq, xd);
         out[r] = base ? base[r] + dot : dot;
     }
 }
@@ -46,10 +62,11 @@ static void rows_scalar(float *out, const float *base, const int8_t *wq, const u
 
 #define TARGET_AVX2 __attribute__((target("avx2,f16c")))
 
-/* The 8 int32 sums of 8 blocks of 32 products (w, x 256 bytes each), in
- * block order; blocks at and past `count` are 0 (nothing read there). */
+/* The 8 int32 sums of 8 blocks of 32 products (x 256 bytes; w 256 bytes,
+ * or 128 when `q4`, a constant), in block order; blocks at and past `count`
+ * are 0 (nothing read there). */
 TARGET_AVX2 __attribute__((always_inline)) static inline __m256i
-sums8_avx2(const int8_t *w, const int8_t *x, int count) {
+sums8_avx2(const int8_t *w, const int8_t *x, int count, const int q4) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i v[8];
 #pragma GCC unroll 8
@@ -58,7 +75,15 @@ sums8_avx2(const int8_t *w, const int8_t *x, int count) {
             v[j] = _mm256_setzero_si256();
             continue;
         }
-        const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + 32 * j));
+        __m256i wv;
+        if (q4) { /* 16 bytes -> values 0-15 (low nibbles), 16-31 (high), minus 8 */
+            const __m128i nib = _mm_loadu_si128((const __m128i *)(w + 16 * j)), m = _mm_set1_epi8(15);
+            wv = _mm256_sub_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(nib, 4), m),
+                                                  _mm_and_si128(nib, m)),
+                                 _mm256_set1_epi8(8));
+        } else {
+            wv = _mm256_loadu_si256((const __m256i *)(w + 32 * j));
+        }
         const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * j));
         /* |x| * (w * sign x): pairs stay within int16 since |w|, |x| <= 127 */
         const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(wv, xv));
@@ -84,24 +109,24 @@ TARGET_AVX2 static inline __m256 scales8_avx2(const uint16_t *wd, const float *x
     return _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)), _mm256_loadu_ps(f));
 }
 
-TARGET_AVX2 static void rows_avx2(float *out, const float *base, const int8_t *wq,
-                                  const uint16_t *wd, int n, int nb, const int8_t *xq,
-                                  const float *xd, const int32_t *xs) {
-    (void)xs;
+TARGET_AVX2 __attribute__((always_inline)) static inline void
+rows_avx2_any(float *out, const float *base, const int8_t *wq, const uint16_t *wd, int n, int nb,
+              const int8_t *xq, const float *xd, const int q4) {
+    const int vb = q4 ? MMG__QUANT_BLOCK / 2 : MMG__QUANT_BLOCK; /* value bytes per block */
     for (int r = 0; r < n; r++) {
-        const int8_t *w = wq + (size_t)r * nb * MMG__Q8_BLOCK;
+        const int8_t *w = wq + (size_t)r * nb * vb;
         const uint16_t *dw = wd + (size_t)r * nb;
         __m256 acc_lo = _mm256_setzero_ps(), acc_hi = _mm256_setzero_ps();
         for (int b = 0; b < nb; b += 16) {
             const int c_lo = nb - b < 8 ? nb - b : 8;
             const int c_hi = nb - b - 8 < 8 ? nb - b - 8 : 8;
-            const __m256i i_lo = sums8_avx2(w + b * 32, xq + b * 32, c_lo);
+            const __m256i i_lo = sums8_avx2(w + b * vb, xq + b * 32, c_lo, q4);
             const __m256 s_lo = scales8_avx2(dw + b, xd + b, c_lo);
             __m256 p_lo = _mm256_mul_ps(s_lo, _mm256_cvtepi32_ps(i_lo));
             MMG__FP_BARRIER(p_lo);
             acc_lo = _mm256_add_ps(acc_lo, p_lo);
             if (c_hi > 0) {
-                const __m256i i_hi = sums8_avx2(w + (b + 8) * 32, xq + (b + 8) * 32, c_hi);
+                const __m256i i_hi = sums8_avx2(w + (b + 8) * vb, xq + (b + 8) * 32, c_hi, q4);
                 const __m256 s_hi = scales8_avx2(dw + b + 8, xd + b + 8, c_hi);
                 __m256 p_hi = _mm256_mul_ps(s_hi, _mm256_cvtepi32_ps(i_hi));
                 MMG__FP_BARRIER(p_hi);
@@ -116,18 +141,33 @@ TARGET_AVX2 static void rows_avx2(float *out, const float *base, const int8_t *w
     }
 }
 
+TARGET_AVX2 static void rows_avx2(float *out, const float *base, const int8_t *wq,
+                                  const uint16_t *wd, int n, int nb, const int8_t *xq,
+                                  const float *xd, const int32_t *xs) {
+    (void)xs;
+    rows_avx2_any(out, base, wq, wd, n, nb, xq, xd, 0);
+}
+
+TARGET_AVX2 static void rows_avx2_q4(float *out, const float *base, const int8_t *wq,
+                                     const uint16_t *wd, int n, int nb, const int8_t *xq,
+                                     const float *xd, const int32_t *xs) {
+    (void)xs;
+    rows_avx2_any(out, base, wq, wd, n, nb, xq, xd, 1);
+}
+
 /* ---- AVX-512 VNNI ------------------------------------------------------------------ */
 
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-/* The 16 int32 sums of 16 blocks (w, x 512 bytes each), in block order;
- * blocks at and past `count` are 0 and nothing is read past them. Always
- * inlined: the loop calls it with count 16 (a constant, so the masks fold
- * away), the tail once with its count; `half` (a constant) says the count
- * is at most 8, so the upper half of the work is skipped (its lanes come
- * out 0, as the full version gives). */
+/* The 16 int32 sums of 16 blocks (x 512 bytes; w 512 bytes, or 256 when
+ * `q4`, a constant), in block order; blocks at and past `count` are 0 and
+ * nothing is read past them. Always inlined: the loop calls it with count 16
+ * (a constant, so the masks fold away), the tail once with its count;
+ * `half` (a constant) says the count is at most 8, so the upper half of the
+ * work is skipped (its lanes come out 0, as the full version gives). */
 TARGET_AVX512 __attribute__((always_inline)) static inline __m512i
-sums16_avx512(const int8_t *w, const int8_t *x, const int32_t *xs, int count, const int half) {
+sums16_avx512(const int8_t *w, const int8_t *x, const int32_t *xs, int count, const int half,
+              const int q4) {
     const __m512i off = _mm512_set1_epi8((char)0x80);
     __m512i z[8];
 #pragma GCC unroll 8
@@ -138,17 +178,30 @@ sums16_avx512(const int8_t *w, const int8_t *x, const int32_t *xs, int count, co
         }
         const int left = count - 2 * j; /* blocks of this pair that exist */
         __m512i wv, xv;
-        if (left >= 2) {
-            wv = _mm512_loadu_si512(w + 64 * j);
-            xv = _mm512_loadu_si512(x + 64 * j);
+        if (q4) {
+            /* two blocks' 32 bytes -> [values 0-15 | 16-31] of block 2j, then of 2j+1 */
+            const __m256i nib = left >= 2   ? _mm256_loadu_si256((const __m256i *)(w + 32 * j))
+                                : left == 1 ? _mm256_maskz_loadu_epi8(0xffffu, w + 32 * j)
+                                            : _mm256_setzero_si256();
+            const __m256i m = _mm256_set1_epi8(15);
+            const __m512i lh = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(nib, m)),
+                                                  _mm256_and_si256(_mm256_srli_epi16(nib, 4), m), 1);
+            wv = _mm512_shuffle_i64x2(lh, lh, _MM_SHUFFLE(3, 1, 2, 0));
+        } else if (left >= 2) {
+            wv = _mm512_xor_si512(_mm512_loadu_si512(w + 64 * j), off);
         } else { /* nothing is read past the last block */
             const __mmask64 m = left == 1 ? 0xffffffffull : 0;
-            wv = _mm512_maskz_loadu_epi8(m, w + 64 * j);
+            wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + 64 * j), off);
+        }
+        if (left >= 2) {
+            xv = _mm512_loadu_si512(x + 64 * j);
+        } else {
+            const __mmask64 m = left == 1 ? 0xffffffffull : 0;
             xv = _mm512_maskz_loadu_epi8(m, x + 64 * j);
         }
-        /* (w + 128) * x, 4 products per int32 lane: lanes 0-7 block 2j, 8-15 block 2j+1;
-         * a missing block has x = 0 */
-        z[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(wv, off), xv);
+        /* (w + 128) * x (Q4_0: n * x), 4 products per int32 lane: lanes 0-7
+         * block 2j, 8-15 block 2j+1; a missing block has x = 0 */
+        z[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, xv);
     }
     /* 8 lanes per block -> 4: chunk k of y<p> is block 4p + k */
 #define Q8_PAIR(a, b) \
@@ -169,19 +222,20 @@ sums16_avx512(const int8_t *w, const int8_t *x, const int32_t *xs, int count, co
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const __m512i sums = _mm512_permutexvar_epi32(order, t);
     const __mmask16 live = count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1);
-    return _mm512_sub_epi32(sums, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(live, xs), 7));
+    return _mm512_sub_epi32(sums, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(live, xs), q4 ? 3 : 7));
 }
 
-TARGET_AVX512 static void rows_avx512(float *out, const float *base, const int8_t *wq,
-                                      const uint16_t *wd, int n, int nb, const int8_t *xq,
-                                      const float *xd, const int32_t *xs) {
+TARGET_AVX512 __attribute__((always_inline)) static inline void
+rows_avx512_any(float *out, const float *base, const int8_t *wq, const uint16_t *wd, int n, int nb,
+                const int8_t *xq, const float *xd, const int32_t *xs, const int q4) {
+    const int vb = q4 ? MMG__QUANT_BLOCK / 2 : MMG__QUANT_BLOCK; /* value bytes per block */
     for (int r = 0; r < n; r++) {
-        const int8_t *w = wq + (size_t)r * nb * MMG__Q8_BLOCK;
+        const int8_t *w = wq + (size_t)r * nb * vb;
         const uint16_t *dw = wd + (size_t)r * nb;
         __m512 acc = _mm512_setzero_ps();
         int b = 0;
         for (; b + 16 <= nb; b += 16) {
-            const __m512i isum = sums16_avx512(w + b * 32, xq + b * 32, xs + b, 16, 0);
+            const __m512i isum = sums16_avx512(w + b * vb, xq + b * 32, xs + b, 16, 0, q4);
             const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw + b))),
                                            _mm512_loadu_ps(xd + b));
             __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
@@ -191,8 +245,8 @@ TARGET_AVX512 static void rows_avx512(float *out, const float *base, const int8_
         if (b < nb) {
             const int count = nb - b;
             const __mmask16 live = (__mmask16)((1u << count) - 1);
-            const __m512i isum = count <= 8 ? sums16_avx512(w + b * 32, xq + b * 32, xs + b, count, 1)
-                                            : sums16_avx512(w + b * 32, xq + b * 32, xs + b, count, 0);
+            const __m512i isum = count <= 8 ? sums16_avx512(w + b * vb, xq + b * 32, xs + b, count, 1, q4)
+                                            : sums16_avx512(w + b * vb, xq + b * 32, xs + b, count, 0, q4);
             const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, dw + b)),
                                            _mm512_maskz_loadu_ps(live, xd + b));
             __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
@@ -206,6 +260,18 @@ TARGET_AVX512 static void rows_avx512(float *out, const float *base, const int8_
         const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
         out[r] = base ? base[r] + dot : dot;
     }
+}
+
+TARGET_AVX512 static void rows_avx512(float *out, const float *base, const int8_t *wq,
+                                      const uint16_t *wd, int n, int nb, const int8_t *xq,
+                                      const float *xd, const int32_t *xs) {
+    rows_avx512_any(out, base, wq, wd, n, nb, xq, xd, xs, 0);
+}
+
+TARGET_AVX512 static void rows_avx512_q4(float *out, const float *base, const int8_t *wq,
+                                         const uint16_t *wd, int n, int nb, const int8_t *xq,
+                                         const float *xd, const int32_t *xs) {
+    rows_avx512_any(out, base, wq, wd, n, nb, xq, xd, xs, 1);
 }
 
 static int cpu_has_f16c(void) {
@@ -265,12 +331,13 @@ const char *mmg__q8_kernel_name(void) {
     }
 }
 
-mmg__q8_rows_fn mmg__q8_kernel_rows(void) {
+mmg__q8_rows_fn mmg__quant_kernel_rows(int type) {
+    const int q4 = type == MMG__QUANT_Q4_0;
     switch (current()) {
 #ifdef MMG__Q8_X86
-    case MMG__Q8_KERNEL_AVX512: return rows_avx512;
-    case MMG__Q8_KERNEL_AVX2: return rows_avx2;
+    case MMG__Q8_KERNEL_AVX512: return q4 ? rows_avx512_q4 : rows_avx512;
+    case MMG__Q8_KERNEL_AVX2: return q4 ? rows_avx2_q4 : rows_avx2;
 #endif
-    default: return rows_scalar;
+    default: return q4 ? rows_scalar_q4 : rows_scalar;
     }
 }

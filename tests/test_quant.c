@@ -109,7 +109,7 @@ Test(quant_format, matches_ggml_reference_rounding) {
     cr_assert_eq(q[16], 1, "0.5 -> %d", q[16]);
     /* the file form is ggml's block_q8_0: d little-endian, then qs */
     uint8_t blk[34];
-    mmg__q8_pack(q, &d, 0, blk, 34);
+    mmg__quant_pack(MMG__QUANT_Q8_0, q, &d, 0, blk, 34);
     cr_assert_eq(blk[0], 0x00);
     cr_assert_eq(blk[1], 0x3c);
     cr_assert_eq(memcmp(blk + 2, q, 32), 0);
@@ -152,16 +152,16 @@ Test(quant_format, round_trip_error_bound) {
     for (size_t off = 0; off < NB * 34;) {
         size_t n = 1 + rnd() % 77;
         if (n > NB * 34 - off) n = NB * 34 - off;
-        mmg__q8_pack(q, d, off, file + off, n);
+        mmg__quant_pack(MMG__QUANT_Q8_0, q, d, off, file + off, n);
         off += n;
     }
     int8_t *q2 = malloc(NB * 32);
     uint16_t d2[NB];
-    cr_assert_eq(mmg__q8_unpack(file, NB, q2, d2), 0);
+    cr_assert_eq(mmg__quant_unpack(MMG__QUANT_Q8_0, file, NB, q2, d2), 0);
     cr_assert_eq(memcmp(q, q2, NB * 32), 0);
     cr_assert_eq(memcmp(d, d2, sizeof d), 0);
     file[5 * 34 + 2 + 9] = 0x80; /* -128 in block 5 */
-    cr_assert_eq(mmg__q8_unpack(file, NB, q2, d2), 6);
+    cr_assert_eq(mmg__quant_unpack(MMG__QUANT_Q8_0, file, NB, q2, d2), 6);
     free(x), free(y), free(q), free(q2), free(file);
 }
 
@@ -250,7 +250,7 @@ Test(quant_kernels, every_kernel_equals_the_reference_bit_for_bit) {
         }
         cr_assert_eq(mmg__q8_kernel_force(KERNELS[ki]), 0);
         cr_assert_str_eq(mmg__q8_kernel_name(), KERNEL_NAMES[ki]);
-        mmg__q8_rows_fn fn = mmg__q8_kernel_rows();
+        mmg__q8_rows_fn fn = mmg__quant_kernel_rows(MMG__QUANT_Q8_0);
         for (size_t t = 0; t < sizeof nbs / sizeof *nbs; t++) {
             const int nb = nbs[t], rows = 13, cols = nb * 32;
             int8_t *wq = malloc((size_t)rows * cols);
@@ -298,11 +298,11 @@ Test(quant_kernels, non_finite_and_zero_inputs) {
         if (mmg__q8_kernel_force(KERNELS[ki])) continue;
         memset(x, 0, sizeof(float) * cols);
         mmg__q8_quantize_act(x, cols, xq, xd, xs);
-        mmg__q8_kernel_rows()(out, NULL, wq, wd, rows, nb, xq, xd, xs);
+        mmg__quant_kernel_rows(MMG__QUANT_Q8_0)(out, NULL, wq, wd, rows, nb, xq, xd, xs);
         for (int r = 0; r < rows; r++) cr_assert(out[r] == 0.0f && !signbit(out[r]));
         x[300] = NAN;
         mmg__q8_quantize_act(x, cols, xq, xd, xs);
-        mmg__q8_kernel_rows()(out, NULL, wq, wd, rows, nb, xq, xd, xs);
+        mmg__quant_kernel_rows(MMG__QUANT_Q8_0)(out, NULL, wq, wd, rows, nb, xq, xd, xs);
         for (int r = 0; r < rows; r++) cr_assert(isnan(out[r]), "kernel %s", KERNEL_NAMES[ki]);
     }
     mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
@@ -314,7 +314,7 @@ Test(quant_kernels, non_finite_and_zero_inputs) {
  * residual. */
 Test(quant_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
     const int IC = 96 * 32, OC = 200, N = 70; /* N > the scratch's 64 rows */
-    mmg__q8_matrix w = {malloc((size_t)OC * IC), malloc(sizeof(uint16_t) * OC * (IC / 32)), OC, IC};
+    mmg__qmatrix w = {malloc((size_t)OC * IC), malloc(sizeof(uint16_t) * OC * (IC / 32)), OC, IC, MMG__QUANT_Q8_0};
     random_weights(w.q, w.d, OC, IC / 32);
     float *inp = malloc(sizeof(float) * N * IC), *bias = malloc(sizeof(float) * OC);
     float *resid = malloc(sizeof(float) * N * OC), *want = malloc(sizeof(float) * N * OC);
@@ -337,12 +337,12 @@ Test(quant_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
         if (mmg__q8_kernel_force(KERNELS[ki])) continue;
         for (int threads = 1; threads <= 2; threads++) {
             omp_set_num_threads(threads);
-            mmg__q8_linear(out, inp, &w, bias, resid, N, s);
+            mmg__quant_linear(out, inp, &w, bias, resid, N, s);
             cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, %d threads",
                       KERNEL_NAMES[ki], threads);
             for (int g = 0; g < N; g++) { /* one row at a time, out = resid in place */
                 memcpy(out + (size_t)g * OC, resid + (size_t)g * OC, sizeof(float) * OC);
-                mmg__q8_linear(out + (size_t)g * OC, inp + (size_t)g * IC, &w, bias,
+                mmg__quant_linear(out + (size_t)g * OC, inp + (size_t)g * IC, &w, bias,
                                out + (size_t)g * OC, 1, s);
             }
             cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, row by row",
@@ -493,8 +493,8 @@ Test(quant_io, save_load_round_trip) {
     cr_assert_eq(mmg_model_get_metadata(l, "note", &note), MMG_OK);
     cr_assert_str_eq(note, "quantized");
     cr_assert_eq(mmg_model_get_metadata(l, "mmgen.quant", &note), MMG_ERR_NOT_FOUND);
-    cr_assert_eq(l->q8_bytes, q->q8_bytes);
-    cr_assert_eq(memcmp(l->q8_mem, q->q8_mem, q->q8_bytes), 0);
+    cr_assert_eq(l->quant_bytes, q->quant_bytes);
+    cr_assert_eq(memcmp(l->quant_mem, q->quant_mem, q->quant_bytes), 0);
     float *after = decode_all(l, toks, 6, 2);
     cr_assert(same_bits(before, after, (size_t)6 * c.vocab_size));
     /* from memory too, and saved again: the same file */
@@ -508,7 +508,7 @@ Test(quant_io, save_load_round_trip) {
     fclose(fp);
     mmg_model *lm = NULL;
     cr_assert_eq(mmg_model_load_memory(bytes, size, NULL, &lm), MMG_OK, "%s", mmg_last_error());
-    cr_assert_eq(memcmp(lm->q8_mem, q->q8_mem, q->q8_bytes), 0);
+    cr_assert_eq(memcmp(lm->quant_mem, q->quant_mem, q->quant_bytes), 0);
     const char *path2 = "/tmp/mmgen-test-quant-resave.safetensors";
     cr_assert_eq(mmg_model_save(lm, path2), MMG_OK);
     fp = fopen(path2, "rb");
@@ -551,8 +551,8 @@ Test(quant_io, quantize_while_loading) {
     o.weights = MMG_WEIGHTS_Q8_0;
     mmg_model *l = NULL;
     cr_assert_eq(mmg_model_load(path, &o, &l), MMG_OK, "%s", mmg_last_error());
-    cr_assert_eq(l->q8_bytes, q->q8_bytes);
-    cr_assert_eq(memcmp(l->q8_mem, q->q8_mem, q->q8_bytes), 0);
+    cr_assert_eq(l->quant_bytes, q->quant_bytes);
+    cr_assert_eq(memcmp(l->quant_mem, q->quant_mem, q->quant_bytes), 0);
     cr_assert_eq(l->n_params, q->n_params);
     cr_assert(same_bits(l->params, q->params, q->n_params));
     /* the F32 block holds only what is not quantized */
@@ -588,7 +588,7 @@ Test(quant_model, training_and_writes_refused) {
     cr_assert_eq(mmg_model_write_param(q, "decoder.layers.0.sa_norm.weight", buf, 64), MMG_OK);
     /* reading dequantizes: d * q */
     cr_assert_eq(mmg_model_read_param(q, "decoder.layers.0.self_attn.out.weight", buf, n), MMG_OK);
-    const mmg__q8_matrix *w = q->dec[0].sa_out_q;
+    const mmg__qmatrix *w = q->dec[0].sa_out_q;
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(buf[i], (float)w->q[i] * mmg__f16_to_f32(w->d[i / 32]));
     cr_assert_eq(mmg_model_set_metadata(q, "mmgen.quant", "q8_0"), MMG_ERR_INVALID_ARG);
@@ -628,7 +628,8 @@ enum {
     BAD_DTYPE,      /* a .q8_0 tensor as I8 */
     BAD_MISSING,    /* a .q8_0 tensor left out */
     BAD_MINUS_128,  /* a value byte 0x80 */
-    BAD_QUANT_NAME, /* mmgen.quant = "q4_0" */
+    BAD_QUANT_NAME, /* mmgen.quant = "q5_1" (a type mmgen does not read) */
+    BAD_OTHER_TYPE, /* mmgen.quant = "q4_0" over .q8_0 tensors */
     BAD_NO_QUANT,   /* .q8_0 tensors without mmgen.quant */
     BAD_F32_LINEAR, /* a linear weight stored F32 in a Q8_0 file */
     BAD_COUNT
@@ -646,7 +647,8 @@ static void write_damaged(const char *src, const char *dst, int how, const char 
         mmg__st_metadata_at(f, i, &k, &v);
         if (strcmp(k, "mmgen.quant") == 0) {
             if (how == BAD_NO_QUANT) continue;
-            if (how == BAD_QUANT_NAME) v = "q4_0";
+            if (how == BAD_QUANT_NAME) v = "q5_1";
+            if (how == BAD_OTHER_TYPE) v = "q4_0";
         }
         cr_assert_eq(mmg__st_writer_metadata(w, k, v), MMG_OK);
     }
@@ -705,7 +707,8 @@ Test(quant_io, malformed_files_name_the_problem) {
         [BAD_DTYPE] = {MMG_ERR_FORMAT, "decoder.layers.1.ff.fc1.weight.q8_0' is I8"},
         [BAD_MISSING] = {MMG_ERR_FORMAT, "decoder.layers.1.ff.fc1.weight.q8_0' (U8"},
         [BAD_MINUS_128] = {MMG_ERR_FORMAT, "fc1.weight.q8_0': block 3 (row 1) holds the value -128"},
-        [BAD_QUANT_NAME] = {MMG_ERR_UNSUPPORTED, "\"mmgen.quant\" is \"q4_0\""},
+        [BAD_QUANT_NAME] = {MMG_ERR_UNSUPPORTED, "\"mmgen.quant\" is \"q5_1\""},
+        [BAD_OTHER_TYPE] = {MMG_ERR_FORMAT, "holds Q8_0 blocks, but __metadata__ has \"mmgen.quant\": \"q4_0\""},
         [BAD_NO_QUANT] = {MMG_ERR_FORMAT, "holds Q8_0 blocks, but __metadata__ has no"},
         [BAD_F32_LINEAR] = {MMG_ERR_FORMAT, "\"decoder.layers.1.ff.fc1.weight\" is stored unquantized"},
     };
@@ -834,7 +837,7 @@ Test(quant_cli, quantize_command) {
     mmg_model *l = NULL;
     cr_assert_eq(mmg_model_load(out, NULL, &l), MMG_OK, "%s", mmg_last_error());
     cr_assert_eq(l->quant, MMG__QUANT_Q8_0);
-    cr_assert_eq(memcmp(l->q8_mem, q->q8_mem, q->q8_bytes), 0);
+    cr_assert_eq(memcmp(l->quant_mem, q->quant_mem, q->quant_bytes), 0);
     const char *v;
     cr_assert_eq(mmg_model_get_metadata(l, "mmgen.tokenizer", &v), MMG_OK);
     char *quant = NULL;

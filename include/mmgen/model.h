@@ -90,10 +90,11 @@ typedef enum mmg_init_scheme {
  * 1.3). Values are ABI. */
 typedef enum mmg_weight_format {
     MMG_WEIGHTS_DEFAULT = 0, /* load: as the file stores them (F32, F16 and BF16
-                                files as F32, a Q8_0 file as Q8_0); create: F32 */
-    MMG_WEIGHTS_F32 = 1,     /* float32; a Q8_0 file is dequantized while loading
+                                files as F32, a Q8_0 or Q4_0 file as it is);
+                                create: F32 */
+    MMG_WEIGHTS_F32 = 1,     /* float32; a quantized file is dequantized while loading
                                 (to train or fine-tune from it) */
-    MMG_WEIGHTS_Q8_0 = 2     /* the weight matrices of the linear layers
+    MMG_WEIGHTS_Q8_0 = 2,    /* the weight matrices of the linear layers
                                 (attention, feed-forward, the output projection)
                                 in GGUF's Q8_0 blocks: 32 int8 values and one
                                 half-precision scale, 1.0625 bytes a weight
@@ -105,6 +106,10 @@ typedef enum mmg_weight_format {
                                 dequantizes, mmg_model_write_param refuses
                                 those tensors. Needs d_model and d_ff multiples
                                 of 32 (else MMG_ERR_UNSUPPORTED). */
+    MMG_WEIGHTS_Q4_0 = 3     /* as Q8_0, in GGUF's Q4_0 blocks: 32 4-bit values
+                                and one half-precision scale, 0.5625 bytes a
+                                weight (ABI.md, "Quantized weights"). Since
+                                ABI 1.5: check mmg_abi_compatible(1, 5). */
 } mmg_weight_format;
 
 /* How to create or load a model. Fill with mmg_model_options_init. */
