@@ -20,11 +20,14 @@
 # ../shared/data/gpt2 has its files. `mmgen convert` writes it as GGUF F32
 # and F16 (kept in $LLAMA_BUILD_DIR/work). Then, per thread count in $THREADS
 # (default "1 2"), in ROUNDS (default 3) alternating rounds:
-#   llama-bench -m F32.gguf,F16.gguf,Q8_0.gguf -p 128 -n 64 -t T -r 1
+#   llama-bench -m F32.gguf,F16.gguf,Q8_0.gguf,Q4_0.gguf -p 128 -n 64 -t T -r 1
 #   bench_llama speed: mmgen's 128-token prompt and 64 decoded tokens,
 #   measured as llama-bench does (bench_llama.c), on the safetensors model
-#   and on its Q8_0 form (`mmgen quantize`; the Q8_0 GGUF comes from
-#   llama-quantize on the F32 GGUF).
+#   and on its Q8_0 and Q4_0 forms (`mmgen quantize --type q8_0|q4_0`; the
+#   quantized GGUF files come from llama-quantize on the F32 GGUF, Q4_0 with
+#   --pure so that every matrix is Q4_0 there too, the output projection
+#   included). bench/same_weights.py checks that both quantizers wrote the
+#   same blocks (through the weights dequantized).
 # Every number is the median of the rounds (llama-bench's samples_ts).
 # llama.cpp runs with its defaults (F16 KV cache, its own thread pool), mmgen
 # with its own (F32 KV cache). The logits check decodes a fixed prompt of 24
@@ -143,6 +146,11 @@ cmp -s "$model" "$work/gpt2-f32.back.safetensors" && identical=true
   "$llb/build/bin/llama-quantize" "$work/gpt2-f32.gguf" "$work/gpt2-q8_0.gguf" q8_0 > "$work/quantize.log" 2>&1 ||
   { tail -5 "$work/quantize.log"; exit 1; }
 [ -f "$work/gpt2-q8_0.safetensors" ] || "$mmgen" quantize "$model" "$work/gpt2-q8_0.safetensors" > /dev/null
+[ -f "$work/gpt2-q4_0.gguf" ] ||
+  "$llb/build/bin/llama-quantize" --pure "$work/gpt2-f32.gguf" "$work/gpt2-q4_0.gguf" q4_0 > "$work/quantize-q4.log" 2>&1 ||
+  { tail -5 "$work/quantize-q4.log"; exit 1; }
+[ -f "$work/gpt2-q4_0.safetensors" ] ||
+  "$mmgen" quantize "$model" "$work/gpt2-q4_0.safetensors" --type q4_0 > /dev/null
 
 # ---- logits on the same file ---------------------------------------------------
 # "The quick brown fox jumps over the lazy dog. It was a bright cold day in April,
@@ -157,6 +165,15 @@ for ty in f32 f16; do
   "$exe" compare "$tmp.mm.$ty" "$tmp.ll.$ty" --vocab 50257 | sed 's/^{//' >> "$tmp"
 done
 
+# the same blocks from both quantizers?
+for ty in q8_0 q4_0; do
+  "$mmgen" quantize "$work/gpt2-$ty.safetensors" "$tmp.mm-$ty.safetensors" --type f32 > /dev/null
+  "$mmgen" convert "$work/gpt2-$ty.gguf" "$tmp.ll-$ty.safetensors" > /dev/null
+  /usr/bin/python3 "$here/same_weights.py" "$work/gpt2-$ty.safetensors" "$tmp.mm-$ty.safetensors" \
+    "$tmp.ll-$ty.safetensors" "$ty" >> "$tmp"
+  rm -f "$tmp.mm-$ty.safetensors" "$tmp.ll-$ty.safetensors"
+done
+
 # ---- speed ------------------------------------------------------------------------
 # Rounds alternate llama.cpp and mmgen (each round its own process: load,
 # warm-up, one timed run of each test), so a burst of load from elsewhere on
@@ -166,12 +183,14 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in $threads; do
   r=0
   while [ "$r" -lt "$rounds" ]; do
-    "$llb/build/bin/llama-bench" -m "$work/gpt2-f32.gguf,$work/gpt2-f16.gguf,$work/gpt2-q8_0.gguf" -p 128 -n 64 \
+    "$llb/build/bin/llama-bench" -m "$work/gpt2-f32.gguf,$work/gpt2-f16.gguf,$work/gpt2-q8_0.gguf,$work/gpt2-q4_0.gguf" -p 128 -n 64 \
       -t "$t" -r 1 -o jsonl 2> /dev/null | sed 's/^{/{"impl": "llama.cpp", /' >> "$tmp"
     "$exe" speed --model "$model" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
       sed 's/^{/{"weights": "F32", /' >> "$tmp"
     "$exe" speed --model "$work/gpt2-q8_0.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
       sed 's/^{/{"weights": "Q8_0", /' >> "$tmp"
+    "$exe" speed --model "$work/gpt2-q4_0.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
+      sed 's/^{/{"weights": "Q4_0", /' >> "$tmp"
     r=$((r + 1))
   done
 done
@@ -196,7 +215,7 @@ def add(key, values):
 for r in raw:
     if r.get("impl") == "llama.cpp":
         base = os.path.basename(r["model_filename"])
-        ty = "F16" if "f16" in base else "Q8_0" if "q8_0" in base else "F32"
+        ty = "F16" if "f16" in base else "Q8_0" if "q8_0" in base else "Q4_0" if "q4_0" in base else "F32"
         test = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
         add((r["n_threads"], test, "llama.cpp " + ty), r["samples_ts"])
     elif r.get("impl") == "mmgen":
@@ -204,25 +223,29 @@ for r in raw:
         add((r["threads"], f"pp{r['n_prompt']}", who), r["pp_samples_ts"])
         add((r["threads"], f"tg{r['n_gen']}", who), r["tg_samples_ts"])
 speeds = {k: statistics.median(v) for k, v in samples.items()}
-hdr = (f"{'threads':>7} | {'test':6} | {'llama.cpp F32':>13} | {'F16':>8} | {'Q8_0':>8} | {'mmgen F32':>9} | "
-       f"{'Q8_0':>8} | {'mmgen/llama F32':>15} | {'Q8_0':>6}")
+hdr = (f"{'threads':>7} | {'test':6} | {'llama.cpp F32':>13} | {'F16':>8} | {'Q8_0':>8} | {'Q4_0':>8} | "
+       f"{'mmgen F32':>9} | {'Q8_0':>8} | {'Q4_0':>8} | {'mmgen/llama F32':>15} | {'Q8_0':>6} | {'Q4_0':>6}")
 print(hdr)
 print("-" * len(hdr))
 rows = []
 for t, test in sorted({(k[0], k[1]) for k in speeds}, key=lambda x: (x[0], x[1][:2] != "pp")):
-    l32, l16, l8, mm, mm8 = (speeds.get((t, test, w)) for w in
-                             ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "mmgen F32", "mmgen Q8_0"))
+    l32, l16, l8, l4, mm, mm8, mm4 = (speeds.get((t, test, w)) for w in
+                                      ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "llama.cpp Q4_0",
+                                       "mmgen F32", "mmgen Q8_0", "mmgen Q4_0"))
     ratio = mm / l32 if mm and l32 else None
     ratio8 = mm8 / l8 if mm8 and l8 else None
+    ratio4 = mm4 / l4 if mm4 and l4 else None
     f = lambda x, w: f"{x:{w}.1f}" if x else f"{'-':>{w}}"
     g = lambda x, w: f"{f'{x:.2f}x' if x else '-':>{w}}"
-    print(f"{t:>7} | {test:6} | {f(l32, 13)} | {f(l16, 8)} | {f(l8, 8)} | {f(mm, 9)} | {f(mm8, 8)} | {g(ratio, 15)} | "
-          f"{g(ratio8, 6)}")
+    print(f"{t:>7} | {test:6} | {f(l32, 13)} | {f(l16, 8)} | {f(l8, 8)} | {f(l4, 8)} | {f(mm, 9)} | {f(mm8, 8)} | "
+          f"{f(mm4, 8)} | {g(ratio, 15)} | {g(ratio8, 6)} | {g(ratio4, 6)}")
     rows.append(dict(bench="llama", threads=t, test=test, llama_f32_tok_s=l32, llama_f16_tok_s=l16,
-                     llama_q8_0_tok_s=l8, mmgen_f32_tok_s=mm, mmgen_q8_0_tok_s=mm8, ratio_mmgen_llama_f32=ratio,
-                     ratio_mmgen_llama_q8_0=ratio8,
+                     llama_q8_0_tok_s=l8, llama_q4_0_tok_s=l4, mmgen_f32_tok_s=mm, mmgen_q8_0_tok_s=mm8,
+                     mmgen_q4_0_tok_s=mm4, ratio_mmgen_llama_f32=ratio, ratio_mmgen_llama_q8_0=ratio8,
+                     ratio_mmgen_llama_q4_0=ratio4,
                      samples={w: samples.get((t, test, w)) for w in
-                              ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "mmgen F32", "mmgen Q8_0")}))
+                              ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "llama.cpp Q4_0", "mmgen F32",
+                               "mmgen Q8_0", "mmgen Q4_0")}))
 print("\nlogits, 24-token prompt, all positions (mmgen on the GGUF file read back by `mmgen convert` vs llama.cpp, "
       "F32 KV cache):")
 for r in raw:
@@ -231,6 +254,12 @@ for r in raw:
               f"{r['max_abs_logit']:.3g}), argmax agrees at {r['argmax_agree']}/{r['positions']} positions")
         rows.append(dict(bench="llama", **r))
 print(f"  safetensors -> GGUF F32 -> safetensors identical: {'yes' if identical else 'NO'}")
+for r in raw:
+    if r.get("check") == "blocks":
+        print(f"  {r['type']} blocks, mmgen quantize vs llama-quantize (dequantized): {r['tensors_identical']} of "
+              f"{r['tensors']} matrices identical, {r['weights_differing']} of {r['weights']} weights differ "
+              f"(max |diff| {r['max_abs_diff']:.3g})")
+        rows.append(dict(bench="llama", **r))
 with open(sys.argv[2], "a") as f:
     for r in rows + [dict(bench="llama", raw=x) for x in raw if "check" not in x]:
         r.update(time=stamp, loadavg_before=load_before, loadavg_after=load_after, cores=os.cpu_count(), cpu=cpu,

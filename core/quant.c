@@ -9,6 +9,9 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "error.h"
 #include "memory.h"
@@ -284,14 +287,45 @@ float mmg__q4_dot_ref(const uint8_t *wq, const uint16_t *wd, int nb, const int8_
 #define Q8_ROWS_BLOCK 64
 #define Q8_PAR_MIN 32768
 
+/* Q4_0 rows as Q8_0 values: n - 8 in [-8, 7], 32 bytes a block. The Q8_0
+ * kernels then compute the same exact integer sums and the same float
+ * operations as the Q4_0 ones, so the bits do not change. */
+static void q4_rows_to_q8(const uint8_t *q, size_t n_blocks, int8_t *out) {
+#ifdef __SSE2__
+    const __m128i low = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+    for (size_t k = 0; k < n_blocks; k++) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * k));
+        _mm_storeu_si128((__m128i *)(out + 32 * k), _mm_sub_epi8(_mm_and_si128(v, low), eight));
+        _mm_storeu_si128((__m128i *)(out + 32 * k + 16),
+                         _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), low), eight));
+    }
+#else
+    for (size_t k = 0; k < n_blocks; k++)
+        for (int j = 0; j < MMG__QUANT_BLOCK / 2; j++) {
+            out[32 * k + j] = (int8_t)((q[16 * k + j] & 15) - 8);
+            out[32 * k + 16 + j] = (int8_t)((q[16 * k + j] >> 4) - 8);
+        }
+#endif
+}
+
+/* Bytes of Q4_0 rows widened at a time for several input rows: stays in L1/L2
+ * while every input row of a chunk uses it. */
+#define Q4_WIDE_BYTES 32768
+
 void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
-                    const float *resid, int N, mmg__q8_scratch *scratch) {
+                       const float *resid, int N, mmg__q8_scratch *scratch) {
     const int IC = w->cols, OC = w->rows, nb = IC / MMG__QUANT_BLOCK;
     /* The base each output is added to: resid + bias, as the F32 path. */
     const int has_base = mmg__linear_base(out, bias, resid, N, OC);
     const mmg__q8_rows_fn kernel = mmg__quant_kernel_rows(w->type);
     const size_t row_bytes = (size_t)nb * mmg__quant_type_of(w->type)->value_bytes;
     const int n_blocks = (OC + Q8_ROWS_BLOCK - 1) / Q8_ROWS_BLOCK;
+    /* With several input rows, Q4_0 weights are widened to bytes once per
+     * few rows for all of them (the Q8_0 kernel's inner loop is shorter);
+     * one row (decoding) reads the 4-bit values directly. */
+    const int widen = w->type == MMG__QUANT_Q4_0 && IC <= Q4_WIDE_BYTES;
+    const int wide_rows = widen ? Q4_WIDE_BYTES / IC : 0;
+    const mmg__q8_rows_fn q8_kernel = mmg__quant_kernel_rows(MMG__QUANT_Q8_0);
     for (int g0 = 0; g0 < N; g0 += MMG__Q8_SCRATCH_ROWS) {
         const int n = N - g0 < MMG__Q8_SCRATCH_ROWS ? N - g0 : MMG__Q8_SCRATCH_ROWS;
 #pragma omp parallel for schedule(static) if ((size_t)n * IC >= Q8_PAR_MIN)
@@ -304,6 +338,20 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
             const int rows = OC - r0 < Q8_ROWS_BLOCK ? OC - r0 : Q8_ROWS_BLOCK;
             const int8_t *wq = w->q + (size_t)r0 * row_bytes;
             const uint16_t *wd = w->d + (size_t)r0 * nb;
+            if (widen && n > 1) {
+                _Alignas(64) int8_t wide[Q4_WIDE_BYTES];
+                for (int s = 0; s < rows; s += wide_rows) {
+                    const int m = rows - s < wide_rows ? rows - s : wide_rows;
+                    q4_rows_to_q8((const uint8_t *)wq + (size_t)s * row_bytes, (size_t)m * nb, wide);
+                    for (int g = 0; g < n; g++) {
+                        float *o = out + (size_t)(g0 + g) * OC + r0 + s;
+                        q8_kernel(o, has_base ? o : NULL, wide, wd + (size_t)s * nb, m, nb,
+                                  scratch->q + (size_t)g * IC, scratch->d + (size_t)g * nb,
+                                  scratch->s + (size_t)g * nb);
+                    }
+                }
+                continue;
+            }
             for (int g = 0; g < n; g++) {
                 float *o = out + (size_t)(g0 + g) * OC + r0;
                 kernel(o, has_base ? o : NULL, wq, wd, rows, nb, scratch->q + (size_t)g * IC,

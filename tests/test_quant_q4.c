@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,52 @@ Test(q4_kernels, every_kernel_equals_the_reference_bit_for_bit) {
     mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
     cr_log_info("Q4_0 kernels tested bit for bit: %d (default: %s)", tested, mmg__q8_kernel_name());
     cr_assert_geq(tested, 1);
+}
+
+/* The linear layer: every kernel, 1 and 2 threads, a batch of rows (whose
+ * Q4_0 weights are widened to bytes a few rows at a time) or one row at a
+ * time (read as 4-bit values): the same bits, equal to the reference plus
+ * bias and residual. */
+Test(q4_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
+    const int IC = 96 * 32, OC = 200, N = 70; /* N > the scratch's 64 rows */
+    mmg__qmatrix w = {malloc((size_t)OC * IC / 2), malloc(sizeof(uint16_t) * OC * (IC / 32)), OC, IC,
+                      MMG__QUANT_Q4_0};
+    random_weights((uint8_t *)w.q, w.d, OC, IC / 32);
+    float *inp = malloc(sizeof(float) * N * IC), *bias = malloc(sizeof(float) * OC);
+    float *resid = malloc(sizeof(float) * N * OC), *want = malloc(sizeof(float) * N * OC);
+    float *out = malloc(sizeof(float) * N * OC);
+    for (int i = 0; i < N * IC; i++) inp[i] = frand();
+    for (int i = 0; i < OC; i++) bias[i] = frand();
+    for (int i = 0; i < N * OC; i++) resid[i] = frand();
+    int8_t *xq = malloc(IC);
+    float xd[96];
+    int32_t xs[96];
+    for (int g = 0; g < N; g++) {
+        mmg__q8_quantize_act(inp + (size_t)g * IC, IC, xq, xd, xs);
+        for (int r = 0; r < OC; r++)
+            want[g * OC + r] = (resid[g * OC + r] + bias[r]) +
+                               ref_dot((const uint8_t *)w.q + (size_t)r * IC / 2, w.d + (size_t)r * (IC / 32),
+                                       IC / 32, xq, xd);
+    }
+    mmg__q8_scratch *s;
+    cr_assert_eq(mmg__q8_scratch_create(IC, &s), MMG_OK);
+    for (size_t ki = 0; ki < 3; ki++) {
+        if (mmg__q8_kernel_force(KERNELS[ki])) continue;
+        for (int threads = 1; threads <= 2; threads++) {
+            omp_set_num_threads(threads);
+            mmg__quant_linear(out, inp, &w, bias, resid, N, s);
+            cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, %d threads", KERNEL_NAMES[ki], threads);
+            for (int g = 0; g < N; g++) { /* one row at a time, out = resid in place */
+                memcpy(out + (size_t)g * OC, resid + (size_t)g * OC, sizeof(float) * OC);
+                mmg__quant_linear(out + (size_t)g * OC, inp + (size_t)g * IC, &w, bias, out + (size_t)g * OC, 1,
+                                  s);
+            }
+            cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, row by row", KERNEL_NAMES[ki]);
+        }
+    }
+    mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
+    mmg__q8_scratch_free(s);
+    free(w.q), free(w.d), free(inp), free(bias), free(resid), free(want), free(out), free(xq);
 }
 
 /* ---- models ---------------------------------------------------------------------- */
