@@ -158,7 +158,10 @@ cmp -s "$model" "$work/gpt2-f32.back.safetensors" && identical=true
 ids=464,2068,7586,21831,18045,625,262,16931,3290,13,632,373,257,6016,4692,1110,287,3035,11,290,262,29906,547,8871
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp".*' EXIT
-for ty in f32 f16; do
+for ty in q8_0 q4_0; do # read back as they are (mmgen convert keeps the blocks)
+  "$mmgen" convert "$work/gpt2-$ty.gguf" "$work/gpt2-$ty.back.safetensors" > /dev/null
+done
+for ty in f32 f16 q8_0 q4_0; do
   "$exe" logits --model "$work/gpt2-$ty.back.safetensors" --ids "$ids" -o "$tmp.mm.$ty"
   "$logits_exe" "$work/gpt2-$ty.gguf" "$ids" "$tmp.ll.$ty" 2 > /dev/null
   printf '{"check": "logits", "type": "%s", ' "$ty" >> "$tmp"

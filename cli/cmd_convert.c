@@ -23,6 +23,11 @@
  *   decoder.norm.{weight,bias}                 output_norm.{weight,bias} [C]
  *   lm_head.weight (V, C), or tok_emb when tied    output.weight [C, V]
  *
+ * A GGUF file whose linear matrices (and, tied, its embedding) are all Q8_0
+ * or all Q4_0 becomes a model of that type: its blocks are mmgen's bytes too
+ * (ABI.md, "Quantized weights"), reached by quantizing the dequantized
+ * weights again, which is checked to give back every weight.
+ *
  * llama.cpp requires every bias and output.weight: a model without biases
  * gets zero ones (the same function), a tied one a copy of the embedding.
  * Back to mmgen, output.weight equal to token_embd.weight makes the model
@@ -34,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "cli.h"
@@ -526,6 +532,85 @@ static int gguf_config(gguf_reader *r, mmg_model_config *cfg, mmg_model_config *
     return 0;
 }
 
+/* GGUF_DT_Q8_0 or GGUF_DT_Q4_0 when every matrix mmgen quantizes (the
+ * linear layers' weights, and the token embedding when the output is tied:
+ * the logits read a quantized copy of it) is stored in that one type; else
+ * 0. */
+static int quantized_type(gguf_reader *r, const tensor_ref *refs, size_t n_refs, int tied) {
+    int type = -1;
+    for (size_t j = 0; j < n_refs; j++) {
+        const int emb = !strcmp(refs[j].mmgen, "tok_emb.weight");
+        if (!refs[j].cols || !strcmp(refs[j].mmgen, "pos_emb.weight") || (emb && !tied) ||
+            (refs[j].when == UNTIED && tied))
+            continue;
+        const gguf_tensor *t = gguf_reader_tensor(r, refs[j].gguf);
+        if (!t) continue; /* a bias-free layout has no such tensor; matrices are all there */
+        if (type < 0) type = (int)t->dtype;
+        if ((int)t->dtype != type) return 0;
+    }
+    return type == GGUF_DT_Q8_0 || type == GGUF_DT_Q4_0 ? type : 0;
+}
+
+/* Saves `model` (the GGUF file's weights, dequantized) to `out` in the
+ * quantized type `weights` when quantizing them again gives back every
+ * weight exactly (it does for blocks ggml's quantizers wrote: their largest
+ * value is +-127, or n = 0, so the scale comes out the same); *kept says
+ * whether it did. Goes through a temporary F32 file beside `out`. */
+static int save_quantized(const mmg_model *model, const char *out, int32_t weights, int *kept) {
+    *kept = 0;
+    size_t n = strlen(out);
+    char *tmp = malloc(n + 16);
+    if (!tmp) return cli_error("out of memory");
+    snprintf(tmp, n + 16, "%s.f32-XXXXXX", out);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int rc = cli_error("cannot create a temporary file beside '%s': %s", out, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    close(fd);
+    int rc = 0;
+    mmg_model *q = NULL;
+    mmg_model_options o;
+    mmg_model_options_init(&o, sizeof o);
+    o.weights = weights;
+    if (mmg_model_save(model, tmp) != MMG_OK) rc = cli_fail("writing '%s'", tmp);
+    if (!rc && mmg_model_load(tmp, &o, &q) != MMG_OK) rc = cli_fail("quantizing '%s' again", tmp);
+    unlink(tmp);
+    free(tmp);
+    /* every parameter, dequantized, must be what the file holds */
+    size_t count = rc ? 0 : mmg_model_param_count(q), same = 1;
+    float *a = NULL, *b = NULL;
+    for (size_t i = 0; !rc && same && i < count; i++) {
+        mmg_param_info info = {sizeof info};
+        if (mmg_model_param_info(q, i, &info) != MMG_OK) {
+            rc = cli_fail("reading parameter %zu", i);
+            break;
+        }
+        float *na = realloc(a, info.n_elements * sizeof *a), *nb = realloc(b, info.n_elements * sizeof *b);
+        if (na) a = na;
+        if (nb) b = nb;
+        if (!na || !nb) {
+            rc = cli_error("out of memory");
+            break;
+        }
+        if (mmg_model_read_param(q, info.name, a, info.n_elements) != MMG_OK ||
+            mmg_model_read_param(model, info.name, b, info.n_elements) != MMG_OK) {
+            rc = cli_fail("reading parameter '%s'", info.name);
+            break;
+        }
+        same = !memcmp(a, b, info.n_elements * sizeof *a);
+    }
+    free(a);
+    free(b);
+    if (!rc && same) {
+        if (mmg_model_save(q, out) != MMG_OK) rc = cli_fail("writing '%s'", out);
+        else *kept = 1;
+    }
+    mmg_model_free(q);
+    return rc;
+}
+
 static int from_gguf(const char *in, const char *out, const char *tokenizer_path) {
     char err[600];
     gguf_reader *r = gguf_reader_open(in, err, sizeof err);
@@ -636,12 +721,24 @@ static int from_gguf(const char *in, const char *out, const char *tokenizer_path
     const char *tok_doc = NULL;
     int has_tok = !rc && mmg_model_get_metadata(model, MMG_METADATA_TOKENIZER, &tok_doc) == MMG_OK;
     mmg_clear_error();
-    if (!rc && mmg_model_save(model, out) != MMG_OK) rc = cli_fail("writing '%s'", out);
+    /* Q8_0 / Q4_0 files stay quantized, block for block, when they can */
+    const int qtype = rc ? 0 : quantized_type(r, refs, n_refs, cfg.tied_output);
+    int kept = 0;
+    if (qtype) rc = save_quantized(model, out, qtype == GGUF_DT_Q8_0 ? MMG_WEIGHTS_Q8_0 : MMG_WEIGHTS_Q4_0, &kept);
+    if (!rc && !kept && mmg_model_save(model, out) != MMG_OK) rc = cli_fail("writing '%s'", out);
     if (!rc) {
         const gguf_tensor *qkv = gguf_reader_tensor(r, "blk.0.attn_qkv.weight");
-        printf("%s -> %s: mmgen safetensors (F32%s), %d layers, d_model %d, %d heads, vocab %d, context %d; %s "
+        char what[160];
+        if (kept)
+            snprintf(what, sizeof what, "%s: the file's blocks, as they are", gguf_dtype_name((uint32_t)qtype));
+        else
+            snprintf(what, sizeof what, "F32%s%s", qkv && qkv->dtype != GGUF_DT_F32 ? ", converted from the file's " : "",
+                     !qkv || qkv->dtype == GGUF_DT_F32 ? ""
+                     : qtype ? "quantized data (quantizing it again would not give the same blocks)"
+                             : "F16/BF16/quantized data");
+        printf("%s -> %s: mmgen safetensors (%s), %d layers, d_model %d, %d heads, vocab %d, context %d; %s "
                "output; %s\n",
-               in, out, qkv && qkv->dtype != GGUF_DT_F32 ? ", converted from the file's F16/BF16/quantized data" : "",
+               in, out, what,
                cfg.n_decoder_layers, cfg.d_model, cfg.n_heads, cfg.vocab_size, cfg.max_seq_len,
                cfg.tied_output ? "tied" : "untied",
                has_tok ? "tokenizer restored" : "no mmgen tokenizer (give --tokenizer; generate prints ids otherwise)");
@@ -686,8 +783,11 @@ int cmd_convert(int argc, char **argv) {
         "are kept as mmgen.* keys.\n"
         "\n"
         "From GGUF: F32, F16 and BF16 tensors are read exactly, Q8_0 and Q4_0\n"
-        "dequantized; the model is written as float32 safetensors. output.weight\n"
-        "equal to token_embd.weight makes a tied model.",
+        "dequantized, and the model is written as float32 safetensors, except\n"
+        "when every matrix mmgen quantizes is in one of Q8_0 and Q4_0 (as\n"
+        "llama-quantize --pure writes): then the model is written in that type\n"
+        "with the file's blocks as they are (checked weight for weight; float32\n"
+        "otherwise). output.weight equal to token_embd.weight makes a tied model.",
         "examples:\n"
         "  mmgen convert model.safetensors model-f16.gguf --type f16\n"
         "  mmgen convert model.gguf model.safetensors\n"};

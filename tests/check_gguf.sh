@@ -96,7 +96,7 @@ def read_st(path):
     out = {}
     for name, t in h.items():
         s, e = t['data_offsets']
-        assert t['dtype'] == 'F32', t['dtype']
+        assert t['dtype'] == 'F32' or (t['dtype'] == 'U8' and 'mmgen.quant' in meta), t['dtype']
         out[name] = (t['shape'], b[8 + n + s:8 + n + e])
     return meta, out
 
@@ -183,6 +183,20 @@ def main():
                 mm = 'tok_emb.weight'
             got = floats(st[mm][1])
             assert list(got) == vals, (g, 'dequantized values differ')
+    elif cmd == 'quantize_all':  # every matrix but the positions in one type (what llama-quantize --pure writes)
+        write_quantized(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    elif cmd == 'sameblocks':  # the safetensors file's NAME.<type> tensors are the GGUF file's bytes
+        meta, st = read_st(sys.argv[2])
+        _, gt = read_gguf(sys.argv[3])
+        ty = sys.argv[4]
+        assert meta.get('mmgen.quant') == ty, meta.get('mmgen.quant')
+        n = 0
+        for mm, g in mapping(64).items():
+            if mm + '.' + ty in st:
+                assert st[mm + '.' + ty][1] == gt[g]['bytes'], (mm, 'blocks differ from the GGUF file')
+                n += 1
+        assert n >= 4, n
+        print(n)
     elif cmd == 'bad':
         write_bad(sys.argv[2], sys.argv[3])
     elif cmd == 'setbias':  # one nonzero bias in a file whose mmgen.config says bias: false
@@ -254,14 +268,15 @@ def kv_of(kv, tensors_order):
         out.append((k, t, p))
     return out
 
-def write_quantized(src, dst, expect_path):
+def write_quantized(src, dst, expect_path, only=None):
     kv, gt = read_gguf(src)
     tensors, want, i = [], {}, 0
     for name, t in gt.items():
-        if len(t['ne']) == 2:
+        if len(t['ne']) == 2 and not (only and name == 'position_embd.weight'):
             x = floats(t['bytes'])
-            data, vals = (q8_0 if i % 2 == 0 else q4_0)(x)
-            tensors.append((name, t['ne'], 8 if i % 2 == 0 else 2, data))
+            use8 = only == 'q8_0' if only else i % 2 == 0
+            data, vals = (q8_0 if use8 else q4_0)(x)
+            tensors.append((name, t['ne'], 8 if use8 else 2, data))
             want[name] = vals
             i += 1
         else:
@@ -378,6 +393,15 @@ pass "F16: matrices rounded to nearest even, vectors and positions exact, tokeni
 "$mmgen" convert "$tmp/q.gguf" "$tmp/q.safetensors" > "$tmp/out" || fail "convert Q8_0/Q4_0: $(cat "$tmp/out")"
 "$py" "$tmp/gg.py" quantback "$tmp/q.safetensors" "$tmp/q.json" || fail "Q8_0/Q4_0 dequantization"
 pass "Q8_0 and Q4_0 tensors dequantized exactly"
+for ty in q8_0 q4_0; do
+  "$py" "$tmp/gg.py" quantize_all "$tmp/m.gguf" "$tmp/$ty.gguf" "$tmp/$ty.json" "$ty"
+  "$mmgen" convert "$tmp/$ty.gguf" "$tmp/$ty.safetensors" > "$tmp/out" || fail "convert all-$ty: $(cat "$tmp/out")"
+  grep -q "the file's blocks, as they are" "$tmp/out" || fail "all-$ty GGUF not kept quantized: $(cat "$tmp/out")"
+  n=$("$py" "$tmp/gg.py" sameblocks "$tmp/$ty.safetensors" "$tmp/$ty.gguf" "$ty") || fail "all-$ty: blocks changed"
+  "$mmgen" quantize "$tmp/$ty.safetensors" "$tmp/$ty.f32.safetensors" --type f32 > /dev/null
+  "$py" "$tmp/gg.py" quantback "$tmp/$ty.f32.safetensors" "$tmp/$ty.json" || fail "all-$ty dequantization"
+done
+pass "Q8_0 / Q4_0 GGUF files become Q8_0 / Q4_0 models with the same blocks ($n matrices each)"
 
 # --- malformed and unsupported files ----------------------------------------------
 mkdir "$tmp/bad"

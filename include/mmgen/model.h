@@ -336,7 +336,8 @@ MMG_API mmg_status mmg_model_param_find(const mmg_model *model, const char *name
  * `n_elements` floats: that must be the parameter's element count, else
  * MMG_ERR_RANGE with the expected shape in the message and dst untouched.
  * MMG_ERR_NOT_FOUND for an unknown name; MMG_ERR_INVALID_ARG for NULL.
- * A quantized (Q8_0) tensor is dequantized: d * q per weight.
+ * A quantized tensor is dequantized: d * q per weight (Q8_0), d * (n - 8)
+ * (Q4_0).
  * [thread-safe; not concurrently with writes to the same model] */
 MMG_API mmg_status mmg_model_read_param(const mmg_model *model, const char *name, float *dst,
                                         size_t n_elements);
