@@ -23,8 +23,8 @@
  *   decoder.norm.{weight,bias}                 output_norm.{weight,bias} [C]
  *   lm_head.weight (V, C), or tok_emb when tied    output.weight [C, V]
  *
- * A GGUF file whose linear matrices (and, tied, its embedding) are all Q8_0
- * or all Q4_0 becomes a model of that type: its blocks are mmgen's bytes too
+ * A GGUF file whose linear matrices (and, tied, its embedding) are all F16,
+ * all Q8_0 or all Q4_0 becomes a model of that type: its blocks are mmgen's bytes too
  * (ABI.md, "Quantized weights"), reached by quantizing the dequantized
  * weights again, which is checked to give back every weight.
  *
@@ -532,7 +532,7 @@ static int gguf_config(gguf_reader *r, mmg_model_config *cfg, mmg_model_config *
     return 0;
 }
 
-/* GGUF_DT_Q8_0 or GGUF_DT_Q4_0 when every matrix mmgen quantizes (the
+/* GGUF_DT_Q8_0, GGUF_DT_Q4_0 or GGUF_DT_F16 when every matrix mmgen keeps in such a type (the
  * linear layers' weights, and the token embedding when the output is tied:
  * the logits read a quantized copy of it) is stored in that one type; else
  * 0. */
@@ -548,7 +548,7 @@ static int quantized_type(gguf_reader *r, const tensor_ref *refs, size_t n_refs,
         if (type < 0) type = (int)t->dtype;
         if ((int)t->dtype != type) return 0;
     }
-    return type == GGUF_DT_Q8_0 || type == GGUF_DT_Q4_0 ? type : 0;
+    return type == GGUF_DT_Q8_0 || type == GGUF_DT_Q4_0 || type == GGUF_DT_F16 ? type : 0;
 }
 
 /* Saves `model` (the GGUF file's weights, dequantized) to `out` in the
@@ -724,13 +724,19 @@ static int from_gguf(const char *in, const char *out, const char *tokenizer_path
     /* Q8_0 / Q4_0 files stay quantized, block for block, when they can */
     const int qtype = rc ? 0 : quantized_type(r, refs, n_refs, cfg.tied_output);
     int kept = 0;
-    if (qtype) rc = save_quantized(model, out, qtype == GGUF_DT_Q8_0 ? MMG_WEIGHTS_Q8_0 : MMG_WEIGHTS_Q4_0, &kept);
+    if (qtype)
+        rc = save_quantized(model, out,
+                            qtype == GGUF_DT_Q8_0   ? MMG_WEIGHTS_Q8_0
+                            : qtype == GGUF_DT_Q4_0 ? MMG_WEIGHTS_Q4_0
+                                                    : MMG_WEIGHTS_F16,
+                            &kept);
     if (!rc && !kept && mmg_model_save(model, out) != MMG_OK) rc = cli_fail("writing '%s'", out);
     if (!rc) {
         const gguf_tensor *qkv = gguf_reader_tensor(r, "blk.0.attn_qkv.weight");
         char what[160];
         if (kept)
-            snprintf(what, sizeof what, "%s: the file's blocks, as they are", gguf_dtype_name((uint32_t)qtype));
+            snprintf(what, sizeof what, "%s: the file's %s, as they are", gguf_dtype_name((uint32_t)qtype),
+                     qtype == GGUF_DT_F16 ? "values" : "blocks");
         else
             snprintf(what, sizeof what, "F32%s%s", qkv && qkv->dtype != GGUF_DT_F32 ? ", converted from the file's " : "",
                      !qkv || qkv->dtype == GGUF_DT_F32 ? ""
@@ -784,10 +790,11 @@ int cmd_convert(int argc, char **argv) {
         "\n"
         "From GGUF: F32, F16 and BF16 tensors are read exactly, Q8_0 and Q4_0\n"
         "dequantized, and the model is written as float32 safetensors, except\n"
-        "when every matrix mmgen quantizes is in one of Q8_0 and Q4_0 (as\n"
-        "llama-quantize --pure writes): then the model is written in that type\n"
-        "with the file's blocks as they are (checked weight for weight; float32\n"
-        "otherwise). output.weight equal to token_embd.weight makes a tied model.",
+        "when every matrix mmgen quantizes is in one of F16, Q8_0 and Q4_0 (as\n"
+        "`--type f16` and llama-quantize --pure write): then the model is written\n"
+        "in that type with the file's values or blocks as they are (checked weight\n"
+        "for weight; float32 otherwise). output.weight equal to token_embd.weight\n"
+        "makes a tied model.",
         "examples:\n"
         "  mmgen convert model.safetensors model-f16.gguf --type f16\n"
         "  mmgen convert model.gguf model.safetensors\n"};

@@ -11,9 +11,10 @@
 #include "files.h"
 #include "mmgen/model.h"
 
-static const char *const type_names[] = {"q8_0", "f32", "q4_0", NULL};
-static const int32_t type_weights[] = {MMG_WEIGHTS_Q8_0, MMG_WEIGHTS_F32, MMG_WEIGHTS_Q4_0};
-static const char *const type_what[] = {"linear weights in Q8_0", "float32", "linear weights in Q4_0"};
+static const char *const type_names[] = {"q8_0", "f32", "q4_0", "f16", NULL};
+static const int32_t type_weights[] = {MMG_WEIGHTS_Q8_0, MMG_WEIGHTS_F32, MMG_WEIGHTS_Q4_0, MMG_WEIGHTS_F16};
+static const char *const type_what[] = {"linear weights in Q8_0", "float32", "linear weights in Q4_0",
+                                        "linear weights in F16"};
 
 static double file_mb(const char *path) {
     struct stat st;
@@ -24,8 +25,8 @@ int cmd_quantize(int argc, char **argv) {
     int32_t type = 0;
     args_option opts[] = {
         {"type", 0, ARG_CHOICE, &type, "TYPE",
-         "q8_0 (default): linear weights as Q8_0 blocks; q4_0: as Q4_0 blocks; f32: everything "
-         "float32 again",
+         "q8_0 (default): linear weights as Q8_0 blocks; q4_0: as Q4_0 blocks; f16: as IEEE halves; "
+         "f32: everything float32 again",
          0, 0, type_names},
         {0}};
     const args_command cmd = {
@@ -34,7 +35,8 @@ int cmd_quantize(int argc, char **argv) {
         "layers (attention, feed-forward, an untied output projection) quantized\n"
         "to GGUF's formats: Q8_0, blocks of 32 int8 values and one float16 scale\n"
         "(1.0625 bytes a weight instead of 4), or Q4_0, blocks of 32 4-bit values\n"
-        "and one float16 scale (0.5625 bytes a weight; less accurate). Embeddings,\n"
+        "and one float16 scale (0.5625 bytes a weight; less accurate), or to\n"
+        "float16 (--type f16: 2 bytes a weight, computed as such). Embeddings,\n"
         "LayerNorms and biases stay float32; the metadata (the tokenizer) is kept.\n"
         "`generate` and `info` read the result like any model file, and decoding\n"
         "reads a quarter (Q8_0) or a seventh (Q4_0) of the bytes per token.\n"

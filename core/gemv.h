@@ -23,20 +23,27 @@
 #define MMGEN_CORE_GEMV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* out[g * ldo + r] = (beta ? out[g * ldo + r] : 0) + dot(w + r K, x + g K, K)
  * for r < n, g < G: n weight rows and G input rows of K floats each. */
 void mmg__gemv_rows(float *out, int ldo, int beta, const float *w, int n, int K, const float *x,
                     int G);
 
+/* The same with F16 weights (IEEE half bits), each widened to float exactly
+ * before its multiply-add: the definition above on the widened row. */
+void mmg__gemv_rows_f16(float *out, int ldo, int beta, const uint16_t *w, int n, int K,
+                        const float *x, int G);
+
 /* The definition above for one pair of rows. */
 float mmg__gemv_dot_ref(const float *w, const float *x, int K);
+float mmg__gemv_dot_ref_f16(const uint16_t *w, const float *x, int K);
 
 /* Kernels by name, for tests and benchmarks. */
 typedef enum mmg__gemv_kernel {
     MMG__GEMV_KERNEL_AUTO = 0,   /* the best the CPU runs (the default) */
     MMG__GEMV_KERNEL_SCALAR = 1, /* portable C with fmaf: the reference */
-    MMG__GEMV_KERNEL_AVX2 = 2,   /* AVX2 + FMA */
+    MMG__GEMV_KERNEL_AVX2 = 2,   /* AVX2 + FMA (+ F16C) */
     MMG__GEMV_KERNEL_AVX512 = 3  /* AVX-512 F */
 } mmg__gemv_kernel;
 

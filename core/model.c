@@ -59,12 +59,12 @@ static void add_qm(layout *L, mmg__qmatrix *q, int64_t rows, int64_t cols) {
     const size_t values = mmg__quant_values_bytes(L->quant, (size_t)rows, (size_t)cols);
     if (L->m) {
         q->q = (int8_t *)(L->m->quant_mem + L->quant_bytes);
-        q->d = (uint16_t *)(L->m->quant_mem + L->quant_bytes + values);
+        q->d = L->quant == MMG__QUANT_F16 ? NULL : (uint16_t *)(L->m->quant_mem + L->quant_bytes + values);
         q->rows = (int)rows;
         q->cols = (int)cols;
         q->type = L->quant;
     }
-    L->quant_bytes += values + mmg__quant_scales_bytes((size_t)rows, (size_t)cols);
+    L->quant_bytes += values + mmg__quant_scales_bytes(L->quant, (size_t)rows, (size_t)cols);
 }
 
 static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int kind) {
@@ -346,18 +346,18 @@ mmg_status mmg__model_options_read(const mmg_model_options *user, mmg_model_opti
 }
 
 mmg_status mmg__model_options_check_weights(const mmg_model_options *o) {
-    if (o->weights == MMG_WEIGHTS_DEFAULT || o->weights == MMG_WEIGHTS_F32 ||
-        o->weights == MMG_WEIGHTS_Q8_0 || o->weights == MMG_WEIGHTS_Q4_0)
-        return MMG_OK;
+    if (o->weights >= MMG_WEIGHTS_DEFAULT && o->weights <= MMG_WEIGHTS_F16) return MMG_OK;
     return mmg__error(MMG_ERR_INVALID_ARG,
                       "mmg_model_options.weights is %d; expected MMG_WEIGHTS_DEFAULT (0), "
-                      "MMG_WEIGHTS_F32 (1), MMG_WEIGHTS_Q8_0 (2) or MMG_WEIGHTS_Q4_0 (3)",
+                      "MMG_WEIGHTS_F32 (1), MMG_WEIGHTS_Q8_0 (2), MMG_WEIGHTS_Q4_0 (3) or "
+                      "MMG_WEIGHTS_F16 (4)",
                       (int)o->weights);
 }
 
 int mmg__quant_of_weights(int32_t weights) {
     return weights == MMG_WEIGHTS_Q8_0   ? MMG__QUANT_Q8_0
            : weights == MMG_WEIGHTS_Q4_0 ? MMG__QUANT_Q4_0
+           : weights == MMG_WEIGHTS_F16  ? MMG__QUANT_F16
                                          : MMG__QUANT_NONE;
 }
 

@@ -16,9 +16,10 @@
  * Quantized models (ABI.md, "Quantized weights"): a file with __metadata__ "mmgen.quant":
  * "q8_0" (or "q4_0") stores each linear weight W as the U8 tensor
  * "<name>.q8_0" of shape (rows, cols / 32 * 34) (".q4_0": cols / 32 * 18),
- * ggml's blocks row by row. Loading reads those into the model's matrices of
- * that type (or dequantizes them for an F32 model, or requantizes them to the
- * other type), or quantizes an F32 file's weights, 1 MiB at a time. */
+ * ggml's blocks row by row; "f16" stores them as plain F16 tensors. Loading
+ * reads those into the model's matrices of that type (or dequantizes them for
+ * an F32 model, or converts them to another type), or quantizes an F32
+ * file's weights, 1 MiB at a time. */
 #include <stdio.h>
 #include <string.h>
 
@@ -146,10 +147,10 @@ static mmg_status read_quant(mmg__st_file *f, const mmg__param *p, int ft) {
 }
 
 /* Which tensor of a file p is: "<name>.q8_0" (or ".q4_0") in a quantized
- * file of type `file_quant` for a linear weight, else "<name>". Writes the
- * name into buf. */
+ * file of type `file_quant` for a linear weight, else "<name>" (F16 files
+ * too). Writes the name into buf. */
 static const char *file_name(const mmg__param *p, int file_quant, char *buf, size_t n) {
-    if (file_quant && p->linear) snprintf(buf, n, "%s.%s", p->name, mmg__quant_type_of(file_quant)->name);
+    if (file_quant && file_quant != MMG__QUANT_F16 && p->linear) snprintf(buf, n, "%s.%s", p->name, mmg__quant_type_of(file_quant)->name);
     else snprintf(buf, n, "%s", p->name);
     return buf;
 }
@@ -163,11 +164,17 @@ static const mmg__param *param_of(const mmg_model *m, const char *name, int file
     return NULL;
 }
 
-/* The quantized type whose suffix ("<param>.q8_0") name ends with, or
+/* The block type whose suffix ("<param>.q8_0") name ends with, or
  * MMG__QUANT_NONE. */
 static int suffix_type(const char *name) {
     const char *dot = strrchr(name, '.');
-    return dot ? mmg__quant_type_by_name(dot + 1) : MMG__QUANT_NONE;
+    const int t = dot ? mmg__quant_type_by_name(dot + 1) : MMG__QUANT_NONE;
+    return t == MMG__QUANT_F16 ? MMG__QUANT_NONE : t;
+}
+
+/* Reads F16 tensor t into the F16 matrix of p as it is (no rounding). */
+static mmg_status read_f16(mmg__st_file *f, const mmg__st_tensor *t, const mmg__param *p) {
+    return mmg__st_pread_bytes(f, t, 0, p->qm->q, p->numel * sizeof(uint16_t));
 }
 
 static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_model **out) {
@@ -185,8 +192,8 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     const int file_quant = quant ? mmg__quant_type_by_name(quant) : MMG__QUANT_NONE;
     if (quant && !file_quant)
         return mmg__error(MMG_ERR_UNSUPPORTED,
-                          "%s: __metadata__ \"%s\" is \"%.32s\"; this mmgen reads \"q8_0\" and "
-                          "\"q4_0\" quantized files",
+                          "%s: __metadata__ \"%s\" is \"%.32s\"; this mmgen reads \"q8_0\", "
+                          "\"q4_0\" and \"f16\" files",
                           path, MMG__QUANT_KEY, quant);
     const int want = o->weights == MMG_WEIGHTS_F32       ? MMG__QUANT_NONE
                      : o->weights == MMG_WEIGHTS_DEFAULT ? file_quant
@@ -228,11 +235,19 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     for (int i = 0; i < m->n_tensors && !s; i++) {
         const mmg__param *p = &m->tensors[i];
         const mmg__st_tensor *t;
-        if (file_quant && p->linear) {
+        if (file_quant && file_quant != MMG__QUANT_F16 && p->linear) {
             s = read_quant(f, p, file_quant);
         } else {
             s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);
-            if (!s) s = p->qm ? read_quantizing(f, t, p) : mmg__st_pread_f32(f, t, p->data, p->numel);
+            if (!s && file_quant == MMG__QUANT_F16 && p->linear && t->dtype != MMG__DT_F16)
+                s = mmg__error(MMG_ERR_FORMAT,
+                               "%s: tensor '%s' is %s in a file whose __metadata__ \"%s\" is "
+                               "\"f16\"; its linear weights must be F16",
+                               path, p->name, mmg__dtype_name(t->dtype), MMG__QUANT_KEY);
+            if (!s)
+                s = p->qm && p->qm->type == MMG__QUANT_F16 && t->dtype == MMG__DT_F16 ? read_f16(f, t, p)
+                    : p->qm ? read_quantizing(f, t, p)
+                            : mmg__st_pread_f32(f, t, p->data, p->numel);
         }
     }
     if (!s) s = mmg__model_quantize_tied(m);
@@ -297,7 +312,10 @@ mmg_status mmg_model_save(const mmg_model *model, const char *path) {
         s = mmg__st_writer_metadata(w, model->meta[i].key, model->meta[i].value);
     for (int i = 0; i < model->n_tensors && !s; i++) {
         const mmg__param *p = &model->tensors[i];
-        if (p->qm) {
+        if (p->qm && p->qm->type == MMG__QUANT_F16) {
+            s = mmg__st_writer_add(w, p->name, MMG__DT_F16, p->ndim, p->shape, p->qm->q,
+                                   p->numel * sizeof(uint16_t));
+        } else if (p->qm) {
             const mmg__quant_type *qt = mmg__quant_type_of(p->qm->type);
             char name[MMG__PARAM_NAME_MAX + 8];
             snprintf(name, sizeof name, "%s.%s", p->name, qt->name);

@@ -14,6 +14,7 @@
 #endif
 
 #include "error.h"
+#include "gemv.h"
 #include "memory.h"
 #include "ops.h"
 #include "safetensors.h"
@@ -23,14 +24,15 @@
 static const mmg__quant_type TYPES[] = {
     [MMG__QUANT_Q8_0] = {"q8_0", "Q8_0", 32, 34, "8.3e6"},
     [MMG__QUANT_Q4_0] = {"q4_0", "Q4_0", 16, 18, "5.2e5"},
+    [MMG__QUANT_F16] = {"f16", "F16", 64, 64, "65504"},
 };
 
 const mmg__quant_type *mmg__quant_type_of(int type) {
-    return type == MMG__QUANT_Q8_0 || type == MMG__QUANT_Q4_0 ? &TYPES[type] : NULL;
+    return type >= MMG__QUANT_Q8_0 && type <= MMG__QUANT_F16 ? &TYPES[type] : NULL;
 }
 
 int mmg__quant_type_by_name(const char *name) {
-    for (int t = MMG__QUANT_Q8_0; t <= MMG__QUANT_Q4_0; t++)
+    for (int t = MMG__QUANT_Q8_0; t <= MMG__QUANT_F16; t++)
         if (strcmp(name, TYPES[t].name) == 0) return t;
     return MMG__QUANT_NONE;
 }
@@ -41,8 +43,8 @@ size_t mmg__quant_values_bytes(int type, size_t rows, size_t cols) {
     return round64(rows * (cols / MMG__QUANT_BLOCK) * TYPES[type].value_bytes);
 }
 
-size_t mmg__quant_scales_bytes(size_t rows, size_t cols) {
-    return round64(rows * (cols / MMG__QUANT_BLOCK) * sizeof(uint16_t));
+size_t mmg__quant_scales_bytes(int type, size_t rows, size_t cols) {
+    return type == MMG__QUANT_F16 ? 0 : round64(rows * (cols / MMG__QUANT_BLOCK) * sizeof(uint16_t));
 }
 
 /* ---- weights -------------------------------------------------------------------- */
@@ -125,14 +127,35 @@ void mmg__q4_dequantize(const uint8_t *q, const uint16_t *d, size_t n_blocks, fl
     }
 }
 
+size_t mmg__f16_quantize(const float *x, size_t n_blocks, uint16_t *h) {
+    for (size_t k = 0; k < n_blocks; k++) {
+        int bad = 0;
+        for (size_t i = k * MMG__QUANT_BLOCK; i < (k + 1) * MMG__QUANT_BLOCK; i++) {
+            h[i] = mmg__f32_to_f16(x[i]);
+            bad |= (h[i] & 0x7c00u) == 0x7c00u; /* NaN, inf, or rounded past 65504 */
+        }
+        if (bad) return k + 1;
+    }
+    return 0;
+}
+
 size_t mmg__quant_quantize(int type, const float *x, size_t n_blocks, int8_t *q, uint16_t *d) {
-    return type == MMG__QUANT_Q4_0 ? mmg__q4_quantize(x, n_blocks, (uint8_t *)q, d)
-                                   : mmg__q8_quantize(x, n_blocks, q, d);
+    switch (type) {
+    case MMG__QUANT_Q4_0: return mmg__q4_quantize(x, n_blocks, (uint8_t *)q, d);
+    case MMG__QUANT_F16: return mmg__f16_quantize(x, n_blocks, (uint16_t *)(void *)q);
+    default: return mmg__q8_quantize(x, n_blocks, q, d);
+    }
 }
 
 void mmg__quant_dequantize(int type, const int8_t *q, const uint16_t *d, size_t n_blocks, float *x) {
-    if (type == MMG__QUANT_Q4_0) mmg__q4_dequantize((const uint8_t *)q, d, n_blocks, x);
-    else mmg__q8_dequantize(q, d, n_blocks, x);
+    if (type == MMG__QUANT_Q4_0) {
+        mmg__q4_dequantize((const uint8_t *)q, d, n_blocks, x);
+    } else if (type == MMG__QUANT_F16) {
+        const uint16_t *h = (const uint16_t *)(const void *)q;
+        for (size_t i = 0; i < n_blocks * MMG__QUANT_BLOCK; i++) x[i] = mmg__f16_to_f32(h[i]);
+    } else {
+        mmg__q8_dequantize(q, d, n_blocks, x);
+    }
 }
 
 /* ---- the file's blocks: d little-endian, then the values as they are in memory ---- */
@@ -317,9 +340,19 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
     const int IC = w->cols, OC = w->rows, nb = IC / MMG__QUANT_BLOCK;
     /* The base each output is added to: resid + bias, as the F32 path. */
     const int has_base = mmg__linear_base(out, bias, resid, N, OC);
+    const int n_blocks = (OC + Q8_ROWS_BLOCK - 1) / Q8_ROWS_BLOCK;
+    if (w->type == MMG__QUANT_F16) { /* F32 activations, 64-row blocks as the F32 decode path */
+        const uint16_t *h = (const uint16_t *)(const void *)w->q;
+#pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
+        for (int jb = 0; jb < n_blocks; jb++) {
+            const int r0 = jb * Q8_ROWS_BLOCK;
+            const int rows = OC - r0 < Q8_ROWS_BLOCK ? OC - r0 : Q8_ROWS_BLOCK;
+            mmg__gemv_rows_f16(out + r0, OC, has_base, h + (size_t)r0 * IC, rows, IC, inp, N);
+        }
+        return;
+    }
     const mmg__q8_rows_fn kernel = mmg__quant_kernel_rows(w->type);
     const size_t row_bytes = (size_t)nb * mmg__quant_type_of(w->type)->value_bytes;
-    const int n_blocks = (OC + Q8_ROWS_BLOCK - 1) / Q8_ROWS_BLOCK;
     /* With several input rows, Q4_0 weights are widened to bytes once per
      * few rows for all of them (the Q8_0 kernel's inner loop is shorter);
      * one row (decoding) reads the 4-bit values directly. */

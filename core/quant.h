@@ -36,25 +36,28 @@
 #include "mmgen/status.h"
 
 /* What a model keeps its linear layers' weights in. */
-enum { MMG__QUANT_NONE = 0, MMG__QUANT_Q8_0 = 1, MMG__QUANT_Q4_0 = 2 };
+enum { MMG__QUANT_NONE = 0, MMG__QUANT_Q8_0 = 1, MMG__QUANT_Q4_0 = 2, MMG__QUANT_F16 = 3 };
 
 #define MMG__QUANT_BLOCK 32 /* weights per block, both types (and activations) */
 #define MMG__QUANT_KEY "mmgen.quant"
 
-/* What differs between the types. */
+/* What differs between the types. F16 is here too: the same place in a
+ * model (the linear layers' weights, a tied output's copy), IEEE halves with
+ * no scale; its products are gemv.h's over F32 activations, not Q8's, and a
+ * file stores it as a plain F16 tensor, not in blocks. */
 typedef struct mmg__quant_type {
     const char *name;   /* "q8_0": the file's "mmgen.quant" value and its tensor
                            names' suffix ("<param>.q8_0") */
     const char *label;  /* "Q8_0", for messages */
-    size_t value_bytes; /* a block's values in memory: 32 (Q8_0), 16 (Q4_0) */
-    size_t block_bytes; /* a block in a file: fp16 d + the values */
+    size_t value_bytes; /* a block's values in memory: 32 (Q8_0), 16 (Q4_0), 64 (F16) */
+    size_t block_bytes; /* a block in a file: fp16 d + the values (F16: the values) */
     const char *limit;  /* the largest magnitude a block holds, for messages:
                            65504 * 127 or 65504 * 8 */
 } mmg__quant_type;
 
-/* The description of MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0; NULL for others. */
+/* The description of MMG__QUANT_Q8_0, _Q4_0 or _F16; NULL for others. */
 const mmg__quant_type *mmg__quant_type_of(int type);
-/* The type named `name` ("q8_0", "q4_0"), or MMG__QUANT_NONE. */
+/* The type named `name` ("q8_0", "q4_0", "f16"), or MMG__QUANT_NONE. */
 int mmg__quant_type_by_name(const char *name);
 
 /* A (rows, cols) weight matrix of `type`; cols is a multiple of 32. Block k
@@ -63,16 +66,17 @@ int mmg__quant_type_by_name(const char *name);
  * allocation of quantized data. */
 typedef struct mmg__qmatrix {
     int8_t *q;   /* Q8_0: (rows, cols) values in [-127, 127]; Q4_0: (rows,
-                    cols / 2) bytes of two 4-bit values */
-    uint16_t *d; /* (rows, cols / 32) scales, IEEE half bits */
+                    cols / 2) bytes of two 4-bit values; F16: (rows, cols)
+                    IEEE halves */
+    uint16_t *d; /* (rows, cols / 32) scales, IEEE half bits; F16: none */
     int rows, cols;
-    int type;    /* MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0 */
+    int type;    /* MMG__QUANT_Q8_0, MMG__QUANT_Q4_0 or MMG__QUANT_F16 */
 } mmg__qmatrix;
 
 /* Bytes of the value array and of the scale array of a (rows, cols)
  * matrix, each rounded up to 64 (the model lays them out back to back). */
 size_t mmg__quant_values_bytes(int type, size_t rows, size_t cols);
-size_t mmg__quant_scales_bytes(size_t rows, size_t cols);
+size_t mmg__quant_scales_bytes(int type, size_t rows, size_t cols);
 
 /* Quantizes n_blocks blocks of 32 floats, exactly as ggml's
  * quantize_row_q8_0_ref: d = max|x| / 127 (a float, then stored as the
@@ -98,12 +102,18 @@ size_t mmg__q4_quantize(const float *x, size_t n_blocks, uint8_t *q, uint16_t *d
 /* x[32 k + j] = half_to_float(d[k]) * (n_j - 8), ggml's dequantize_row_q4_0. */
 void mmg__q4_dequantize(const uint8_t *q, const uint16_t *d, size_t n_blocks, float *x);
 
-/* The above for a `type` (MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0). */
+/* Rounds n_blocks blocks of 32 floats to IEEE halves (nearest even).
+ * Returns 0, or the index + 1 of the first block holding a NaN or infinity
+ * or a value that rounds past 65504, which F16 cannot hold. */
+size_t mmg__f16_quantize(const float *x, size_t n_blocks, uint16_t *h);
+
+/* The above for a `type` (MMG__QUANT_Q8_0, _Q4_0 or _F16; d unused for F16). */
 size_t mmg__quant_quantize(int type, const float *x, size_t n_blocks, int8_t *q, uint16_t *d);
 void mmg__quant_dequantize(int type, const int8_t *q, const uint16_t *d, size_t n_blocks, float *x);
 
 /* Writes bytes [offset, offset + n) of the file form (type->block_bytes
- * blocks) of the blocks in (q, d), for mmg__st_writer_add_fill. */
+ * blocks) of the blocks in (q, d), for mmg__st_writer_add_fill. Q8_0 and
+ * Q4_0 only (an F16 matrix is written as it is). */
 void mmg__quant_pack(int type, const int8_t *q, const uint16_t *d, size_t offset, uint8_t *dst,
                      size_t n);
 
@@ -139,7 +149,8 @@ void mmg__q8_scratch_free(mmg__q8_scratch *s); /* NULL is a no-op */
  * 127 * FLT_MIN (d not a normal float) is all zeros. */
 void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t *s);
 
-/* out (N, OC) = resid + inp (N, IC) W^T + bias for a quantized W (OC, IC):
+/* out (N, OC) = resid + inp (N, IC) W^T + bias for a quantized W (OC, IC)
+ * (F16: gemv.h's product, row by row, no activation quantized):
  * resid (N, OC) and bias (OC) may each be NULL; out may equal resid, not inp.
  * IC must be a multiple of 32 within the scratch's cols. OpenMP splits the
  * output columns in fixed blocks of 64 rows of W, each block read once for

@@ -96,8 +96,11 @@ def read_st(path):
     out = {}
     for name, t in h.items():
         s, e = t['data_offsets']
-        assert t['dtype'] == 'F32' or (t['dtype'] == 'U8' and 'mmgen.quant' in meta), t['dtype']
-        out[name] = (t['shape'], b[8 + n + s:8 + n + e])
+        assert t['dtype'] in ('F32', 'F16') or (t['dtype'] == 'U8' and 'mmgen.quant' in meta), t['dtype']
+        raw = b[8 + n + s:8 + n + e]
+        if t['dtype'] == 'F16':  # an F16 model's matrices, as floats
+            raw = struct.pack('<%df' % (len(raw) // 2), *struct.unpack('<%de' % (len(raw) // 2), raw))
+        out[name] = (t['shape'], raw)
     return meta, out
 
 def mapping(L):
@@ -383,10 +386,11 @@ pass "F32: GGUF layout, llama.cpp's keys and mapping checked; round trip identic
 # --- F16 ------------------------------------------------------------------------------
 "$mmgen" convert "$tmp/m.safetensors" "$tmp/m16.gguf" --type f16 > /dev/null
 "$py" "$tmp/gg.py" check "$tmp/m.safetensors" "$tmp/m16.gguf" f16 > /dev/null || fail "m16.gguf is not the F16 rounding"
-"$mmgen" convert "$tmp/m16.gguf" "$tmp/m16.back.safetensors" > /dev/null
+"$mmgen" convert "$tmp/m16.gguf" "$tmp/m16.back.safetensors" > "$tmp/out"
+grep -q "(F16: the file's values, as they are)" "$tmp/out" || fail "an F16 GGUF did not become an F16 model: $(cat "$tmp/out")"
 "$py" "$tmp/gg.py" f16back "$tmp/m.safetensors" "$tmp/m16.back.safetensors" || fail "F16 round trip"
 "$mmgen" info "$tmp/m16.back.safetensors" | grep -q "tokenizer   text" || fail "F16 round trip lost the tokenizer"
-pass "F16: matrices rounded to nearest even, vectors and positions exact, tokenizer kept"
+pass "F16: matrices rounded to nearest even, vectors and positions exact, tokenizer kept; read back as an F16 model"
 
 # --- Q8_0 / Q4_0 read --------------------------------------------------------------
 "$py" "$tmp/gg.py" quantize "$tmp/m.gguf" "$tmp/q.gguf" "$tmp/q.json"

@@ -106,10 +106,13 @@ typedef enum mmg_weight_format {
                                 dequantizes, mmg_model_write_param refuses
                                 those tensors. Needs d_model and d_ff multiples
                                 of 32 (else MMG_ERR_UNSUPPORTED). */
-    MMG_WEIGHTS_Q4_0 = 3     /* as Q8_0, in GGUF's Q4_0 blocks: 32 4-bit values
+    MMG_WEIGHTS_Q4_0 = 3,    /* as Q8_0, in GGUF's Q4_0 blocks: 32 4-bit values
                                 and one half-precision scale, 0.5625 bytes a
                                 weight (ABI.md, "Quantized weights"). Since
                                 ABI 1.5: check mmg_abi_compatible(1, 5). */
+    MMG_WEIGHTS_F16 = 4      /* as Q8_0, in IEEE half precision, 2 bytes a
+                                weight, computed as such (widened as they are
+                                read, never stored as F32). Since ABI 1.5. */
 } mmg_weight_format;
 
 /* How to create or load a model. Fill with mmg_model_options_init. */

@@ -1,0 +1,92 @@
+/* tests/quant_test.h - what the tests of the quantized weight types share:
+ * a small model config, creating, loading and decoding with one, and a
+ * seeded random stream. Included by one test file each (static helpers). */
+#ifndef MMGEN_TESTS_QUANT_TEST_H
+#define MMGEN_TESTS_QUANT_TEST_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mmgen/mmgen.h"
+#include "model-impl.h"
+
+static uint32_t rng_state = 777;
+static inline uint32_t rnd(void) {
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return rng_state >> 8;
+}
+static inline float frand(void) { return (float)rnd() / 16777216.0f * 2.0f - 1.0f; } /* [-1, 1) */
+
+static char tmp_path[256];
+static inline const char *tmp_file(const char *tag) {
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/mmgen-test-quant-type-%d-%s.safetensors", (int)getpid(), tag);
+    return tmp_path;
+}
+
+static inline mmg_model_config small_config(int n_encoder_layers, int tied) {
+    mmg_model_config c;
+    mmg_model_config_init(&c, sizeof c);
+    c.vocab_size = 97;
+    c.d_model = 64;
+    c.n_heads = 4;
+    c.n_encoder_layers = n_encoder_layers;
+    c.n_decoder_layers = 2;
+    c.d_ff = 160; /* 5 blocks: a row that is not a whole group of 16 */
+    c.max_seq_len = 40;
+    c.tied_output = tied;
+    c.norm_placement = MMG_NORM_PRE;
+    c.activation = MMG_ACT_GELU_TANH;
+    c.position_encoding = MMG_POS_LEARNED;
+    return c;
+}
+
+static inline mmg_model *create(const mmg_model_config *c, int weights, uint64_t seed) {
+    mmg_model_options o;
+    mmg_model_options_init(&o, sizeof o);
+    o.seed = seed;
+    o.init_std = 0.1f; /* logits of a useful size */
+    o.weights = weights;
+    mmg_model *m = NULL;
+    cr_assert_eq(mmg_model_create(c, &o, &m), MMG_OK, "%s", mmg_last_error());
+    return m;
+}
+
+static inline mmg_model *load(const char *path, int weights) {
+    mmg_model_options o;
+    mmg_model_options_init(&o, sizeof o);
+    o.weights = weights;
+    mmg_model *m = NULL;
+    cr_assert_eq(mmg_model_load(path, &o, &m), MMG_OK, "%s", mmg_last_error());
+    return m;
+}
+
+static inline mmg_context *context(const mmg_model *m, int threads, int slots) {
+    mmg_context_options o;
+    mmg_context_options_init(&o, sizeof o);
+    o.n_threads = threads;
+    o.n_slots = slots;
+    mmg_context *ctx = NULL;
+    cr_assert_eq(mmg_context_create(m, &o, &ctx), MMG_OK, "%s", mmg_last_error());
+    return ctx;
+}
+
+/* All logits of decoding `n` tokens in one call (n rows of V). */
+static inline float *decode_all(const mmg_model *m, const int32_t *toks, int n, int threads) {
+    const int V = m->cfg.vocab_size;
+    mmg_context *ctx = context(m, threads, 1);
+    float *logits = malloc(sizeof(float) * (size_t)n * V);
+    if (m->cfg.n_encoder_layers > 0)
+        cr_assert_eq(mmg_context_encode(ctx, 0, toks, 5), MMG_OK, "%s", mmg_last_error());
+    cr_assert_eq(mmg_context_decode(ctx, 0, toks, n, logits, 1), MMG_OK, "%s", mmg_last_error());
+    mmg_context_free(ctx);
+    return logits;
+}
+
+static inline int same_bits(const float *a, const float *b, size_t n) {
+    return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+#endif /* MMGEN_TESTS_QUANT_TEST_H */
