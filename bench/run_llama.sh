@@ -23,7 +23,8 @@
 #   llama-bench -m F32.gguf,F16.gguf,Q8_0.gguf,Q4_0.gguf -p 128 -n 64 -t T -r 1
 #   bench_llama speed: mmgen's 128-token prompt and 64 decoded tokens,
 #   measured as llama-bench does (bench_llama.c), on the safetensors model
-#   and on its Q8_0 and Q4_0 forms (`mmgen quantize --type q8_0|q4_0`; the
+#   on the F16 GGUF file read back (an F16 model: `mmgen convert` keeps the
+#   halves) and on its Q8_0 and Q4_0 forms (`mmgen quantize --type q8_0|q4_0`; the
 #   quantized GGUF files come from llama-quantize on the F32 GGUF, Q4_0 with
 #   --pure so that every matrix is Q4_0 there too, the output projection
 #   included). bench/same_weights.py checks that both quantizers wrote the
@@ -194,6 +195,8 @@ for t in $threads; do
       sed 's/^{/{"weights": "Q8_0", /' >> "$tmp"
     "$exe" speed --model "$work/gpt2-q4_0.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
       sed 's/^{/{"weights": "Q4_0", /' >> "$tmp"
+    "$exe" speed --model "$work/gpt2-f16.back.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
+      sed 's/^{/{"weights": "F16", /' >> "$tmp"
     r=$((r + 1))
   done
 done
@@ -227,28 +230,30 @@ for r in raw:
         add((r["threads"], f"tg{r['n_gen']}", who), r["tg_samples_ts"])
 speeds = {k: statistics.median(v) for k, v in samples.items()}
 hdr = (f"{'threads':>7} | {'test':6} | {'llama.cpp F32':>13} | {'F16':>8} | {'Q8_0':>8} | {'Q4_0':>8} | "
-       f"{'mmgen F32':>9} | {'Q8_0':>8} | {'Q4_0':>8} | {'mmgen/llama F32':>15} | {'Q8_0':>6} | {'Q4_0':>6}")
+       f"{'mmgen F32':>9} | {'F16':>8} | {'Q8_0':>8} | {'Q4_0':>8} | {'mmgen/llama F32':>15} | {'F16':>6} | "
+       f"{'Q8_0':>6} | {'Q4_0':>6}")
 print(hdr)
 print("-" * len(hdr))
 rows = []
 for t, test in sorted({(k[0], k[1]) for k in speeds}, key=lambda x: (x[0], x[1][:2] != "pp")):
-    l32, l16, l8, l4, mm, mm8, mm4 = (speeds.get((t, test, w)) for w in
-                                      ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "llama.cpp Q4_0",
-                                       "mmgen F32", "mmgen Q8_0", "mmgen Q4_0"))
+    l32, l16, l8, l4, mm, mm16, mm8, mm4 = (speeds.get((t, test, w)) for w in
+                                            ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "llama.cpp Q4_0",
+                                             "mmgen F32", "mmgen F16", "mmgen Q8_0", "mmgen Q4_0"))
     ratio = mm / l32 if mm and l32 else None
+    ratio16 = mm16 / l16 if mm16 and l16 else None
     ratio8 = mm8 / l8 if mm8 and l8 else None
     ratio4 = mm4 / l4 if mm4 and l4 else None
     f = lambda x, w: f"{x:{w}.1f}" if x else f"{'-':>{w}}"
     g = lambda x, w: f"{f'{x:.2f}x' if x else '-':>{w}}"
-    print(f"{t:>7} | {test:6} | {f(l32, 13)} | {f(l16, 8)} | {f(l8, 8)} | {f(l4, 8)} | {f(mm, 9)} | {f(mm8, 8)} | "
-          f"{f(mm4, 8)} | {g(ratio, 15)} | {g(ratio8, 6)} | {g(ratio4, 6)}")
+    print(f"{t:>7} | {test:6} | {f(l32, 13)} | {f(l16, 8)} | {f(l8, 8)} | {f(l4, 8)} | {f(mm, 9)} | {f(mm16, 8)} | "
+          f"{f(mm8, 8)} | {f(mm4, 8)} | {g(ratio, 15)} | {g(ratio16, 6)} | {g(ratio8, 6)} | {g(ratio4, 6)}")
     rows.append(dict(bench="llama", threads=t, test=test, llama_f32_tok_s=l32, llama_f16_tok_s=l16,
-                     llama_q8_0_tok_s=l8, llama_q4_0_tok_s=l4, mmgen_f32_tok_s=mm, mmgen_q8_0_tok_s=mm8,
-                     mmgen_q4_0_tok_s=mm4, ratio_mmgen_llama_f32=ratio, ratio_mmgen_llama_q8_0=ratio8,
-                     ratio_mmgen_llama_q4_0=ratio4,
+                     llama_q8_0_tok_s=l8, llama_q4_0_tok_s=l4, mmgen_f32_tok_s=mm, mmgen_f16_tok_s=mm16,
+                     mmgen_q8_0_tok_s=mm8, mmgen_q4_0_tok_s=mm4, ratio_mmgen_llama_f32=ratio,
+                     ratio_mmgen_llama_f16=ratio16, ratio_mmgen_llama_q8_0=ratio8, ratio_mmgen_llama_q4_0=ratio4,
                      samples={w: samples.get((t, test, w)) for w in
                               ("llama.cpp F32", "llama.cpp F16", "llama.cpp Q8_0", "llama.cpp Q4_0", "mmgen F32",
-                               "mmgen Q8_0", "mmgen Q4_0")}))
+                               "mmgen F16", "mmgen Q8_0", "mmgen Q4_0")}))
 print("\nlogits, 24-token prompt, all positions (mmgen on the GGUF file read back by `mmgen convert` vs llama.cpp, "
       "F32 KV cache):")
 for r in raw:
