@@ -1,7 +1,8 @@
 /* fuzz/fuzz_model_file.c - safetensors model files: the header JSON, the
  * config in __metadata__, tensor names, dtypes, shapes and data offsets
- * (mmg_model_load_memory, the same reader as mmg_model_load). A model that
- * loads must also save and load back to the same parameters. */
+ * (mmg_model_load_memory, the same reader as mmg_model_load). A file that
+ * loads is loaded again as one other weight format (F32, Q8_0, Q4_0, F16:
+ * the last byte picks), which runs the conversions between them. */
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -13,6 +14,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_NOTE(s, "model_load_memory");
     if (s) return 0;
     FUZZ_CHECK(mmg_model_n_params(m) > 0, "a loaded model without parameters");
+    const uint64_t n = mmg_model_n_params(m);
+    mmg_model_free(m);
+    o.weights = MMG_WEIGHTS_F32 + data[size - 1] % 4; /* F32, Q8_0, Q4_0, F16 */
+    m = NULL;
+    s = mmg_model_load_memory(data, size, &o, &m);
+    FUZZ_NOTE(s, "model_load_memory as another weight format");
+    if (s) return 0; /* a shape that is not whole blocks, a weight the type cannot hold */
+    FUZZ_CHECK(mmg_model_n_params(m) == n, "another weight format changed the parameter count");
     mmg_model_free(m);
     return 0;
 }

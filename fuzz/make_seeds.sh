@@ -96,4 +96,11 @@ $py -c "import struct; open('$tmp/ids.u16', 'wb').write(b''.join(struct.pack('<H
   -o "$c/model_file/tiny.safetensors" --checkpoint "$c/checkpoint/tiny.ckpt" > /dev/null
 "$mmgen" train -t "$tmp/text.json" --steps 1 --d-model 8 --heads 1 --layers 1 --seq-len 8 --batch 1 --val-fraction 0 \
   -o "$c/model_file/with_tokenizer.safetensors" "$c/text_encode/readme.txt" > /dev/null
+# the same shape in whole 32-weight blocks, quantized (Q8_0, Q4_0) and in F16
+cfg32='{"vocab_size": 16, "d_model": 32, "n_heads": 2, "n_encoder_layers": 0, "n_decoder_layers": 1, "d_ff": 32, "max_seq_len": 8}'
+"$mmgen" train --tokens "$tmp/ids.u16" --token-bytes 2 --config "$cfg32" --steps 1 --batch 2 --seq-len 8 --val-fraction 0 \
+  -o "$tmp/tiny32.safetensors" > /dev/null
+for ty in q8_0 q4_0 f16; do
+  "$mmgen" quantize "$tmp/tiny32.safetensors" "$c/model_file/tiny32-$ty.safetensors" --type "$ty" > /dev/null
+done
 ls "$c"/* | wc -l
