@@ -1,46 +1,39 @@
 #!/usr/bin/python3
-"""bench/same_weights.py QUANTIZED A B TYPE - whether mmgen's quantizer wrote
-the blocks llama.cpp's wrote, compared through their dequantized floats.
+"""bench/same_weights.py MMGEN LLAMA TYPE - whether mmgen's quantizer wrote
+the blocks llama.cpp's quantizer wrote.
 
-QUANTIZED is mmgen's quantized model (its ".TYPE" tensors name the weights
-to compare); A and B are two F32 safetensors files holding those weights
-dequantized (mmgen's own, `mmgen quantize QUANTIZED A --type f32`, and
-llama.cpp's, `mmgen convert LLAMA.gguf B`). Equal floats for every weight mean
-equal blocks: a block's scale and values are what its 32 floats are made of.
-Prints one JSON line."""
+MMGEN is `mmgen quantize F32 MMGEN --type TYPE`; LLAMA is llama-quantize's
+GGUF file read back with `mmgen convert LLAMA.gguf LLAMA` (which keeps a
+file's blocks as they are when every matrix has the one type). Compares the
+bytes of every "NAME.TYPE" tensor of MMGEN with LLAMA's. Prints one JSON
+line."""
 import json
 import struct
 import sys
 
-import numpy as np
 
-
-def header(path):
+def tensors(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
-        return json.loads(f.read(n)), 8 + n
+        head = json.loads(f.read(n))
+        base = 8 + n
+        out = {}
+        for name, t in head.items():
+            if name == "__metadata__":
+                continue
+            a, b = t["data_offsets"]
+            f.seek(base + a)
+            out[name] = f.read(b - a)
+        return out
 
 
-def floats(path, name):
-    h, base = header(path)
-    t = h[name]
-    assert t["dtype"] == "F32", (path, name, t["dtype"])
-    a, b = t["data_offsets"]
-    with open(path, "rb") as f:
-        f.seek(base + a)
-        return np.frombuffer(f.read(b - a), dtype=np.float32)
-
-
-quantized, a_path, b_path, ty = sys.argv[1:5]
-names = sorted(k[: -len(ty) - 1] for k in header(quantized)[0] if k.endswith("." + ty))
-same = weights = differ = 0
-max_diff = 0.0
-for name in names:
-    a, b = floats(a_path, name), floats(b_path, name)
-    weights += a.size
-    d = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    differ += int(np.count_nonzero(d))
-    max_diff = max(max_diff, float(d.max()) if d.size else 0.0)
-    same += bool(np.array_equal(a.view(np.uint32), b.view(np.uint32)))
+mm, ll, ty = tensors(sys.argv[1]), tensors(sys.argv[2]), sys.argv[3]
+names = sorted(k for k in mm if k.endswith("." + ty))
+same = sum(1 for k in names if ll.get(k) == mm[k])
+missing = sum(1 for k in names if k not in ll)
+blocks = sum(len(mm[k]) for k in names) // (34 if ty == "q8_0" else 18)
+differ = sum(sum(1 for i in range(0, len(mm[k]), 34 if ty == "q8_0" else 18)
+                 if mm[k][i:i + (34 if ty == "q8_0" else 18)] != ll[k][i:i + (34 if ty == "q8_0" else 18)])
+             for k in names if k in ll and ll[k] != mm[k])
 print(json.dumps({"check": "blocks", "type": ty, "tensors": len(names), "tensors_identical": same,
-                  "weights": weights, "weights_differing": differ, "max_abs_diff": max_diff}))
+                  "tensors_not_kept": missing, "blocks": blocks, "blocks_differing": differ}))

@@ -112,7 +112,8 @@ typedef enum mmg_weight_format {
                                 ABI 1.5: check mmg_abi_compatible(1, 5). */
     MMG_WEIGHTS_F16 = 4      /* as Q8_0, in IEEE half precision, 2 bytes a
                                 weight, computed as such (widened as they are
-                                read, never stored as F32). Since ABI 1.5. */
+                                read, never stored as F32); d_model and d_ff
+                                multiples of 32 too. Since ABI 1.5. */
 } mmg_weight_format;
 
 /* How to create or load a model. Fill with mmg_model_options_init. */
