@@ -277,8 +277,9 @@ mmg_status mmg__param_quantize_rows(const mmg__param *p, size_t row0, size_t n_r
                                     const float *src, const char *where) {
     const mmg__quant_type *qt = mmg__quant_type_of(p->qm->type);
     const size_t cols = (size_t)p->shape[1], nb = cols / MMG__QUANT_BLOCK;
-    size_t bad = mmg__quant_quantize(p->qm->type, src, n_rows * nb, p->qm->q + row0 * nb * qt->value_bytes,
-                                     p->qm->d + row0 * nb);
+    /* F16 has no scales (d is NULL: no arithmetic on it) */
+    uint16_t *d = p->qm->d ? p->qm->d + row0 * nb : NULL;
+    size_t bad = mmg__quant_quantize(p->qm->type, src, n_rows * nb, p->qm->q + row0 * nb * qt->value_bytes, d);
     if (!bad) return MMG_OK;
     size_t k = bad - 1;
     return mmg__error(MMG_ERR_NUMERIC,

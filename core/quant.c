@@ -267,22 +267,32 @@ void mmg__q8_scratch_free(mmg__q8_scratch *s) {
 
 /* ---- the product ------------------------------------------------------------------- */
 
-float mmg__q8_dot_ref(const int8_t *wq, const uint16_t *wd, int nb, const int8_t *xq,
-                      const float *xd) {
-    float acc[16] = {0};
-    for (int b = 0; b < nb; b++) {
-        int32_t isum = 0;
-        for (int i = 0; i < MMG__QUANT_BLOCK; i++)
-            isum += (int32_t)wq[b * MMG__QUANT_BLOCK + i] * (int32_t)xq[b * MMG__QUANT_BLOCK + i];
-        const float s = mmg__f16_to_f32(wd[b]) * xd[b];
-        float p = s * (float)isum; /* |isum| <= 32 * 127^2 < 2^24: exact */
-        MMG__FP_BARRIER(p);
-        acc[b & 15] += p;
-    }
+/* The definition's float part, shared by both types: block b's exact
+ * integer sum, scaled, into accumulator b % 16; then the fixed tree. */
+static inline void add_block(float *acc, int b, uint16_t wd, float xd, int32_t isum) {
+    const float s = mmg__f16_to_f32(wd) * xd;
+    float p = s * (float)isum; /* |isum| < 2^24 for both types: exact */
+    MMG__FP_BARRIER(p);
+    acc[b & 15] += p;
+}
+
+static inline float reduce_acc(float *acc) {
     for (int i = 0; i < 8; i++) acc[i] += acc[i + 8];
     for (int i = 0; i < 4; i++) acc[i] += acc[i + 4];
     for (int i = 0; i < 2; i++) acc[i] += acc[i + 2];
     return acc[0] + acc[1];
+}
+
+float mmg__q8_dot_ref(const int8_t *wq, const uint16_t *wd, int nb, const int8_t *xq,
+                      const float *xd) {
+    float acc[16] = {0};
+    for (int b = 0; b < nb; b++) {
+        int32_t isum = 0; /* |isum| <= 32 * 127^2 */
+        for (int i = 0; i < MMG__QUANT_BLOCK; i++)
+            isum += (int32_t)wq[b * MMG__QUANT_BLOCK + i] * (int32_t)xq[b * MMG__QUANT_BLOCK + i];
+        add_block(acc, b, wd[b], xd[b], isum);
+    }
+    return reduce_acc(acc);
 }
 
 float mmg__q4_dot_ref(const uint8_t *wq, const uint16_t *wd, int nb, const int8_t *xq,
@@ -291,18 +301,12 @@ float mmg__q4_dot_ref(const uint8_t *wq, const uint16_t *wd, int nb, const int8_
     for (int b = 0; b < nb; b++) {
         const uint8_t *w = wq + b * (MMG__QUANT_BLOCK / 2);
         const int8_t *x = xq + b * MMG__QUANT_BLOCK;
-        int32_t isum = 0;
+        int32_t isum = 0; /* |isum| <= 32 * 8 * 127 */
         for (int j = 0; j < MMG__QUANT_BLOCK / 2; j++)
             isum += ((w[j] & 15) - 8) * (int32_t)x[j] + ((w[j] >> 4) - 8) * (int32_t)x[j + 16];
-        const float s = mmg__f16_to_f32(wd[b]) * xd[b];
-        float p = s * (float)isum; /* |isum| <= 32 * 8 * 127 < 2^24: exact */
-        MMG__FP_BARRIER(p);
-        acc[b & 15] += p;
+        add_block(acc, b, wd[b], xd[b], isum);
     }
-    for (int i = 0; i < 8; i++) acc[i] += acc[i + 8];
-    for (int i = 0; i < 4; i++) acc[i] += acc[i + 4];
-    for (int i = 0; i < 2; i++) acc[i] += acc[i + 2];
-    return acc[0] + acc[1];
+    return reduce_acc(acc);
 }
 
 /* Rows of W per task, as mmg__sgemm's matrix-vector blocks; and the work

@@ -1,6 +1,6 @@
-/* tests/quant_test.h - what the tests of the quantized weight types share:
- * a small model config, creating, loading and decoding with one, and a
- * seeded random stream. Included by one test file each (static helpers). */
+/* tests/quant_test.h - what the tests of the quantized weight types (Q8_0,
+ * Q4_0, F16) share: a small model config, creating, loading and decoding
+ * with one, a seeded random stream, the batch-decode check. */
 #ifndef MMGEN_TESTS_QUANT_TEST_H
 #define MMGEN_TESTS_QUANT_TEST_H
 
@@ -13,7 +13,7 @@
 #include "mmgen/mmgen.h"
 #include "model-impl.h"
 
-static uint32_t rng_state = 777;
+static uint32_t rng_state = 12345;
 static inline uint32_t rnd(void) {
     rng_state = rng_state * 1664525u + 1013904223u;
     return rng_state >> 8;
@@ -87,6 +87,30 @@ static inline float *decode_all(const mmg_model *m, const int32_t *toks, int n, 
 
 static inline int same_bits(const float *a, const float *b, size_t n) {
     return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+/* mmg_context_decode_batch of a model in `weights` gives each slot the bits
+ * of decoding it alone. */
+static inline void quant_test_batch_equals_single(int weights) {
+    mmg_model_config c = small_config(0, 1);
+    mmg_model *q = create(&c, weights, 3);
+    const int V = c.vocab_size;
+    int32_t prompts[3][4] = {{1, 2, 3, 4}, {9, 8, 7, 6}, {50, 51, 52, 53}};
+    mmg_context *batch = context(q, 2, 3);
+    float *single = malloc(sizeof(float) * V), *rows = malloc(sizeof(float) * 3 * V);
+    for (int s = 0; s < 3; s++) cr_assert_eq(mmg_context_decode(batch, s, prompts[s], 4, NULL, 0), MMG_OK);
+    int32_t slots[3] = {0, 1, 2}, next[3] = {5, 10, 54};
+    cr_assert_eq(mmg_context_decode_batch(batch, 3, slots, next, rows), MMG_OK, "%s", mmg_last_error());
+    for (int s = 0; s < 3; s++) {
+        mmg_context *one = context(q, 1, 1);
+        cr_assert_eq(mmg_context_decode(one, 0, prompts[s], 4, NULL, 0), MMG_OK);
+        cr_assert_eq(mmg_context_decode(one, 0, &next[s], 1, single, 0), MMG_OK);
+        cr_assert(same_bits(single, rows + (size_t)s * V, V), "slot %d", s);
+        mmg_context_free(one);
+    }
+    mmg_context_free(batch);
+    free(single), free(rows);
+    mmg_model_free(q);
 }
 
 #endif /* MMGEN_TESTS_QUANT_TEST_H */

@@ -20,75 +20,7 @@
 #include "quant.h"
 #include "safetensors.h"
 
-/* ---- helpers --------------------------------------------------------------------- */
-
-static uint32_t rng_state = 12345;
-static uint32_t rnd(void) {
-    rng_state = rng_state * 1664525u + 1013904223u;
-    return rng_state >> 8;
-}
-static float frand(void) { return (float)rnd() / 16777216.0f * 2.0f - 1.0f; } /* [-1, 1) */
-
-static char tmp_path[256];
-static const char *tmp_file(const char *tag) {
-    snprintf(tmp_path, sizeof tmp_path, "/tmp/mmgen-test-quant-%d-%s.safetensors", (int)getpid(),
-             tag);
-    return tmp_path;
-}
-
-static mmg_model_config small_config(int n_encoder_layers, int tied) {
-    mmg_model_config c;
-    mmg_model_config_init(&c, sizeof c);
-    c.vocab_size = 97;
-    c.d_model = 64;
-    c.n_heads = 4;
-    c.n_encoder_layers = n_encoder_layers;
-    c.n_decoder_layers = 2;
-    c.d_ff = 160; /* 5 blocks: a row that is not a whole group of 16 */
-    c.max_seq_len = 40;
-    c.tied_output = tied;
-    c.norm_placement = MMG_NORM_PRE;
-    c.activation = MMG_ACT_GELU_TANH;
-    c.position_encoding = MMG_POS_LEARNED;
-    return c;
-}
-
-static mmg_model *create(const mmg_model_config *c, int weights, uint64_t seed) {
-    mmg_model_options o;
-    mmg_model_options_init(&o, sizeof o);
-    o.seed = seed;
-    o.init_std = 0.1f; /* logits of a useful size */
-    o.weights = weights;
-    mmg_model *m = NULL;
-    cr_assert_eq(mmg_model_create(c, &o, &m), MMG_OK, "%s", mmg_last_error());
-    return m;
-}
-
-static mmg_context *context(const mmg_model *m, int threads, int slots) {
-    mmg_context_options o;
-    mmg_context_options_init(&o, sizeof o);
-    o.n_threads = threads;
-    o.n_slots = slots;
-    mmg_context *ctx = NULL;
-    cr_assert_eq(mmg_context_create(m, &o, &ctx), MMG_OK, "%s", mmg_last_error());
-    return ctx;
-}
-
-/* All logits of decoding `n` tokens in one call (n rows of V). */
-static float *decode_all(const mmg_model *m, const int32_t *toks, int n, int threads) {
-    const int V = m->cfg.vocab_size;
-    mmg_context *ctx = context(m, threads, 1);
-    float *logits = malloc(sizeof(float) * (size_t)n * V);
-    if (m->cfg.n_encoder_layers > 0)
-        cr_assert_eq(mmg_context_encode(ctx, 0, toks, 5), MMG_OK, "%s", mmg_last_error());
-    cr_assert_eq(mmg_context_decode(ctx, 0, toks, n, logits, 1), MMG_OK, "%s", mmg_last_error());
-    mmg_context_free(ctx);
-    return logits;
-}
-
-static int same_bits(const float *a, const float *b, size_t n) {
-    return memcmp(a, b, n * sizeof *a) == 0;
-}
+#include "quant_test.h"
 
 /* ---- the format -------------------------------------------------------------------- */
 
@@ -437,26 +369,7 @@ Test(quant_model, logits_close_to_f32_encoder_decoder) {
 
 /* mmg_context_decode_batch rows are the bits of decoding each slot alone. */
 Test(quant_model, batch_decode_equals_single) {
-    mmg_model_config c = small_config(0, 1);
-    mmg_model *q = create(&c, MMG_WEIGHTS_Q8_0, 3);
-    const int V = c.vocab_size;
-    int32_t prompts[3][4] = {{1, 2, 3, 4}, {9, 8, 7, 6}, {50, 51, 52, 53}};
-    mmg_context *batch = context(q, 2, 3);
-    float *single = malloc(sizeof(float) * V), *rows = malloc(sizeof(float) * 3 * V);
-    for (int s = 0; s < 3; s++)
-        cr_assert_eq(mmg_context_decode(batch, s, prompts[s], 4, NULL, 0), MMG_OK);
-    int32_t slots[3] = {0, 1, 2}, next[3] = {5, 10, 54};
-    cr_assert_eq(mmg_context_decode_batch(batch, 3, slots, next, rows), MMG_OK, "%s", mmg_last_error());
-    for (int s = 0; s < 3; s++) {
-        mmg_context *one = context(q, 1, 1);
-        cr_assert_eq(mmg_context_decode(one, 0, prompts[s], 4, NULL, 0), MMG_OK);
-        cr_assert_eq(mmg_context_decode(one, 0, &next[s], 1, single, 0), MMG_OK);
-        cr_assert(same_bits(single, rows + (size_t)s * V, V), "slot %d", s);
-        mmg_context_free(one);
-    }
-    mmg_context_free(batch);
-    free(single), free(rows);
-    mmg_model_free(q);
+    quant_test_batch_equals_single(MMG_WEIGHTS_Q8_0);
 }
 
 /* ---- files ------------------------------------------------------------------------ */

@@ -338,25 +338,7 @@ Test(q4_model, logits_close_to_f32_encoder_decoder_untied) {
 }
 
 Test(q4_model, batch_decode_equals_single) {
-    mmg_model_config c = small_config(0, 1);
-    mmg_model *q = create(&c, MMG_WEIGHTS_Q4_0, 3);
-    const int V = c.vocab_size;
-    int32_t prompts[3][4] = {{1, 2, 3, 4}, {9, 8, 7, 6}, {50, 51, 52, 53}};
-    mmg_context *batch = context(q, 2, 3);
-    float *single = malloc(sizeof(float) * V), *rows = malloc(sizeof(float) * 3 * V);
-    for (int s = 0; s < 3; s++) cr_assert_eq(mmg_context_decode(batch, s, prompts[s], 4, NULL, 0), MMG_OK);
-    int32_t slots[3] = {0, 1, 2}, next[3] = {5, 10, 54};
-    cr_assert_eq(mmg_context_decode_batch(batch, 3, slots, next, rows), MMG_OK, "%s", mmg_last_error());
-    for (int s = 0; s < 3; s++) {
-        mmg_context *one = context(q, 1, 1);
-        cr_assert_eq(mmg_context_decode(one, 0, prompts[s], 4, NULL, 0), MMG_OK);
-        cr_assert_eq(mmg_context_decode(one, 0, &next[s], 1, single, 0), MMG_OK);
-        cr_assert(same_bits(single, rows + (size_t)s * V, V), "slot %d", s);
-        mmg_context_free(one);
-    }
-    mmg_context_free(batch);
-    free(single), free(rows);
-    mmg_model_free(q);
+    quant_test_batch_equals_single(MMG_WEIGHTS_Q4_0);
 }
 
 Test(q4_model, training_refused_naming_q4_0) {
