@@ -145,10 +145,9 @@ mmg_status mmg__activations_create(const mmg_model *m, int B, int Ts, int Tt, ui
     a->tgt_len = mmg__calloc((size_t)B, sizeof *a->tgt_len);
     /* calloc: the padding rows of partially used buffers stay finite. */
     a->mem = mmg__calloc(a->n_floats, sizeof(float));
-    if (m->quant != MMG__QUANT_NONE)
-        mmg__q8_scratch_create(m->cfg.d_model > m->cfg.d_ff ? m->cfg.d_model : m->cfg.d_ff, &a->q8);
-    if (!a->enc || !a->dec || !a->src_len || !a->tgt_len || !a->mem ||
-        (m->quant != MMG__QUANT_NONE && !a->q8)) {
+    const int scratch = mmg__quant_needs_scratch(m->quant);
+    if (scratch) mmg__q8_scratch_create(m->cfg.d_model > m->cfg.d_ff ? m->cfg.d_model : m->cfg.d_ff, &a->q8);
+    if (!a->enc || !a->dec || !a->src_len || !a->tgt_len || !a->mem || (scratch && !a->q8)) {
         mmg__activations_free(a);
         return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %zu bytes of activations",
                           bytes);
@@ -462,7 +461,7 @@ mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__drop
     if (Ts > c->max_seq_len || Tt > c->max_seq_len)
         return mmg__error(MMG_ERR_RANGE, "forward: sequence length %d exceeds max_seq_len %d",
                           Ts > Tt ? Ts : Tt, c->max_seq_len);
-    if (m->quant != MMG__QUANT_NONE && (drop || !acts->q8))
+    if (m->quant != MMG__QUANT_NONE && (drop || (mmg__quant_needs_scratch(m->quant) && !acts->q8)))
         return drop ? mmg__model_refuse_quantized(m, "forward with dropout")
                     : mmg__error(MMG_ERR_INVALID_ARG,
                                  "forward: activations made for an F32 model, used with a "

@@ -133,7 +133,8 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     const int threads = mmg__threads_resolve(o.n_threads);
     uint64_t bytes = context_bytes(model, (uint64_t)o.n_slots, (uint64_t)T, (uint64_t)R,
                                    (uint64_t)threads);
-    if (bytes && model->quant != MMG__QUANT_NONE)
+    const int scratch = mmg__quant_needs_scratch(model->quant);
+    if (bytes && scratch)
         bytes += mmg__q8_scratch_bytes(c->d_model > c->d_ff ? c->d_model : c->d_ff);
     uint64_t limit = o.memory_limit ? o.memory_limit : mmg__physical_memory();
     if (bytes == 0 || (limit && bytes > limit))
@@ -158,10 +159,9 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     ctx->v_cache = mmg__malloc(cache * sizeof(float));
     if (enc) ctx->x_cache = mmg__malloc(2 * cache * sizeof(float));
     ctx->mem = mmg__malloc((size_t)R * (7 * C + F) * sizeof(float));
-    if (model->quant != MMG__QUANT_NONE)
-        mmg__q8_scratch_create(c->d_model > c->d_ff ? c->d_model : c->d_ff, &ctx->q8);
+    if (scratch) mmg__q8_scratch_create(c->d_model > c->d_ff ? c->d_model : c->d_ff, &ctx->q8);
     if (!ctx->pos || !ctx->n_src || !ctx->k_cache || !ctx->v_cache || (enc && !ctx->x_cache) ||
-        !ctx->mem || (model->quant != MMG__QUANT_NONE && !ctx->q8) ||
+        !ctx->mem || (scratch && !ctx->q8) ||
         alloc_att_scratch(ctx, threads)) {
         ctx->model = NULL;
         mmg_context_free(ctx);

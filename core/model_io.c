@@ -146,12 +146,20 @@ static mmg_status read_quant(mmg__st_file *f, const mmg__param *p, int ft) {
     return s;
 }
 
+/* Whether a file of type `file_quant` stores linear weights as U8 tensors
+ * of blocks "<name>.q8_0" / "<name>.q4_0" (F16 files hold plain F16 tensors). */
+static int in_blocks(int file_quant) {
+    return file_quant == MMG__QUANT_Q8_0 || file_quant == MMG__QUANT_Q4_0;
+}
+
 /* Which tensor of a file p is: "<name>.q8_0" (or ".q4_0") in a quantized
  * file of type `file_quant` for a linear weight, else "<name>" (F16 files
  * too). Writes the name into buf. */
 static const char *file_name(const mmg__param *p, int file_quant, char *buf, size_t n) {
-    if (file_quant && file_quant != MMG__QUANT_F16 && p->linear) snprintf(buf, n, "%s.%s", p->name, mmg__quant_type_of(file_quant)->name);
-    else snprintf(buf, n, "%s", p->name);
+    if (in_blocks(file_quant) && p->linear)
+        snprintf(buf, n, "%s.%s", p->name, mmg__quant_type_of(file_quant)->name);
+    else
+        snprintf(buf, n, "%s", p->name);
     return buf;
 }
 
@@ -169,7 +177,7 @@ static const mmg__param *param_of(const mmg_model *m, const char *name, int file
 static int suffix_type(const char *name) {
     const char *dot = strrchr(name, '.');
     const int t = dot ? mmg__quant_type_by_name(dot + 1) : MMG__QUANT_NONE;
-    return t == MMG__QUANT_F16 ? MMG__QUANT_NONE : t;
+    return in_blocks(t) ? t : MMG__QUANT_NONE;
 }
 
 /* Reads F16 tensor t into the F16 matrix of p as it is (no rounding). */
@@ -235,7 +243,7 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     for (int i = 0; i < m->n_tensors && !s; i++) {
         const mmg__param *p = &m->tensors[i];
         const mmg__st_tensor *t;
-        if (file_quant && file_quant != MMG__QUANT_F16 && p->linear) {
+        if (in_blocks(file_quant) && p->linear) {
             s = read_quant(f, p, file_quant);
         } else {
             s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);

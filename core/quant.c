@@ -1,8 +1,8 @@
-/* core/quant.c - Q8_0 and Q4_0 weights (see quant.h and ABI.md, "Quantized
- * weights"): converting between floats, the in-memory arrays and the file's
- * blocks, the reference products, and the linear layer that quantizes its
- * input rows and hands 64-row blocks of the weight to the kernel of
- * quant_kernels.c on the OpenMP threads. */
+/* core/quant.c - Q8_0, Q4_0 and F16 weights (see quant.h and ABI.md,
+ * "Quantized weights"): converting between floats, the in-memory arrays and
+ * the file's blocks, the reference products, and the linear layer that
+ * quantizes its input rows and hands 64-row blocks of the weight to the
+ * kernel of quant_kernels.c on the OpenMP threads (F16: to gemv.h's). */
 #include "quant.h"
 
 #include <float.h>

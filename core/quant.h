@@ -136,6 +136,13 @@ typedef struct mmg__q8_scratch {
     int32_t *s; /* (MMG__Q8_SCRATCH_ROWS, cols / 32) sum of each block's values */
 } mmg__q8_scratch;
 
+/* Whether weights of `quant` (MMG__QUANT_*) multiply quantized input rows,
+ * so that the model's contexts and activations need a scratch: Q8_0 and
+ * Q4_0 (F16 multiplies the F32 rows as they are). */
+static inline int mmg__quant_needs_scratch(int quant) {
+    return quant == MMG__QUANT_Q8_0 || quant == MMG__QUANT_Q4_0;
+}
+
 /* Bytes mmg__q8_scratch_create allocates for `cols`. */
 size_t mmg__q8_scratch_bytes(int cols);
 /* MMG_ERR_NOMEM, or MMG_OK with *out set; free with mmg__q8_scratch_free. */
