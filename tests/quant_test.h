@@ -5,12 +5,14 @@
 #define MMGEN_TESTS_QUANT_TEST_H
 
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "mmgen/mmgen.h"
+#include "memory.h"
 #include "model-impl.h"
 
 static uint32_t rng_state = 12345;
@@ -111,6 +113,43 @@ static inline void quant_test_batch_equals_single(int weights) {
     mmg_context_free(batch);
     free(single), free(rows);
     mmg_model_free(q);
+}
+
+/* One operation of an allocation sweep: load `path` with `weights`, or
+ * (path NULL) create a small_config(0, 1) model with them. */
+typedef struct quant_test_op {
+    const char *path;
+    int32_t weights;
+} quant_test_op;
+
+/* Every allocation of each operation fails in turn: MMG_ERR_NOMEM with a
+ * message, *out untouched, until the operation succeeds (the sanitizer
+ * build checks that nothing leaks). */
+static inline void quant_test_sweep(const char *what, const quant_test_op *ops, int n_ops) {
+    const mmg_model_config c = small_config(0, 1);
+    for (int op = 0; op < n_ops; op++) {
+        long n;
+        mmg_status s = MMG_OK;
+        for (n = 1; n < 100000; n++) {
+            mmg_model_options o;
+            mmg_model_options_init(&o, sizeof o);
+            o.weights = ops[op].weights;
+            mmg_model *m = (mmg_model *)0x5e47;
+            mmg_clear_error();
+            mmg__fault_fail_after(n);
+            s = ops[op].path ? mmg_model_load(ops[op].path, &o, &m) : mmg_model_create(&c, &o, &m);
+            mmg__fault_fail_after(0);
+            if (s == MMG_OK) {
+                mmg_model_free(m);
+                break;
+            }
+            cr_assert_eq(s, MMG_ERR_NOMEM, "%s op %d, allocation %ld: %s", what, op, n, mmg_last_error());
+            cr_assert(mmg_last_error()[0], "%s op %d, allocation %ld: no message", what, op, n);
+            cr_assert_eq(m, (mmg_model *)0x5e47, "%s op %d: out written on error", what, op);
+        }
+        cr_assert_eq(s, MMG_OK);
+        cr_log_info("%s op %d: %ld allocations swept", what, op, n - 1);
+    }
 }
 
 #endif /* MMGEN_TESTS_QUANT_TEST_H */

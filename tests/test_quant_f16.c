@@ -304,30 +304,9 @@ Test(f16_io, allocation_failures_are_clean) {
     snprintf(pf, sizeof pf, "%s", tmp_file("sweep-f32"));
     cr_assert_eq(mmg_model_save(h, ph), MMG_OK);
     cr_assert_eq(mmg_model_save(f, pf), MMG_OK);
-    for (int op = 0; op < 3; op++) {
-        long k;
-        mmg_status s = MMG_OK;
-        for (k = 1; k < 100000; k++) {
-            mmg_model_options o;
-            mmg_model_options_init(&o, sizeof o);
-            o.weights = MMG_WEIGHTS_F16;
-            mmg_model *m = (mmg_model *)0x5e47;
-            mmg_clear_error();
-            mmg__fault_fail_after(k);
-            if (op == 0) s = mmg_model_load(ph, NULL, &m);
-            if (op == 1) s = mmg_model_load(pf, &o, &m);
-            if (op == 2) s = mmg_model_create(&c, &o, &m);
-            mmg__fault_fail_after(0);
-            if (s == MMG_OK) {
-                mmg_model_free(m);
-                break;
-            }
-            cr_assert_eq(s, MMG_ERR_NOMEM, "op %d, allocation %ld: %s", op, k, mmg_last_error());
-            cr_assert_eq(m, (mmg_model *)0x5e47, "op %d: out written on error", op);
-        }
-        cr_assert_eq(s, MMG_OK);
-        cr_log_info("F16 op %d: %ld allocations swept", op, k - 1);
-    }
+    const quant_test_op ops[] = {
+        {ph, MMG_WEIGHTS_DEFAULT}, {pf, MMG_WEIGHTS_F16}, {NULL, MMG_WEIGHTS_F16}};
+    quant_test_sweep("F16", ops, 3);
     mmg_model_free(h), mmg_model_free(f);
     unlink(ph), unlink(pf);
 }

@@ -481,29 +481,9 @@ Test(q4_io, allocation_failures_are_clean) {
     const char *p4 = "/tmp/mmgen-test-q4-sweep4.safetensors", *p8 = "/tmp/mmgen-test-q4-sweep8.safetensors";
     cr_assert_eq(mmg_model_save(q4, p4), MMG_OK);
     cr_assert_eq(mmg_model_save(q8, p8), MMG_OK);
-    for (int op = 0; op < 3; op++) {
-        long n;
-        mmg_status s = MMG_OK;
-        for (n = 1; n < 100000; n++) {
-            mmg_model_options o;
-            mmg_model_options_init(&o, sizeof o);
-            mmg_model *m = (mmg_model *)0x5e47;
-            mmg_clear_error();
-            mmg__fault_fail_after(n);
-            if (op == 0) s = mmg_model_load(p4, NULL, &m);
-            if (op == 1) o.weights = MMG_WEIGHTS_Q4_0, s = mmg_model_load(p8, &o, &m);
-            if (op == 2) o.weights = MMG_WEIGHTS_Q4_0, s = mmg_model_create(&c, &o, &m);
-            mmg__fault_fail_after(0);
-            if (s == MMG_OK) {
-                mmg_model_free(m);
-                break;
-            }
-            cr_assert_eq(s, MMG_ERR_NOMEM, "op %d, allocation %ld: %s", op, n, mmg_last_error());
-            cr_assert_eq(m, (mmg_model *)0x5e47, "op %d: out written on error", op);
-        }
-        cr_assert_eq(s, MMG_OK);
-        cr_log_info("Q4_0 op %d: %ld allocations swept", op, n - 1);
-    }
+    const quant_test_op ops[] = {
+        {p4, MMG_WEIGHTS_DEFAULT}, {p8, MMG_WEIGHTS_Q4_0}, {NULL, MMG_WEIGHTS_Q4_0}};
+    quant_test_sweep("Q4_0", ops, 3);
     mmg_model_free(q4), mmg_model_free(q8);
     unlink(p4), unlink(p8);
 }
