@@ -23,15 +23,20 @@
  *   decoder.norm.{weight,bias}                 output_norm.{weight,bias} [C]
  *   lm_head.weight (V, C), or tok_emb when tied    output.weight [C, V]
  *
- * A GGUF file whose linear matrices (and, tied, its embedding) are all F16,
- * all Q8_0 or all Q4_0 becomes a model of that type: its blocks are mmgen's bytes too
+ * Every tensor goes to GGUF as the model holds it (mmg_model_read_param_data):
+ * a quantized model's linear weights keep their Q8_0 / Q4_0 blocks or F16
+ * values, the embeddings and vectors stay F32. A GGUF file whose linear
+ * matrices (and, tied, the tensor the logits read) are all F16, all Q8_0 or
+ * all Q4_0 becomes a model of that type: its blocks are mmgen's bytes too
  * (ABI.md, "Quantized weights"), reached by quantizing the dequantized
  * weights again, which is checked to give back every weight.
  *
  * llama.cpp requires every bias and output.weight: a model without biases
- * gets zero ones (the same function), a tied one a copy of the embedding.
- * Back to mmgen, output.weight equal to token_embd.weight makes the model
- * tied again, and the mmgen.config hint restores bias-free flags when those
+ * gets zero ones (the same function), a tied one a copy of the embedding (a
+ * quantized model: its copy in that type, which its logits read). Back to
+ * mmgen, output.weight equal to token_embd.weight, or to token_embd.weight
+ * quantized (mmg_quantize), makes the model tied again, and the mmgen.config
+ * hint restores bias-free flags when those
  * biases are all zero. The model's own metadata (its tokenizer) travels as
  * GGUF strings "mmgen.metadata.<key>", so a round trip is lossless. */
 #include <cjson/cJSON.h>
@@ -323,9 +328,47 @@ static void model_name(const char *path, char *buf, size_t size) {
     if (dot && dot != buf) *dot = 0;
 }
 
-static int to_gguf(const char *in, const char *out, int f16) {
+/* The GGUF element type of a stored mmg_weight_format. */
+static uint32_t gguf_dtype_of(int32_t weights) {
+    switch (weights) {
+    case MMG_WEIGHTS_F16: return GGUF_DT_F16;
+    case MMG_WEIGHTS_Q8_0: return GGUF_DT_Q8_0;
+    case MMG_WEIGHTS_Q4_0: return GGUF_DT_Q4_0;
+    default: return GGUF_DT_F32;
+    }
+}
+
+/* llama.cpp's llama_ftype for a model whose matrices are in `weights`:
+ * ALL_F32, MOSTLY_F16, MOSTLY_Q8_0, MOSTLY_Q4_0. */
+static uint32_t ftype_of(int32_t weights) {
+    switch (weights) {
+    case MMG_WEIGHTS_F16: return 1;
+    case MMG_WEIGHTS_Q8_0: return 7;
+    case MMG_WEIGHTS_Q4_0: return 2;
+    default: return 0;
+    }
+}
+
+/* One GGUF tensor's bytes, in the file's form. */
+typedef struct tensor_data {
+    const void *bytes;
+    uint64_t n_bytes;
+    uint32_t dtype;
+    void *owned; /* what bytes points into when this tensor allocated it */
+} tensor_data;
+
+/* `model` loaded with `weights` (MMG_WEIGHTS_DEFAULT: as the file stores
+ * it) written as a GGUF file: every tensor in the form the model holds it
+ * (mmg_model_read_param_data), so llama.cpp computes with mmgen's own
+ * weights: quantized or F16 linear weights as they are, F32 embeddings,
+ * positions and vectors; a tied output gets the model's quantized copy of the
+ * embedding (the same bytes: mmg_quantize is the library's quantizer). */
+static int to_gguf(const char *in, const char *out, int32_t weights) {
+    mmg_model_options o;
+    mmg_model_options_init(&o, sizeof o);
+    o.weights = weights;
     mmg_model *model = NULL;
-    if (mmg_model_load(in, NULL, &model) != MMG_OK) return cli_fail("loading model '%s'", in);
+    if (mmg_model_load(in, &o, &model) != MMG_OK) return cli_fail("loading model '%s'", in);
     mmg_model_config cfg;
     mmg_model_config_init(&cfg, sizeof cfg);
     int rc = mmg_model_get_config(model, &cfg) != MMG_OK ? cli_fail("reading the config of '%s'", in) : 0;
@@ -333,40 +376,62 @@ static int to_gguf(const char *in, const char *out, int f16) {
     if (why) rc = cli_error("'%s' cannot become a llama.cpp gpt2 model: %s", in, why);
     size_t n_refs = 0;
     tensor_ref *refs = rc ? NULL : all_tensors(&cfg, &n_refs);
-    float *params = NULL, *zeros = NULL;
-    const float **src = NULL;
+    float *zeros = NULL;
+    tensor_data *td = NULL;
     gguf_writer *w = NULL;
     vocab voc = {0};
     char *config_json = NULL;
     if (!rc && !refs) rc = cli_error("out of memory");
     if (!rc) {
-        params = malloc(mmg_model_n_params(model) * sizeof *params);
         zeros = calloc(dim_value(D_3C, &cfg) > dim_value(D_F, &cfg) ? dim_value(D_3C, &cfg) : dim_value(D_F, &cfg),
                        sizeof *zeros);
-        src = calloc(n_refs, sizeof *src);
+        td = calloc(n_refs, sizeof *td);
         w = gguf_writer_create();
-        if (!params || !zeros || !src || !w) rc = cli_error("out of memory");
+        if (!zeros || !td || !w) rc = cli_error("out of memory");
     }
-    /* Every tensor's floats: the model's own, zeros for absent biases, the
-     * embedding for a tied output. */
-    size_t used = 0, tok_emb = 0;
+    /* Every tensor's bytes: the model's own, zeros for absent biases; the
+     * tied output after the loop, once the model's format is known. */
+    size_t tok_emb = 0, output = 0;
+    int32_t held = MMG_WEIGHTS_F32; /* the format of the model's linear weights */
     for (size_t i = 0; !rc && i < n_refs; i++) {
         size_t index;
+        if (!strcmp(refs[i].mmgen, "tok_emb.weight")) tok_emb = i;
         if (mmg_model_param_find(model, refs[i].mmgen, &index) == MMG_OK) {
-            if (mmg_model_read_param(model, refs[i].mmgen, params + used, numel(&refs[i])) != MMG_OK)
+            mmg_param_info info = {.struct_size = sizeof info};
+            if (mmg_model_param_info(model, index, &info) != MMG_OK) {
+                rc = cli_fail("describing parameter '%s'", refs[i].mmgen);
+                break;
+            }
+            if (!(td[i].owned = malloc(info.n_bytes ? info.n_bytes : 1))) {
+                rc = cli_error("out of memory");
+                break;
+            }
+            if (mmg_model_read_param_data(model, refs[i].mmgen, td[i].owned, info.n_bytes) != MMG_OK) {
                 rc = cli_fail("reading parameter '%s'", refs[i].mmgen);
-            src[i] = params + used;
-            used += numel(&refs[i]);
+                break;
+            }
+            td[i].bytes = td[i].owned, td[i].n_bytes = info.n_bytes, td[i].dtype = gguf_dtype_of(info.weights);
+            if (info.weights != MMG_WEIGHTS_F32) held = info.weights;
         } else if (refs[i].when == LINEAR_BIAS || refs[i].when == NORM_BIAS) {
             mmg_clear_error();
-            src[i] = zeros;
+            td[i].bytes = zeros, td[i].n_bytes = numel(&refs[i]) * sizeof *zeros, td[i].dtype = GGUF_DT_F32;
         } else if (refs[i].when == UNTIED) {
             mmg_clear_error();
-            src[i] = src[tok_emb];
+            output = i;
         } else {
             rc = cli_fail("reading parameter '%s'", refs[i].mmgen);
         }
-        if (!strcmp(refs[i].mmgen, "tok_emb.weight")) tok_emb = i;
+    }
+    if (!rc && cfg.tied_output) {
+        td[output] = td[tok_emb];
+        td[output].owned = NULL;
+        if (held != MMG_WEIGHTS_F32) {
+            const uint64_t n = numel(&refs[tok_emb]), bytes = mmg_weights_size(held, n);
+            if (!(td[output].owned = malloc(bytes))) rc = cli_error("out of memory");
+            else if (mmg_quantize(held, td[tok_emb].bytes, n, td[output].owned, bytes) != MMG_OK)
+                rc = cli_fail("quantizing the tied output projection");
+            td[output].bytes = td[output].owned, td[output].n_bytes = bytes, td[output].dtype = gguf_dtype_of(held);
+        }
     }
     if (!rc) rc = model_vocab(model, &cfg, &voc);
     if (!rc && mmg_model_config_to_json(&cfg, &config_json) != MMG_OK) rc = cli_fail("writing the config as JSON");
@@ -376,7 +441,7 @@ static int to_gguf(const char *in, const char *out, int f16) {
         char name[256];
         model_name(in, name, sizeof name);
         gguf_writer_add_str(w, "general.name", name);
-        gguf_writer_add_u32(w, "general.file_type", f16 ? 1 : 0); /* llama_ftype: ALL_F32, MOSTLY_F16 */
+        gguf_writer_add_u32(w, "general.file_type", ftype_of(held));
         gguf_writer_add_u32(w, "gpt2.context_length", (uint32_t)cfg.max_seq_len);
         gguf_writer_add_u32(w, "gpt2.embedding_length", (uint32_t)cfg.d_model);
         gguf_writer_add_u32(w, "gpt2.feed_forward_length", (uint32_t)cfg.d_ff);
@@ -407,29 +472,34 @@ static int to_gguf(const char *in, const char *out, int f16) {
         }
         for (size_t i = 0; i < n_refs; i++) {
             uint64_t ne[2] = {refs[i].cols ? refs[i].cols : refs[i].rows, refs[i].rows};
-            uint32_t n_dims = refs[i].cols ? 2 : 1;
-            /* As llama.cpp's converter: vectors and the position table stay F32,
-             * the other matrices become F16. */
-            int half = f16 && n_dims == 2 && strcmp(refs[i].gguf, "position_embd.weight") != 0;
-            if (gguf_writer_add_tensor(w, refs[i].gguf, n_dims, ne, half ? GGUF_DT_F16 : GGUF_DT_F32, src[i]) != 0)
+            if (gguf_writer_add_tensor_data(w, refs[i].gguf, refs[i].cols ? 2 : 1, ne, td[i].dtype, td[i].bytes,
+                                            td[i].n_bytes) != 0)
                 rc = cli_error("out of memory");
         }
     }
     char err[512];
     if (!rc && gguf_writer_write(w, out, err, sizeof err) != 0) rc = cli_error("%s", err);
-    if (!rc)
+    if (!rc) {
+        char what[96] = "F32";
+        if (held != MMG_WEIGHTS_F32)
+            snprintf(what, sizeof what, "%s linear weights%s, the rest F32", gguf_dtype_name(gguf_dtype_of(held)),
+                     cfg.tied_output ? " and output" : "");
         printf("%s -> %s: GGUF v3, llama.cpp gpt2, %d layers, d_model %d, %d heads, vocab %d, context %d; %zu "
                "tensors (%s); %s output%s; vocabulary %s (%llu tokens, %llu merges)\n",
                in, out, cfg.n_decoder_layers, cfg.d_model, cfg.n_heads, cfg.vocab_size, cfg.max_seq_len, n_refs,
-               f16 ? "F16 matrices, F32 vectors and positions" : "F32", cfg.tied_output ? "tied (output.weight is a copy)" : "untied",
+               what,
+               cfg.tied_output ? (held != MMG_WEIGHTS_F32 ? "tied (output.weight is the model's copy in that type)"
+                                                          : "tied (output.weight is a copy)")
+                               : "untied",
                cfg.bias && cfg.norm_bias ? "" : "; zero biases written where the model has none", voc.kind,
                (unsigned long long)voc.n_tokens, (unsigned long long)voc.n_merges);
+    }
     mmg_free(config_json);
     vocab_free(&voc);
     gguf_writer_free(w);
-    free(src);
+    for (size_t i = 0; td && i < n_refs; i++) free(td[i].owned);
+    free(td);
     free(zeros);
-    free(params);
     free(refs);
     mmg_model_free(model);
     return rc;
@@ -533,15 +603,15 @@ static int gguf_config(gguf_reader *r, mmg_model_config *cfg, mmg_model_config *
 }
 
 /* GGUF_DT_Q8_0, GGUF_DT_Q4_0 or GGUF_DT_F16 when every matrix mmgen keeps in such a type (the
- * linear layers' weights, and the token embedding when the output is tied:
- * the logits read a quantized copy of it) is stored in that one type; else
- * 0. */
-static int quantized_type(gguf_reader *r, const tensor_ref *refs, size_t n_refs, int tied) {
+ * linear layers' weights, and when the output is tied the tensor the logits
+ * read: the token embedding, or with `tied_copy` output.weight, its
+ * quantized copy) is stored in that one type; else 0. */
+static int quantized_type(gguf_reader *r, const tensor_ref *refs, size_t n_refs, int tied, int tied_copy) {
     int type = -1;
     for (size_t j = 0; j < n_refs; j++) {
-        const int emb = !strcmp(refs[j].mmgen, "tok_emb.weight");
-        if (!refs[j].cols || !strcmp(refs[j].mmgen, "pos_emb.weight") || (emb && !tied) ||
-            (refs[j].when == UNTIED && tied))
+        const int emb = !strcmp(refs[j].mmgen, "tok_emb.weight"), out = refs[j].when == UNTIED;
+        if (!refs[j].cols || !strcmp(refs[j].mmgen, "pos_emb.weight") || (emb && (!tied || tied_copy)) ||
+            (out && tied && !tied_copy))
             continue;
         const gguf_tensor *t = gguf_reader_tensor(r, refs[j].gguf);
         if (!t) continue; /* a bias-free layout has no such tensor; matrices are all there */
@@ -549,6 +619,31 @@ static int quantized_type(gguf_reader *r, const tensor_ref *refs, size_t n_refs,
         if ((int)t->dtype != type) return 0;
     }
     return type == GGUF_DT_Q8_0 || type == GGUF_DT_Q4_0 || type == GGUF_DT_F16 ? type : 0;
+}
+
+/* Whether output.weight (of type F16, Q8_0 or Q4_0) holds exactly the bytes
+ * of quantizing the F32 token embedding `emb`: a tied model as to_gguf
+ * writes it, the embedding exact and the logits' copy beside it. */
+static int is_quantized_copy(gguf_reader *r, const tensor_ref *emb_ref, const tensor_ref *out_ref, const float *emb,
+                             int *copy) {
+    *copy = 0;
+    const gguf_tensor *te = gguf_reader_tensor(r, emb_ref->gguf), *to = gguf_reader_tensor(r, out_ref->gguf);
+    const int32_t weights = to->dtype == GGUF_DT_F16    ? MMG_WEIGHTS_F16
+                            : to->dtype == GGUF_DT_Q8_0 ? MMG_WEIGHTS_Q8_0
+                            : to->dtype == GGUF_DT_Q4_0 ? MMG_WEIGHTS_Q4_0
+                                                        : MMG_WEIGHTS_DEFAULT;
+    const uint64_t n = numel(emb_ref), bytes = weights ? mmg_weights_size(weights, n) : 0;
+    if (te->dtype != GGUF_DT_F32 || !bytes || bytes != to->n_bytes) return 0;
+    unsigned char *want = malloc(bytes), *got = malloc(bytes);
+    int rc = !want || !got ? cli_error("out of memory") : 0;
+    if (!rc && gguf_reader_read_data(r, to, got, bytes) != 0) rc = cli_error("'%s': %s", r->path, r->error);
+    if (!rc) {
+        if (mmg_quantize(weights, emb, n, want, bytes) == MMG_OK) *copy = !memcmp(want, got, bytes);
+        else mmg_clear_error(); /* an embedding that type cannot hold: not a copy */
+    }
+    free(want);
+    free(got);
+    return rc;
 }
 
 /* Saves `model` (the GGUF file's weights, dequantized) to `out` in the
@@ -648,9 +743,12 @@ static int from_gguf(const char *in, const char *out, const char *tokenizer_path
         rc = cli_error("out of memory");
     if (!rc) rc = read_tensor(r, &refs[tok_emb], emb);
     cfg.tied_output = 1;
+    int tied_copy = 0;
     if (!rc && gguf_reader_tensor(r, refs[output].gguf)) {
         rc = read_tensor(r, &refs[output], buf);
-        cfg.tied_output = !memcmp(buf, emb, numel(&refs[tok_emb]) * sizeof *emb);
+        cfg.tied_output = !rc && !memcmp(buf, emb, numel(&refs[tok_emb]) * sizeof *emb);
+        if (!rc && !cfg.tied_output) rc = is_quantized_copy(r, &refs[tok_emb], &refs[output], emb, &tied_copy);
+        if (tied_copy) cfg.tied_output = 1;
     }
     /* Bias-free flags come only from the hint, and hold only when the file's
      * biases of that kind are all zero. */
@@ -722,7 +820,7 @@ static int from_gguf(const char *in, const char *out, const char *tokenizer_path
     int has_tok = !rc && mmg_model_get_metadata(model, MMG_METADATA_TOKENIZER, &tok_doc) == MMG_OK;
     mmg_clear_error();
     /* Q8_0 / Q4_0 files stay quantized, block for block, when they can */
-    const int qtype = rc ? 0 : quantized_type(r, refs, n_refs, cfg.tied_output);
+    const int qtype = rc ? 0 : quantized_type(r, refs, n_refs, cfg.tied_output, tied_copy);
     int kept = 0;
     if (qtype)
         rc = save_quantized(model, out,
@@ -759,13 +857,15 @@ static int from_gguf(const char *in, const char *out, const char *tokenizer_path
 
 /* ---- the command ----------------------------------------------------------- */
 
-static const char *const type_names[] = {"f32", "f16", NULL};
+static const char *const type_names[] = {"f32", "f16", "q8_0", "q4_0", NULL};
+static const int32_t type_weights[] = {MMG_WEIGHTS_F32, MMG_WEIGHTS_F16, MMG_WEIGHTS_Q8_0, MMG_WEIGHTS_Q4_0};
 
 int cmd_convert(int argc, char **argv) {
     int32_t type = 0;
     const char *tokenizer = NULL;
     args_option opts[] = {
-        {"type", 0, ARG_CHOICE, &type, "TYPE", "GGUF element type of the weight matrices", 0, 0,
+        {"type", 0, ARG_CHOICE, &type, "TYPE",
+         "GGUF element type of the linear layers' weights (default: the type the model holds them in)", 0, 0,
          type_names},
         {"tokenizer", 't', ARG_STRING, &tokenizer, "FILE", "GGUF -> mmgen: embed this tokenizer (a tokenizer file "
                                                            "or model) instead of the one the GGUF file carries"},
@@ -778,9 +878,13 @@ int cmd_convert(int argc, char **argv) {
         "be GPT-2-style: decoder-only, pre-LN, gelu_tanh, learned positions, a final\n"
         "LayerNorm); a GGUF file of that architecture becomes an mmgen model.\n"
         "\n"
-        "To GGUF: weights keep their exact float32 values (--type f32) or are\n"
-        "rounded to float16 (--type f16; biases, LayerNorms and the position table\n"
-        "stay float32, as llama.cpp's own converter keeps them). A model without\n"
+        "To GGUF: every tensor as the model holds it, so llama.cpp computes with\n"
+        "mmgen's own weights: a float32 model's exact values, a quantized model's\n"
+        "Q8_0 / Q4_0 blocks or F16 values as they are (`mmgen quantize`), with\n"
+        "embeddings, LayerNorms and biases float32; a tied output's output.weight\n"
+        "is the model's copy of the embedding in that type. --type quantizes (or\n"
+        "dequantizes) the linear layers' weights on the way, as `mmgen quantize`\n"
+        "does: one command from a float32 model to a Q4_0 GGUF file. A model without\n"
         "biases gets zero biases, a tied output a copy of the embedding, as\n"
         "llama.cpp requires. The vocabulary is GPT-2's tokens and merges when the\n"
         "model's tokenizer is the text plugin made from GPT-2's files (and they are\n"
@@ -791,12 +895,14 @@ int cmd_convert(int argc, char **argv) {
         "From GGUF: F32, F16 and BF16 tensors are read exactly, Q8_0 and Q4_0\n"
         "dequantized, and the model is written as float32 safetensors, except\n"
         "when every matrix mmgen quantizes is in one of F16, Q8_0 and Q4_0 (as\n"
-        "`--type f16` and llama-quantize --pure write): then the model is written\n"
+        "this command and llama-quantize --pure write): then the model is written\n"
         "in that type with the file's values or blocks as they are (checked weight\n"
-        "for weight; float32 otherwise). output.weight equal to token_embd.weight\n"
-        "makes a tied model.",
+        "for weight; float32 otherwise). output.weight equal to token_embd.weight,\n"
+        "or to its quantized copy, makes a tied model: a file this command wrote\n"
+        "converts back to the model it came from, byte for byte.",
         "examples:\n"
-        "  mmgen convert model.safetensors model-f16.gguf --type f16\n"
+        "  mmgen convert model.safetensors model-q4_0.gguf --type q4_0\n"
+        "  mmgen convert model-q8_0.safetensors model-q8_0.gguf\n"
         "  mmgen convert model.gguf model.safetensors\n"};
     const char *pos[2];
     int n = 0;
@@ -815,5 +921,6 @@ int cmd_convert(int argc, char **argv) {
     if (!is_gguf && tokenizer)
         return args_usage_error(&cmd, "--tokenizer applies when reading GGUF; '%s' is not GGUF", pos[0]);
     if (files_check_writable("OUT", pos[1]) != 0) return CLI_ERR;
-    return is_gguf ? from_gguf(pos[0], pos[1], tokenizer) : to_gguf(pos[0], pos[1], type == 1);
+    return is_gguf ? from_gguf(pos[0], pos[1], tokenizer)
+                   : to_gguf(pos[0], pos[1], args_find(opts, "type")->seen ? type_weights[type] : MMG_WEIGHTS_DEFAULT);
 }

@@ -564,6 +564,14 @@ int gguf_reader_read_f32(gguf_reader *r, const gguf_tensor *t, float *dst, uint6
     return rc;
 }
 
+int gguf_reader_read_data(gguf_reader *r, const gguf_tensor *t, void *dst, uint64_t n) {
+    if (n != t->n_bytes)
+        return rfail(r, "tensor '%s' has %llu bytes, not %llu", t->name, (ull)t->n_bytes, (ull)n);
+    if (pread_full(r->fd, dst, n, r->data_offset + t->offset) != 0)
+        return rfail(r, "reading tensor '%s': %s", t->name, strerror(errno));
+    return 0;
+}
+
 /* ---- writer --------------------------------------------------------------------- */
 
 typedef struct wtensor {
@@ -571,7 +579,8 @@ typedef struct wtensor {
     uint32_t n_dims;
     uint64_t ne[GGUF_MAX_DIMS];
     uint32_t dtype;
-    const float *src;
+    const float *src;  /* floats to convert, or NULL: */
+    const void *data;  /* bytes in the file's form */
     uint64_t n_elements, n_bytes, offset;
 } wtensor;
 
@@ -661,12 +670,16 @@ int gguf_writer_add_i32_array(gguf_writer *w, const char *key, const int32_t *va
     return 0;
 }
 
-int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
-                           uint32_t dtype, const float *src) {
+/* Appends a tensor of either kind (src floats, or data in the file's form). */
+static int add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t dtype,
+                      const float *src, const void *data, uint64_t n_bytes) {
     if (w->oom) return -1;
-    if (!*name || strlen(name) >= GGUF_MAX_NAME || n_dims < 1 || n_dims > GGUF_MAX_DIMS ||
-        (dtype != GGUF_DT_F32 && dtype != GGUF_DT_F16 && dtype != GGUF_DT_BF16))
+    uint64_t block_elems, block_bytes = dtype_block_bytes(dtype, &block_elems), n_elements = 1;
+    if (!*name || strlen(name) >= GGUF_MAX_NAME || n_dims < 1 || n_dims > GGUF_MAX_DIMS || !block_bytes ||
+        (src && block_elems != 1))
         return -1;
+    for (uint32_t j = 0; j < n_dims; j++) n_elements *= ne[j];
+    if (n_elements % block_elems || (data && n_bytes != n_elements / block_elems * block_bytes)) return -1;
     if (w->n_t == w->cap_t) {
         size_t cap = w->cap_t ? 2 * w->cap_t : 64;
         wtensor *grown = realloc(w->t, cap * sizeof *grown);
@@ -680,13 +693,24 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, co
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->n_dims = n_dims;
-    t->n_elements = 1;
-    for (uint32_t j = 0; j < n_dims; j++) t->ne[j] = ne[j], t->n_elements *= ne[j];
+    for (uint32_t j = 0; j < n_dims; j++) t->ne[j] = ne[j];
+    t->n_elements = n_elements;
     t->dtype = dtype;
     t->src = src;
-    t->n_bytes = t->n_elements * (dtype == GGUF_DT_F32 ? 4 : 2);
+    t->data = data;
+    t->n_bytes = n_elements / block_elems * block_bytes;
     w->n_t++;
     return 0;
+}
+
+int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
+                           uint32_t dtype, const float *src) {
+    return add_tensor(w, name, n_dims, ne, dtype, src, NULL, 0);
+}
+
+int gguf_writer_add_tensor_data(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
+                                uint32_t dtype, const void *data, uint64_t n_bytes) {
+    return add_tensor(w, name, n_dims, ne, dtype, NULL, data, n_bytes);
 }
 
 /* fwrite plus a running count of the bytes written. */
@@ -717,9 +741,14 @@ static void out_pad(out_file *o) {
     out(o, zeros, (size_t)((GGUF_ALIGNMENT - o->pos % GGUF_ALIGNMENT) % GGUF_ALIGNMENT));
 }
 
-/* Writes tensor t's floats converted to its type, in chunks. */
+/* Writes tensor t: its bytes as they are, or its floats converted to its
+ * type, in chunks. */
 static void out_tensor(out_file *o, const wtensor *t) {
     enum { CHUNK = 1 << 16 };
+    if (t->data) {
+        out(o, t->data, (size_t)t->n_bytes);
+        return;
+    }
     static unsigned char buf[CHUNK * 4];
     for (uint64_t i = 0; i < t->n_elements && !o->failed; i += CHUNK) {
         uint64_t k = t->n_elements - i < CHUNK ? t->n_elements - i : CHUNK;

@@ -14,8 +14,9 @@
  * The reader treats the file as untrusted: every length, count, dimension and
  * offset is checked against the file's size before it is used, and a bad one
  * is an error naming it, never a crash or an unbounded allocation. Both sides
- * know the element types mmgen converts: F32, F16, BF16 and, reading only,
- * Q8_0 and Q4_0 (dequantized to float).
+ * know the element types mmgen converts: F32, F16, BF16, Q8_0 and Q4_0 (read
+ * as floats or as stored bytes; written from floats, or from bytes already in
+ * the file's form for the block types).
  *
  * Names: ggml's own gguf.h uses gguf_context/gguf_type, so nothing here is
  * called that; a program may include both. */
@@ -131,6 +132,10 @@ int gguf_kv_float(gguf_reader *r, const gguf_kv *kv, const char *key, double *ou
  * r->error set (a short read, a type it cannot convert). */
 int gguf_reader_read_f32(gguf_reader *r, const gguf_tensor *t, float *dst, uint64_t n);
 
+/* Reads tensor t's bytes as the file stores them (t->n_bytes of them: n
+ * must be that). Returns 0, or -1 with r->error set. */
+int gguf_reader_read_data(gguf_reader *r, const gguf_tensor *t, void *dst, uint64_t n);
+
 /* ---- writing --------------------------------------------------------------- */
 
 typedef struct gguf_writer gguf_writer;
@@ -154,6 +159,13 @@ int gguf_writer_add_i32_array(gguf_writer *w, const char *key, const int32_t *va
  * tensors. Returns 0, or -1 (out of memory, a bad name, dims or dtype). */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
                            uint32_t dtype, const float *src);
+
+/* A tensor whose `n_bytes` bytes at `data` are already in the file's form
+ * for `dtype` (any type mmgen knows: F32, F16, BF16, Q8_0, Q4_0), written as
+ * they are; n_bytes must be what ne and dtype take. data must stay valid
+ * until the file is written. Returns 0, or -1 as gguf_writer_add_tensor. */
+int gguf_writer_add_tensor_data(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
+                                uint32_t dtype, const void *data, uint64_t n_bytes);
 
 /* Writes the file: `path`.tmp first, renamed onto `path` when complete.
  * Returns 0, or -1 with the reason in err. */

@@ -44,7 +44,8 @@ static const layout_field model_options[] = {
 static const layout_field param_info[] = {
     FIELD(mmg_param_info, struct_size), FIELD(mmg_param_info, name),
     FIELD(mmg_param_info, n_dims),      FIELD(mmg_param_info, shape),
-    FIELD(mmg_param_info, n_elements),
+    FIELD(mmg_param_info, n_elements),  FIELD(mmg_param_info, weights),
+    FIELD(mmg_param_info, n_bytes),
 };
 static const layout_field context_options[] = {
     FIELD(mmg_context_options, struct_size),  FIELD(mmg_context_options, n_threads),

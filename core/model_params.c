@@ -1,8 +1,8 @@
 /* core/model_params.c - a model's parameters by name: listing them with
  * their shapes, copying them out and writing them back (mmgen/model.h,
  * since ABI 1.3), and the name + size check the trainer's gradient reader
- * shares. A quantized model's Q8_0 / Q4_0 tensors read back dequantized and
- * cannot be written. */
+ * shares. A quantized model's Q8_0 / Q4_0 / F16 tensors read back dequantized
+ * (or as stored, mmg_model_read_param_data) and cannot be written. */
 #include <string.h>
 
 #include "error.h"
@@ -10,6 +10,16 @@
 
 size_t mmg_model_param_count(const mmg_model *model) {
     return model ? (size_t)model->n_tensors : 0;
+}
+
+/* How tensor p is stored, as a public mmg_weight_format. */
+static int32_t stored_weights(const mmg__param *p) {
+    if (!p->qm) return MMG_WEIGHTS_F32;
+    switch (p->qm->type) {
+    case MMG__QUANT_Q4_0: return MMG_WEIGHTS_Q4_0;
+    case MMG__QUANT_F16: return MMG_WEIGHTS_F16;
+    default: return MMG_WEIGHTS_Q8_0;
+    }
 }
 
 mmg_status mmg_model_param_info(const mmg_model *model, size_t index, mmg_param_info *info) {
@@ -33,6 +43,8 @@ mmg_status mmg_model_param_info(const mmg_model *model, size_t index, mmg_param_
     full.n_dims = p->ndim;
     for (int d = 0; d < p->ndim; d++) full.shape[d] = p->shape[d];
     full.n_elements = p->numel;
+    full.weights = stored_weights(p);
+    full.n_bytes = mmg_weights_size(full.weights, p->numel);
     memcpy(info, &full, full.struct_size);
     return MMG_OK;
 }
@@ -100,5 +112,25 @@ mmg_status mmg_model_write_param(mmg_model *model, const char *name, const float
                           p->qm ? "" : " too (the tied output projection's copy)");
     /* memmove: a caller may pass a pointer into another parameter's copy. */
     memmove(p->data, src, p->numel * sizeof *src);
+    return MMG_OK;
+}
+
+mmg_status mmg_model_read_param_data(const mmg_model *model, const char *name, void *dst,
+                                     size_t dst_size) {
+    if (!model || !name || !dst)
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_read_param_data: NULL argument");
+    const mmg__param *p = mmg__model_find_param(model, name);
+    if (!p) return mmg__param_lookup(model, name, 0, "mmg_model_read_param_data", &p);
+    const int32_t weights = stored_weights(p);
+    const uint64_t bytes = mmg_weights_size(weights, p->numel);
+    if ((uint64_t)dst_size != bytes)
+        return mmg__error(MMG_ERR_RANGE,
+                          "mmg_model_read_param_data: \"%s\" is stored in %llu bytes (%s); the "
+                          "buffer holds %zu",
+                          p->name, (unsigned long long)bytes,
+                          p->qm ? mmg__quant_type_of(p->qm->type)->label : "F32", dst_size);
+    if (!p->qm) memcpy(dst, p->data, (size_t)bytes);
+    else if (p->qm->type == MMG__QUANT_F16) memcpy(dst, p->qm->q, (size_t)bytes);
+    else mmg__quant_pack(p->qm->type, p->qm->q, p->qm->d, 0, dst, (size_t)bytes);
     return MMG_OK;
 }

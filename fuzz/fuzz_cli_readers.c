@@ -48,6 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             float *buf = malloc(n * sizeof *buf);
             if (buf) gguf_reader_read_f32(r, &r->tensors[i], buf, n);
             free(buf);
+            /* the stored bytes too (n elements take at most 4 n bytes) */
+            unsigned char *raw = malloc(r->tensors[i].n_bytes ? r->tensors[i].n_bytes : 1);
+            if (raw) gguf_reader_read_data(r, &r->tensors[i], raw, r->tensors[i].n_bytes);
+            free(raw);
         }
         gguf_reader_close(r);
     }

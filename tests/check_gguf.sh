@@ -8,9 +8,11 @@
 #      bytes of the mmgen tensor the mapping names, dims reversed;
 #   2. GGUF -> safetensors gives back the identical file (tied and untied,
 #      with and without biases);
-#   3. F16: matrices are the round-to-nearest-even halves of the weights,
-#      vectors and the position table exact (as llama.cpp's converter), both
-#      in the GGUF file and after converting back;
+#   3. F16, Q8_0, Q4_0 (--type, or a model held in that type): the linear
+#      weights and a tied output's copy of the embedding are what reference
+#      quantizers written here from ggml's C give (halves to nearest even),
+#      embeddings, positions and vectors exact; a quantized model converts
+#      back to the identical file;
 #   4. Q8_0 and Q4_0 tensors (written here) are dequantized exactly;
 #   5. malformed GGUF files (truncated, bad magic, version, absurd counts,
 #      lengths, dims and offsets, duplicates, unknown types) exit 1 with a
@@ -122,7 +124,9 @@ def f16_round(x):
     return struct.unpack('<e', struct.pack('<e', x))[0]
 
 def check(st_path, gguf_path, kind):
-    """GGUF tensors against the safetensors model: exact (f32) or half-rounded (f16)."""
+    """GGUF tensors against the F32 safetensors model: exact (f32), or the linear
+    weights (and a tied output's copy of the embedding) converted by the
+    reference quantizers below (f16, q8_0, q4_0); embeddings and vectors exact."""
     meta, st = read_st(st_path)
     kv, gt = read_gguf(gguf_path)
     cfg = json.loads(meta['mmgen.config'])
@@ -148,12 +152,14 @@ def check(st_path, gguf_path, kind):
             w = st[mm.replace('.bias', '.weight')][0]
             shape, raw = [w[0]], bytes(4 * w[0])
         assert t['ne'] == list(reversed(shape)), (g, t['ne'], shape)
-        if kind == 'f32' or len(shape) == 1 or g == 'position_embd.weight':
+        if kind == 'f32' or len(shape) == 1 or g in ('position_embd.weight', 'token_embd.weight'):
             assert t['dtype'] == 0 and t['bytes'] == raw, g
         else:
-            assert t['dtype'] == 1, g
-            want = struct.pack('<%de' % (len(raw) // 4), *floats(raw))
-            assert t['bytes'] == want, g + ': not the round-to-nearest-even halves'
+            dtype, convert = {'f16': (1, lambda x: struct.pack('<%de' % len(x), *x)),
+                              'q8_0': (8, lambda x: q8_0(x)[0]), 'q4_0': (2, lambda x: q4_0(x)[0])}[kind]
+            assert t['dtype'] == dtype, (g, t['dtype'])
+            assert t['bytes'] == convert(floats(raw)), g + ': not the reference ' + kind
+    assert kv['general.file_type'] == {'f32': 0, 'f16': 1, 'q8_0': 7, 'q4_0': 2}[kind], kv['general.file_type']
     return kv
 
 def main():
@@ -166,13 +172,14 @@ def main():
         tok = kv['tokenizer.ggml.tokens']
         print(len(tok), len(kv['tokenizer.ggml.merges']), tok[262], tok[50256], kv['tokenizer.ggml.token_type'][50256],
               kv['tokenizer.ggml.merges'][0], kv.get('tokenizer.ggml.eos_token_id'))
-    elif cmd == 'f16back':  # the F16 round trip: halves of the matrices, vectors exact
+    elif cmd == 'f16back':  # the F16 round trip: halves of the linear weights, the rest exact
         _, a = read_st(sys.argv[2])
         _, b = read_st(sys.argv[3])
         assert set(a) == set(b)
         for name, (shape, raw) in a.items():
             x, y = floats(raw), floats(b[name][1])
-            want = x if len(shape) == 1 or name == 'pos_emb.weight' else [f16_round(v) for v in x]
+            exact = len(shape) == 1 or name in ('pos_emb.weight', 'tok_emb.weight')
+            want = x if exact else [f16_round(v) for v in x]
             assert list(y) == list(want), name
     elif cmd == 'quantize':  # rewrite the 2-D tensors as Q8_0 / Q4_0; expected floats to a JSON file
         write_quantized(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -200,6 +207,13 @@ def main():
                 n += 1
         assert n >= 4, n
         print(n)
+    elif cmd == 'samedata':  # two GGUF files with the same tensors (names, shapes, types, bytes) and keys but the name
+        ka, ta = read_gguf(sys.argv[2])
+        kb, tb = read_gguf(sys.argv[3])
+        ka.pop('general.name'), kb.pop('general.name')
+        assert ka == kb, 'key/values differ'
+        assert [(n, t['ne'], t['dtype'], t['bytes']) for n, t in ta.items()] == \
+               [(n, t['ne'], t['dtype'], t['bytes']) for n, t in tb.items()], 'tensors differ'
     elif cmd == 'bad':
         write_bad(sys.argv[2], sys.argv[3])
     elif cmd == 'setbias':  # one nonzero bias in a file whose mmgen.config says bias: false
@@ -212,14 +226,25 @@ def main():
 def h2f(h):
     return struct.unpack('<e', struct.pack('<H', h))[0]
 
+def f32(x):
+    """x rounded to float32 (an operation of two floats done in double, then
+    rounded, is the float32 operation: double holds their exact product and a
+    correctly rounded quotient)."""
+    return struct.unpack('<f', struct.pack('<f', x))[0]
+
+def roundf(x):  # C's roundf: halves away from zero
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+# ggml's quantize_row_q8_0_ref / quantize_row_q4_0_ref in float32 arithmetic
 def q8_0(x):
     out, vals = b'', []
     for i in range(0, len(x), 32):
         blk = x[i:i + 32]
         amax = max(abs(v) for v in blk)
-        d = amax / 127.0
+        d = f32(amax / 127.0)
         dh = struct.unpack('<H', struct.pack('<e', d))[0]
-        q = [0 if d == 0 else max(-127, min(127, round(v / d))) for v in blk]
+        id_ = f32(1.0 / d) if d else 0.0
+        q = [roundf(f32(v * id_)) for v in blk]
         out += struct.pack('<H32b', dh, *q)
         vals += [float(struct.unpack('<f', struct.pack('<f', qi * h2f(dh)))[0]) for qi in q]
     return out, vals
@@ -229,10 +254,10 @@ def q4_0(x):
     for i in range(0, len(x), 32):
         blk = x[i:i + 32]
         mx = max(blk, key=abs)
-        d = mx / -8.0
+        d = f32(mx / -8.0)
         dh = struct.unpack('<H', struct.pack('<e', d))[0]
-        id_ = 1.0 / d if d else 0.0
-        q = [min(15, int(v * id_ + 8.5)) for v in blk]
+        id_ = f32(1.0 / d) if d else 0.0
+        q = [min(15, int(f32(f32(v * id_) + 8.5))) for v in blk]
         packed = bytes(q[j] | (q[j + 16] << 4) for j in range(16))
         out += struct.pack('<H', dh) + packed
         vals += [float(struct.unpack('<f', struct.pack('<f', (qi - 8) * h2f(dh)))[0]) for qi in q]
@@ -388,9 +413,31 @@ pass "F32: GGUF layout, llama.cpp's keys and mapping checked; round trip identic
 "$py" "$tmp/gg.py" check "$tmp/m.safetensors" "$tmp/m16.gguf" f16 > /dev/null || fail "m16.gguf is not the F16 rounding"
 "$mmgen" convert "$tmp/m16.gguf" "$tmp/m16.back.safetensors" > "$tmp/out"
 grep -q "(F16: the file's values, as they are)" "$tmp/out" || fail "an F16 GGUF did not become an F16 model: $(cat "$tmp/out")"
+grep -q "; tied output;" "$tmp/out" || fail "the F16 copy of the embedding did not make a tied model: $(cat "$tmp/out")"
 "$py" "$tmp/gg.py" f16back "$tmp/m.safetensors" "$tmp/m16.back.safetensors" || fail "F16 round trip"
 "$mmgen" info "$tmp/m16.back.safetensors" | grep -q "tokenizer   text" || fail "F16 round trip lost the tokenizer"
-pass "F16: matrices rounded to nearest even, vectors and positions exact, tokenizer kept; read back as an F16 model"
+pass "F16: linear weights (and the tied output's copy) rounded to nearest even, the rest exact, tokenizer kept; read back as a tied F16 model"
+
+# --- quantized models to GGUF and back --------------------------------------------------
+# --type quantizes on the way (the reference quantizers of gg.py, written from
+# ggml's C); a quantized model's file converts to the same GGUF bytes and back
+# to itself, byte for byte (tied: output.weight is its copy of the embedding).
+for m in m nb; do
+  for ty in q8_0 q4_0 f16; do
+    "$mmgen" convert "$tmp/$m.safetensors" "$tmp/$m-$ty.gguf" --type "$ty" > "$tmp/out" ||
+      fail "convert $m --type $ty: $(cat "$tmp/out")"
+    "$py" "$tmp/gg.py" check "$tmp/$m.safetensors" "$tmp/$m-$ty.gguf" "$ty" > /dev/null ||
+      fail "$m-$ty.gguf is not the reference $ty"
+    "$mmgen" quantize "$tmp/$m.safetensors" "$tmp/$m-$ty.safetensors" --type "$ty" > /dev/null
+    "$mmgen" convert "$tmp/$m-$ty.safetensors" "$tmp/$m-$ty.held.gguf" > /dev/null
+    "$py" "$tmp/gg.py" samedata "$tmp/$m-$ty.gguf" "$tmp/$m-$ty.held.gguf" ||
+      fail "$m: a $ty model's GGUF differs from --type $ty's"
+    "$mmgen" convert "$tmp/$m-$ty.held.gguf" "$tmp/$m-$ty.back.safetensors" > /dev/null
+    cmp -s "$tmp/$m-$ty.safetensors" "$tmp/$m-$ty.back.safetensors" ||
+      fail "$m $ty: safetensors -> GGUF -> safetensors is not identical"
+  done
+done
+pass "Q8_0 / Q4_0 / F16 to GGUF: the reference blocks (linear weights, a tied output's copy), the rest exact; quantized models round-trip identically (tied and untied)"
 
 # --- Q8_0 / Q4_0 read --------------------------------------------------------------
 "$py" "$tmp/gg.py" quantize "$tmp/m.gguf" "$tmp/q.gguf" "$tmp/q.json"

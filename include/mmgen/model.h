@@ -318,6 +318,12 @@ typedef struct mmg_param_info {
     int32_t n_dims;                    /* 1 (biases, LayerNorm) or 2 (matrices, embeddings) */
     int64_t shape[MMG_PARAM_MAX_DIMS]; /* row-major; entries past n_dims are 0 */
     uint64_t n_elements;               /* product of the shape: floats to copy */
+    /* Since ABI 1.6 (a smaller struct_size gets neither): */
+    int32_t weights;  /* how the model stores it (mmg_weight_format, never
+                         DEFAULT): MMG_WEIGHTS_F32, or a quantized model's
+                         linear weights in MMG_WEIGHTS_Q8_0 / _Q4_0 / _F16 */
+    uint64_t n_bytes; /* bytes mmg_model_read_param_data copies:
+                         mmg_weights_size(weights, n_elements) */
 } mmg_param_info;
 
 /* The number of named parameter tensors; 0 for NULL. [thread-safe] */
@@ -361,6 +367,52 @@ MMG_API mmg_status mmg_model_read_param(const mmg_model *model, const char *name
  * object] */
 MMG_API mmg_status mmg_model_write_param(mmg_model *model, const char *name, const float *src,
                                          size_t n_elements);
+
+/* ---- stored bytes and quantizing (since ABI 1.6) ----------------------------
+ * The formats of mmg_weight_format as bytes, the layout of GGUF tensors and
+ * of mmgen's files (ABI.md, "Quantized weights"): MMG_WEIGHTS_F32 4 bytes
+ * and MMG_WEIGHTS_F16 2 bytes a weight (host order, little-endian on every
+ * supported CPU); MMG_WEIGHTS_Q8_0 34 and MMG_WEIGHTS_Q4_0 18 bytes per
+ * block of 32 consecutive weights (ggml's block_q8_0 / block_q4_0). What an
+ * exporter needs to write a quantized model's tensors as they are (mmgen
+ * convert writes GGUF this way), and what a binding needs to quantize its
+ * own arrays exactly as the library does. */
+
+/* Bytes that n_elements weights take in format `weights`; 0 for
+ * MMG_WEIGHTS_DEFAULT or an unknown value, for a Q8_0 / Q4_0 count that is
+ * not a multiple of 32, and when the size would not fit in 64 bits.
+ * [thread-safe] */
+MMG_API uint64_t mmg_weights_size(int32_t weights, uint64_t n_elements);
+
+/* Copies parameter `name` as the model stores it (mmg_param_info.weights
+ * and .n_bytes say how): F32 floats, F16 halves, or Q8_0 / Q4_0 blocks,
+ * row by row, so a (rows, cols) weight gives rows * cols / 32 blocks.
+ * dst_size must be the parameter's n_bytes, else MMG_ERR_RANGE naming both
+ * sizes and dst untouched. MMG_ERR_NOT_FOUND for an unknown name;
+ * MMG_ERR_INVALID_ARG for NULL.
+ * [thread-safe; not concurrently with writes to the same model] */
+MMG_API mmg_status mmg_model_read_param_data(const mmg_model *model, const char *name, void *dst,
+                                             size_t dst_size);
+
+/* Converts n_elements floats to format `weights` into dst (dst_size >=
+ * mmg_weights_size(weights, n_elements) bytes), exactly as the library
+ * quantizes a model (for Q8_0 / Q4_0 the bytes llama.cpp's quantizer
+ * writes; F16 rounds to nearest even). Returns MMG_OK; MMG_ERR_INVALID_ARG
+ * (NULL; MMG_WEIGHTS_DEFAULT or an unknown format; a Q8_0 / Q4_0 count not
+ * a multiple of 32); MMG_ERR_RANGE (dst_size too small, the message gives
+ * the size needed); MMG_ERR_NUMERIC (a NaN or infinity, or a value the
+ * format cannot hold: the message gives the element range). dst untouched
+ * on every error. [thread-safe] */
+MMG_API mmg_status mmg_quantize(int32_t weights, const float *src, uint64_t n_elements, void *dst,
+                                size_t dst_size);
+
+/* The reverse: n_elements floats from src_size bytes of format `weights`
+ * (src_size must be mmg_weights_size(weights, n_elements), else
+ * MMG_ERR_RANGE): d * q (Q8_0), d * (n - 8) (Q4_0), halves widened exactly.
+ * MMG_ERR_INVALID_ARG as mmg_quantize; dst untouched on error.
+ * [thread-safe] */
+MMG_API mmg_status mmg_dequantize(int32_t weights, const void *src, size_t src_size, float *dst,
+                                  uint64_t n_elements);
 
 MMG_EXTERN_C_END
 

@@ -13,9 +13,9 @@
 #include "export.h"
 
 #define MMGEN_ABI_MAJOR 1
-#define MMGEN_ABI_MINOR 5
+#define MMGEN_ABI_MINOR 6
 #define MMGEN_VERSION_PATCH 0
-#define MMGEN_VERSION_STRING "1.5.0"
+#define MMGEN_VERSION_STRING "1.6.0"
 
 /* Packs a major/minor pair the way mmg_abi_version() returns it. */
 #define MMGEN_MAKE_ABI_VERSION(major, minor) \
