@@ -33,7 +33,9 @@
 # llama.cpp runs with its defaults (F16 KV cache, its own thread pool), mmgen
 # with its own (F32 KV cache). The logits check decodes a fixed prompt of 24
 # token ids with both on the same GGUF file (mmgen reads it back through
-# `mmgen convert`): max |difference| and argmax agreement, F32 and F16.
+# `mmgen convert`): max |difference| and argmax agreement, every type; and
+# llama.cpp on the Q8_0 / Q4_0 GGUF files `mmgen convert` writes from mmgen's
+# quantized models vs mmgen on those models.
 # Prints the table and appends JSON lines to bench/results/llama.jsonl
 # (or $RESULTS).
 set -eu
@@ -167,6 +169,16 @@ for ty in f32 f16 q8_0 q4_0; do
   "$logits_exe" "$work/gpt2-$ty.gguf" "$ids" "$tmp.ll.$ty" 2 > /dev/null
   printf '{"check": "logits", "type": "%s", ' "$ty" >> "$tmp"
   "$exe" compare "$tmp.mm.$ty" "$tmp.ll.$ty" --vocab 50257 | sed 's/^{//' >> "$tmp"
+done
+
+# quantized GGUF files written by mmgen (its blocks as they are): llama.cpp on
+# them vs mmgen on the model files they came from
+for ty in q8_0 q4_0; do
+  "$mmgen" convert "$work/gpt2-$ty.safetensors" "$work/gpt2-$ty.mmgen.gguf" > /dev/null
+  "$exe" logits --model "$work/gpt2-$ty.safetensors" --ids "$ids" -o "$tmp.mm.$ty.w"
+  "$logits_exe" "$work/gpt2-$ty.mmgen.gguf" "$ids" "$tmp.ll.$ty.w" 2 > /dev/null
+  printf '{"check": "logits", "type": "%s, GGUF written by mmgen convert", ' "$ty" >> "$tmp"
+  "$exe" compare "$tmp.mm.$ty.w" "$tmp.ll.$ty.w" --vocab 50257 | sed 's/^{//' >> "$tmp"
 done
 
 # the same blocks from both quantizers?
