@@ -142,6 +142,56 @@ func LoadModel(path string) (*Model, error) {
 	return newModel(h), nil
 }
 
+// Weights is what a model keeps its linear layers' weights in
+// (mmg_weight_format, ABI.md "Quantized weights").
+type Weights int32
+
+const (
+	// WeightsAsStored loads a file as it is stored (a quantized file stays quantized).
+	WeightsAsStored Weights = C.MMG_WEIGHTS_DEFAULT
+	// WeightsF32 dequantizes a quantized file (to train from it).
+	WeightsF32 Weights = C.MMG_WEIGHTS_F32
+	// WeightsQ8_0 keeps GGUF's Q8_0 blocks, for inference (ABI 1.3).
+	WeightsQ8_0 Weights = C.MMG_WEIGHTS_Q8_0
+	// WeightsQ4_0 keeps GGUF's Q4_0 blocks, for inference (ABI 1.5).
+	WeightsQ4_0 Weights = C.MMG_WEIGHTS_Q4_0
+	// WeightsF16 keeps IEEE halves, computed as such, for inference (ABI 1.5).
+	WeightsF16 Weights = C.MMG_WEIGHTS_F16
+)
+
+// LoadModelWeights loads a model file keeping its linear layers' weights in
+// w: WeightsQ8_0, WeightsQ4_0 or WeightsF16 quantize an F32 file while
+// reading it (as `mmgen quantize` does), WeightsF32 dequantizes a quantized
+// one. A quantized model is for inference: WriteParam refuses its quantized
+// tensors. StatusUnsupported when the library predates the format.
+func LoadModelWeights(path string, w Weights) (*Model, error) {
+	if err := ready(); err != nil {
+		return nil, err
+	}
+	minor := C.uint32_t(3)
+	switch w {
+	case WeightsAsStored, WeightsF32, WeightsQ8_0:
+	case WeightsQ4_0, WeightsF16:
+		minor = 5
+	default:
+		return nil, newError(StatusInvalidArg, "loading "+path, fmt.Sprintf("unknown weight format %d", int32(w)))
+	}
+	if C.mmg_abi_compatible(1, minor) == 0 {
+		return nil, newError(StatusUnsupported, "loading "+path,
+			fmt.Sprintf("weight format %d needs libmmgen ABI 1.%d", int32(w), minor))
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var o C.mmg_model_options
+	C.mmg_model_options_init(&o, C.size_t(unsafe.Sizeof(o)))
+	o.weights = C.int32_t(w)
+	var h *C.mmg_model
+	if err := call("loading "+path, func() C.mmg_status { return C.mmg_model_load(cpath, &o, &h) }); err != nil {
+		return nil, err
+	}
+	return newModel(h), nil
+}
+
 // LoadModelMemory loads a model from the bytes of a safetensors file, as
 // LoadModel does from its path. The model keeps no reference to data.
 func LoadModelMemory(data []byte) (*Model, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -381,4 +382,55 @@ func TestFinalizers(t *testing.T) {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// LoadModelWeights quantizes as `mmgen quantize` does: the same tokens and
+// dequantized weights as the CLI's file; quantized tensors refuse writes.
+func TestLoadModelWeights(t *testing.T) {
+	const linear = "decoder.layers.0.ff.fc1.weight"
+	reference, err := loadModel(t).ReadParam(linear)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := []int32{1, 2, 3, 40}
+	for _, c := range []struct {
+		name string
+		w    Weights
+	}{{"q8_0", WeightsQ8_0}, {"q4_0", WeightsQ4_0}, {"f16", WeightsF16}} {
+		file := filepath.Join(t.TempDir(), "m-"+c.name+".safetensors")
+		if _, err := cli("quantize", modelPath, file, "--type", c.name); err != nil {
+			t.Fatal(err)
+		}
+		a, err := LoadModelWeights(modelPath, c.w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := LoadModel(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		ta, err1 := a.Generate(prompt, MaxTokens(12), Seed(3))
+		tb, err2 := b.Generate(prompt, MaxTokens(12), Seed(3))
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(ta, tb) {
+			t.Fatalf("%s: %v / %v, errors %v %v", c.name, ta, tb, err1, err2)
+		}
+		wa, _ := a.ReadParam(linear)
+		wb, _ := b.ReadParam(linear)
+		if !reflect.DeepEqual(wa, wb) || reflect.DeepEqual(wa, reference) {
+			t.Fatalf("%s: the weights are not the CLI's quantized ones", c.name)
+		}
+		wantError(t, a.WriteParam(linear, reference), StatusUnsupported, linear)
+		f, err := LoadModelWeights(file, WeightsF32) // dequantized: writable again
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.WriteParam(linear, reference); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	_, err = LoadModelWeights(modelPath, Weights(9))
+	wantError(t, err, StatusInvalidArg, "unknown weight format 9")
 }

@@ -15,7 +15,7 @@
 // mmg_struct_field_offset; the message names the struct and field).
 //
 // Model (since 1.3):
-//   Model.load(path, { nThreads, checkFinite }), Model.loadMemory(buffer, { ... })
+//   Model.load(path, { nThreads, checkFinite, weights: 'q8_0'|'q4_0'|'f16'|'f32' }), Model.loadMemory(buffer, { ... })
 //   m.parameters()            Map name -> shape, e.g. 'tok_emb.weight' -> [300, 32]
 //   m.readParam(name)         a Float32Array copy, row-major
 //   m.writeParam(name, vals)  a Float32Array, typed array or Array of exactly the

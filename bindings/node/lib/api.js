@@ -223,6 +223,22 @@ class Tokenizer extends Handle {
 const SAMPLING_FIELDS = { temperature: 'temperature', topK: 'top_k', topP: 'top_p', minP: 'min_p',
   repetitionPenalty: 'repetition_penalty', repetitionWindow: 'repetition_window' };
 
+// mmg_weight_format by name: [value, the ABI minor that added it]
+const WEIGHTS = { f32: [1, 3], q8_0: [2, 3], q4_0: [3, 5], f16: [4, 5] };
+
+function weightFormat(lib, weights) {
+  if (weights === undefined || weights === null) return 0;
+  if (!Object.prototype.hasOwnProperty.call(WEIGHTS, weights)) {
+    throw new TypeError(`weights must be 'f32', 'q8_0', 'q4_0' or 'f16', not ${JSON.stringify(weights)}`);
+  }
+  const [value, minor] = WEIGHTS[weights];
+  if (!lib.mmg_abi_compatible(1, minor)) {
+    throw new L.MmgenError(L.Status.MMG_ERR_UNSUPPORTED,
+      `weights '${weights}' needs libmmgen ABI 1.${minor}; this library is ${lib.mmg_version_string()}`);
+  }
+  return value;
+}
+
 /** A transformer loaded from a file or from its bytes (mmgen/model.h), with
  * the context it generates in (mmgen/context.h, created on first use).
  *
@@ -240,11 +256,24 @@ class Model extends Handle {
     this._tok = undefined; // undefined: not asked yet; null: none
   }
 
-  /** Loads a safetensors model written by `mmgen train`. */
-  static load(path, { nThreads = 0, checkFinite = false, lib = L.get() } = {}) {
-    const out = [null];
-    check(lib, lib.mmg_model_load(String(path), null, out), `loading ${path}`);
-    return new Model(lib, out[0], nThreads, checkFinite);
+  /** Loads a safetensors model written by `mmgen train`.
+   *
+   * weights (mmg_model_options.weights): undefined loads the file as it is
+   * stored (a quantized file stays quantized); 'f32' dequantizes (to train
+   * from it); 'q8_0', 'q4_0' or 'f16' keep the linear layers' weights in
+   * that type for inference (ABI.md, "Quantized weights"). */
+  static load(path, { nThreads = 0, checkFinite = false, weights = undefined, lib = L.get() } = {}) {
+    const value = weightFormat(lib, weights);
+    const [p, mo] = initStruct(S.ModelOptions, lib.mmg_model_options_init);
+    try {
+      mo.weights = value;
+      koffi.encode(p, S.ModelOptions, mo);
+      const out = [null];
+      check(lib, lib.mmg_model_load(String(path), p, out), `loading ${path}`);
+      return new Model(lib, out[0], nThreads, checkFinite);
+    } finally {
+      koffi.free(p);
+    }
   }
 
   /** Loads a model from the bytes of a safetensors file (a Buffer, typed

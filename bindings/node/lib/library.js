@@ -94,6 +94,7 @@ const SIGNATURES = [
   'int mmg_model_write_param(void *model, const char *name, const float *src, size_t n_elements)',
   // context.h, sampling.h, generate.h
   'void mmg_context_options_init(void *opts, size_t struct_size)',
+  'void mmg_model_options_init(void *opts, size_t struct_size)',
   'int mmg_context_create(void *model, void *opts, _Out_ void **out)',
   'void mmg_context_free(void *ctx)',
   'void mmg_sampling_options_init(void *opts, size_t struct_size)',

@@ -72,6 +72,15 @@ const ParamInfo = koffi.struct('mmg_param_info', { // mmgen/model.h, since 1.3
   n_elements: 'uint64_t',
 });
 
+const ModelOptions = koffi.struct('mmg_model_options', { // mmgen/model.h
+  struct_size: 'size_t',
+  seed: 'uint64_t',
+  init_std: 'float',
+  memory_limit: 'uint64_t',
+  init_scheme: 'int32_t',
+  weights: 'int32_t', // since 1.3: mmg_weight_format
+});
+
 // C name -> [mirror, header]: what loading checks against mmg_struct_*, and
 // what the layout test compiles against.
 const MIRRORS = {
@@ -80,6 +89,7 @@ const MIRRORS = {
   mmg_context_options: [ContextOptions, 'mmgen/context.h'],
   mmg_model_config: [ModelConfig, 'mmgen/model.h'],
   mmg_param_info: [ParamInfo, 'mmgen/model.h'],
+  mmg_model_options: [ModelOptions, 'mmgen/model.h'],
 };
 
-module.exports = { SamplingOptions, GenerateOptions, ContextOptions, ModelConfig, ParamInfo, MIRRORS };
+module.exports = { SamplingOptions, GenerateOptions, ContextOptions, ModelConfig, ParamInfo, ModelOptions, MIRRORS };

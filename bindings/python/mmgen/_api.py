@@ -296,6 +296,20 @@ _SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalt
                     "repetition_window")
 
 
+# mmg_weight_format by name, with the ABI minor that added each
+_WEIGHTS = {None: (0, 3), "f32": (1, 3), "q8_0": (2, 3), "q4_0": (3, 5), "f16": (4, 5)}
+
+
+def _weight_format(lib, weights):
+    if weights not in _WEIGHTS:
+        raise ValueError("weights must be None, 'f32', 'q8_0', 'q4_0' or 'f16', not %r" % (weights,))
+    value, minor = _WEIGHTS[weights]
+    if not lib.mmg_abi_compatible(1, minor):
+        raise MmgenError(_lib.MMG_ERR_UNSUPPORTED, "weights=%r needs libmmgen ABI 1.%d; this library is %s"
+                         % (weights, minor, lib.mmg_version_string().decode()))
+    return value
+
+
 class Model(_Handle):
     """A transformer loaded from a file or created from a config (mmgen/model.h),
     with the context it generates in (mmgen/context.h, created on first use).
@@ -316,12 +330,20 @@ class Model(_Handle):
         self._busy = threading.Lock()
 
     @classmethod
-    def load(cls, path, n_threads=0, lib=None, check_finite=False):
-        """Loads a safetensors model written by `mmgen train` or save()."""
+    def load(cls, path, n_threads=0, lib=None, check_finite=False, weights=None):
+        """Loads a safetensors model written by `mmgen train` or save().
+
+        weights (mmg_model_options.weights): None loads the file as it is
+        stored (a quantized file stays quantized); "f32" dequantizes (to
+        train from it); "q8_0", "q4_0" or "f16" keep the linear layers'
+        weights in that type for inference (ABI.md, "Quantized weights")."""
         lib = lib or _lib.get()
+        o = S.ModelOptions()
+        lib.mmg_model_options_init(ctypes.byref(o), ctypes.sizeof(o))
+        o.weights = _weight_format(lib, weights)
         h = ctypes.c_void_p()
         path = str(path)
-        check(lib, lib.mmg_model_load(path.encode(), None, ctypes.byref(h)), "loading %s" % path)
+        check(lib, lib.mmg_model_load(path.encode(), ctypes.byref(o), ctypes.byref(h)), "loading %s" % path)
         return cls(lib, h, n_threads, check_finite)
 
     @classmethod

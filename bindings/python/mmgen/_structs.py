@@ -79,7 +79,8 @@ class ModelOptions(ctypes.Structure):  # mmg_model_options, mmgen/model.h
                 ("seed", ctypes.c_uint64),
                 ("init_std", ctypes.c_float),
                 ("memory_limit", ctypes.c_uint64),
-                ("init_scheme", ctypes.c_int32)]
+                ("init_scheme", ctypes.c_int32),
+                ("weights", ctypes.c_int32)]  # since 1.3: mmg_weight_format
 
 
 class ParamInfo(ctypes.Structure):  # mmg_param_info, mmgen/model.h (since 1.3)

@@ -58,7 +58,7 @@ pub fn mirrors() -> Vec<Mirror> {
             max_seq_len, norm_placement, final_norm, activation, position_encoding, tied_output,
             bias, scale_embeddings, layernorm_eps, norm_bias,
         }),
-        mirror!(mmg_model_options { struct_size, seed, init_std, memory_limit, init_scheme }),
+        mirror!(mmg_model_options { struct_size, seed, init_std, memory_limit, init_scheme, weights }),
         mirror!(mmg_param_info { struct_size, name, n_dims, shape, n_elements }),
         mirror!(mmg_context_options {
             struct_size, n_threads, n_slots, max_seq_len, memory_limit, check_finite,

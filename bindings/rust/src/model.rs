@@ -157,6 +157,35 @@ fn model_options() -> sys::mmg_model_options {
     }
 }
 
+/// What a model keeps its linear layers' weights in (`mmg_weight_format`,
+/// ABI.md "Quantized weights"), for [`Model::load_with_weights`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weights {
+    /// As the file stores them (a quantized file stays quantized).
+    AsStored,
+    /// Float32: a quantized file is dequantized (to train from it).
+    F32,
+    /// GGUF's Q8_0 blocks, for inference (ABI 1.3).
+    Q8_0,
+    /// GGUF's Q4_0 blocks, for inference (ABI 1.5).
+    Q4_0,
+    /// IEEE halves, computed as such, for inference (ABI 1.5).
+    F16,
+}
+
+impl Weights {
+    /// The `mmg_weight_format` value and the ABI minor that added it.
+    fn raw(self) -> (i32, u32) {
+        match self {
+            Weights::AsStored => (0, 3),
+            Weights::F32 => (1, 3),
+            Weights::Q8_0 => (2, 3),
+            Weights::Q4_0 => (3, 5),
+            Weights::F16 => (4, 5),
+        }
+    }
+}
+
 impl Model {
     fn from_raw(p: *mut sys::mmg_model) -> Model {
         Model { ptr: NonNull::new(p).expect("the library returned MMG_OK and a NULL model") }
@@ -176,6 +205,34 @@ impl Model {
         let mut out = ptr::null_mut();
         // SAFETY: a path string, NULL options (defaults), an out-pointer.
         let st = unsafe { sys::mmg_model_load(c.as_ptr(), ptr::null(), &mut out) };
+        check(st, || format!("loading {}", path.display()))?;
+        Ok(Model::from_raw(out))
+    }
+
+    /// Loads a model file keeping its linear layers' weights in `weights`:
+    /// `Weights::Q8_0`, `Q4_0` or `F16` quantize an F32 file while reading it
+    /// (as `mmgen quantize` does), `Weights::F32` dequantizes a quantized
+    /// one. A quantized model is for inference: `write_param` refuses its
+    /// quantized tensors. `Status::UNSUPPORTED` when the library predates
+    /// the format.
+    pub fn load_with_weights(path: impl AsRef<Path>, weights: Weights) -> Result<Model> {
+        init()?;
+        let path = path.as_ref();
+        let (value, minor) = weights.raw();
+        // SAFETY: no arguments; any 1.x library has it.
+        if unsafe { sys::mmg_abi_compatible(1, minor) } == 0 {
+            return Err(Error::new(
+                Status::UNSUPPORTED,
+                format!("{:?} weights need libmmgen ABI 1.{}", weights, minor),
+                format!("loading {}", path.display()),
+            ));
+        }
+        let c = path_cstring(path)?;
+        let mut o = model_options();
+        o.weights = value;
+        let mut out = ptr::null_mut();
+        // SAFETY: a path string, initialised options, an out-pointer.
+        let st = unsafe { sys::mmg_model_load(c.as_ptr(), &o, &mut out) };
         check(st, || format!("loading {}", path.display()))?;
         Ok(Model::from_raw(out))
     }

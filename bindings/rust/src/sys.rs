@@ -107,6 +107,7 @@ pub struct mmg_model_options {
     pub init_std: f32,
     pub memory_limit: u64,
     pub init_scheme: i32,
+    pub weights: i32, // since 1.3: mmg_weight_format
 }
 
 /// mmgen/model.h (since 1.3)

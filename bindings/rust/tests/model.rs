@@ -2,7 +2,7 @@
 //! check_finite, metadata, training and the error paths.
 mod common;
 
-use mmgen::{ContextOptions, GenerateOptions, Model, ModelConfig, Status, TrainOptions, Trainer};
+use mmgen::{ContextOptions, GenerateOptions, Model, ModelConfig, Status, TrainOptions, Trainer, Weights};
 
 const PROMPT: [i32; 4] = [1, 2, 3, 40];
 
@@ -256,4 +256,30 @@ fn trainer_steps_and_gradients() {
     let bad = TrainOptions { learning_rate: 0.0, ..Default::default() };
     let e = Trainer::new(&mut m, &tokens, &bad).err().unwrap();
     assert_eq!(e.status(), Status::INVALID_ARG);
+}
+
+#[test]
+fn load_with_weights_quantizes_as_the_cli_does() {
+    let path = common::model_path();
+    let dir = common::tmp_dir("weights");
+    let linear = "decoder.layers.0.ff.fc1.weight";
+    let reference = Model::load(&path).unwrap().read_param(linear).unwrap();
+    for (ty, weights) in [("q8_0", Weights::Q8_0), ("q4_0", Weights::Q4_0), ("f16", Weights::F16)] {
+        let file = dir.join(format!("m-{}.safetensors", ty));
+        common::cli(&["quantize", path.to_str().unwrap(), file.to_str().unwrap(), "--type", ty]);
+        let mut a = Model::load_with_weights(&path, weights).unwrap();
+        let b = Model::load(&file).unwrap();
+        let eos = eos_of(&a);
+        assert_eq!(a.generate(&PROMPT, &options(3, eos)).unwrap(), b.generate(&PROMPT, &options(3, eos)).unwrap(), "{}", ty);
+        assert_eq!(a.read_param(linear).unwrap(), b.read_param(linear).unwrap(), "{}", ty);
+        assert_ne!(a.read_param(linear).unwrap(), reference, "{}: still the F32 weights", ty);
+        let e = a.write_param(linear, &reference).unwrap_err();
+        assert_eq!(e.status(), Status::UNSUPPORTED);
+        assert!(e.message().contains(linear), "{}", e);
+        // dequantized: writable again
+        let mut c = Model::load_with_weights(&file, Weights::F32).unwrap();
+        c.write_param(linear, &reference).unwrap();
+    }
+    let same = Model::load_with_weights(&path, Weights::AsStored).unwrap();
+    assert_eq!(same.read_param(linear).unwrap(), reference);
 }
