@@ -356,6 +356,7 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
         return;
     }
     const mmg__q8_rows_fn kernel = mmg__quant_kernel_rows(w->type);
+    const mmg__q8_multi_fn multi = nb <= MMG__Q8_MULTI_MAX_NB ? mmg__quant_kernel_multi(w->type) : NULL;
     const size_t row_bytes = (size_t)nb * mmg__quant_type_of(w->type)->value_bytes;
     /* With several input rows, Q4_0 weights are widened to bytes once per
      * few rows for all of them (the Q8_0 kernel's inner loop is shorter);
@@ -375,6 +376,20 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
             const int rows = OC - r0 < Q8_ROWS_BLOCK ? OC - r0 : Q8_ROWS_BLOCK;
             const int8_t *wq = w->q + (size_t)r0 * row_bytes;
             const uint16_t *wd = w->d + (size_t)r0 * nb;
+            if (multi && n > 1) {
+                /* 16 weight rows at a time for all n input rows; a last
+                 * group of fewer rows goes through the rows kernel */
+                int s = 0;
+                for (; s + MMG__Q8_MULTI_ROWS <= rows; s += MMG__Q8_MULTI_ROWS)
+                    multi(out + (size_t)g0 * OC + r0 + s, (size_t)OC, has_base, wq + (size_t)s * row_bytes,
+                          row_bytes, wd + (size_t)s * nb, nb, scratch->q, scratch->d, scratch->s, (size_t)IC, n);
+                for (int g = 0; s < rows && g < n; g++) {
+                    float *o = out + (size_t)(g0 + g) * OC + r0 + s;
+                    kernel(o, has_base ? o : NULL, wq + (size_t)s * row_bytes, wd + (size_t)s * nb, rows - s, nb,
+                           scratch->q + (size_t)g * IC, scratch->d + (size_t)g * nb, scratch->s + (size_t)g * nb);
+                }
+                continue;
+            }
             if (widen && n > 1) {
                 _Alignas(64) int8_t wide[Q4_WIDE_BYTES];
                 for (int s = 0; s < rows; s += wide_rows) {

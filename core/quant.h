@@ -188,6 +188,18 @@ typedef void (*mmg__q8_rows_fn)(float *out, const float *base, const int8_t *wq,
                                 const uint16_t *wd, int n, int nb, const int8_t *xq,
                                 const float *xd, const int32_t *xs);
 
+/* Several input rows against 16 weight rows (prefill, decode_batch):
+ * out[g * ldo + r] = (has_base ? out[g * ldo + r] : 0) + dot(row r of W,
+ * input row g) for r < 16, g < n_x, each with the bits the rows function
+ * gives. W: 16 rows of nb blocks of one type from wq (row stride
+ * row_bytes) and wd (row stride nb); input row g at xq + g * x_stride, xd +
+ * g * nb, xs + g * nb. nb at most MMG__Q8_MULTI_MAX_NB. */
+#define MMG__Q8_MULTI_ROWS 16
+#define MMG__Q8_MULTI_MAX_NB 128 /* 4096 columns; the repacked rows take 72 KB of stack */
+typedef void (*mmg__q8_multi_fn)(float *out, size_t ldo, int has_base, const int8_t *wq, size_t row_bytes,
+                                 const uint16_t *wd, int nb, const int8_t *xq, const float *xd,
+                                 const int32_t *xs, size_t x_stride, int n_x);
+
 /* Kernels by name, for tests and benchmarks. */
 typedef enum mmg__q8_kernel {
     MMG__Q8_KERNEL_AUTO = 0,   /* the best the CPU runs (the default) */
@@ -206,6 +218,10 @@ int mmg__q8_kernel_force(mmg__q8_kernel k);
 const char *mmg__q8_kernel_name(void);
 /* The function of the kernel in use for weights of `type`. [thread-safe] */
 mmg__q8_rows_fn mmg__quant_kernel_rows(int type);
+/* The several-rows function of the kernel in use for `type` (Q8_0, Q4_0),
+ * or NULL when it has none (use the rows function per input row).
+ * [thread-safe] */
+mmg__q8_multi_fn mmg__quant_kernel_multi(int type);
 
 /* The reference products of one weight row (Q8_0, Q4_0) and one activation
  * row (the scalar kernels are these, row by row). */

@@ -281,6 +281,159 @@ static int cpu_has_f16c(void) {
 
 #endif /* MMG__Q8_X86 */
 
+#ifdef MMG__Q8_X86
+
+/* ---- AVX-512 VNNI, several input rows: 16 weight rows a lane each ----------------------
+ * For prefill and batched decoding. The row kernel above spends most of its
+ * work gathering each block's 8 partial sums into one lane; here 16 weight
+ * rows are first repacked so that lane j of a vector holds 4 values of row j
+ * (vector s of block b: values 4s..4s+3 of every row), and every step
+ * multiplies all 16 rows by 4 values of one input row, broadcast: a block's
+ * sum per row accumulates in its own lane, with no horizontal work, and the
+ * repacking is paid once for all the input rows. The integer sums are exact
+ * whatever their order; the float work is the definition's: per (row, input
+ * row), block b adds (d_w * d_x) * isum into accumulator b % 16 in block
+ * order (the blocks of one accumulator are taken together, accumulator after
+ * accumulator), and the 16 accumulators meet in reduce_acc's tree. So each
+ * output has the bits the row kernels give. */
+
+/* Four vectors t = 0..3 whose lane j is dword t of the 16 bytes at
+ * src + j * stride: four rows to a vector (row 4k + i's dword t at lane
+ * 4i + t of z[k]), then two-source permutes pick lane j's dword. */
+TARGET_AVX512 __attribute__((always_inline)) static inline void
+transpose16x4_avx512(const int8_t *src, size_t stride, __m512i out[4]) {
+    __m512i z[4];
+    for (int k = 0; k < 4; k++) {
+        const int8_t *r = src + (size_t)(4 * k) * stride;
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + stride)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + 2 * stride)), 2);
+        z[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + 3 * stride)), 3);
+    }
+    const __m512i base = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    for (int t = 0; t < 4; t++) {
+        const __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(t));
+        out[t] = _mm512_mask_blend_epi32(0xff00, _mm512_permutex2var_epi32(z[0], idx, z[1]),
+                                         _mm512_permutex2var_epi32(z[2], idx, z[3]));
+    }
+}
+
+/* Repacks 16 rows of nb blocks (Q8_0 values, or Q4_0 nibbles when `q4`)
+ * from wq (row stride row_bytes) and their scales (row stride nb) into pk
+ * (nb * 8 vectors: the values + 128, unsigned, for vpdpbusd; Q4_0: n - 8 +
+ * 128) and dk (nb * 16 floats). */
+TARGET_AVX512 static void pack16_avx512(const int8_t *wq, size_t row_bytes, const uint16_t *wd, int nb,
+                                        __m512i *pk, float *dk, const int q4) {
+    const __m512i off = _mm512_set1_epi8((char)0x80), low = _mm512_set1_epi8(15), q4_off = _mm512_set1_epi8(120);
+    for (int b = 0; b < nb; b++) {
+        __m512i v[4];
+        if (q4) { /* values 4s..: low nibbles of dword s (s < 4), else high nibbles of dword s - 4 */
+            transpose16x4_avx512(wq + (size_t)b * 16, row_bytes, v);
+            for (int s = 0; s < 4; s++) {
+                _mm512_store_si512(pk + (size_t)b * 8 + s, _mm512_add_epi8(_mm512_and_si512(v[s], low), q4_off));
+                _mm512_store_si512(pk + (size_t)b * 8 + 4 + s,
+                                   _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi32(v[s], 4), low), q4_off));
+            }
+        } else {
+            for (int h = 0; h < 2; h++) { /* dwords 0-3, then 4-7 */
+                transpose16x4_avx512(wq + (size_t)b * 32 + 16 * h, row_bytes, v);
+                for (int s = 0; s < 4; s++) _mm512_store_si512(pk + (size_t)b * 8 + 4 * h + s, _mm512_xor_si512(v[s], off));
+            }
+        }
+        uint16_t h16[16];
+        for (int j = 0; j < 16; j++) h16[j] = wd[(size_t)j * nb + b];
+        _mm512_store_ps(dk + (size_t)b * 16, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h16)));
+    }
+}
+
+/* The 16 rows' sums of block b with one input row (its values at x),
+ * 128 * sum(x) taken back: two chains of 4 steps, so that consecutive
+ * vpdpbusd do not wait on each other. */
+TARGET_AVX512 __attribute__((always_inline)) static inline __m512i
+block16_avx512(const __m512i *w, const int8_t *x, int32_t xs) {
+    int32_t x4[8];
+    memcpy(x4, x, sizeof x4);
+    __m512i e = _mm512_setzero_si512(), o = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int s = 0; s < 8; s += 2) {
+        e = _mm512_dpbusd_epi32(e, w[s], _mm512_set1_epi32(x4[s]));
+        o = _mm512_dpbusd_epi32(o, w[s + 1], _mm512_set1_epi32(x4[s + 1]));
+    }
+    return _mm512_sub_epi32(_mm512_add_epi32(e, o), _mm512_set1_epi32(xs * 128));
+}
+
+#define TILE_X 4 /* input rows computed together: 8 vpdpbusd chains */
+
+/* Outputs of X (a constant, 1..TILE_X) input rows from g0 on, the weights
+ * packed in (pk, dk). */
+TARGET_AVX512 __attribute__((always_inline)) static inline void
+tile_avx512(float *out, size_t ldo, int has_base, const __m512i *pk, const float *dk, int nb, const int8_t *xq,
+            const float *xd, const int32_t *xs, size_t x_stride, int g0, const int X) {
+    _Alignas(64) float acc[TILE_X][16][16]; /* [input row][accumulator][weight row] */
+    for (int a = 0; a < 16; a++) {
+        __m512 acc_v[TILE_X];
+#pragma GCC unroll 4
+        for (int g = 0; g < X; g++) acc_v[g] = _mm512_setzero_ps();
+        for (int b = a; b < nb; b += 16) {
+            const __m512 dw = _mm512_load_ps(dk + (size_t)b * 16);
+#pragma GCC unroll 4
+            for (int g = 0; g < X; g++) {
+                const size_t row = (size_t)(g0 + g);
+                const __m512i isum =
+                    block16_avx512(pk + (size_t)b * 8, xq + row * x_stride + (size_t)b * 32, xs[row * (size_t)nb + b]);
+                const __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(xd[row * (size_t)nb + b]));
+                __m512 p = _mm512_mul_ps(sc, _mm512_cvtepi32_ps(isum));
+                MMG__FP_BARRIER(p);
+                acc_v[g] = _mm512_add_ps(acc_v[g], p);
+            }
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < X; g++) _mm512_store_ps(acc[g][a], acc_v[g]);
+    }
+    for (int g = 0; g < X; g++) { /* reduce_acc's tree, 16 weight rows at once */
+        __m512 c[8];
+        for (int i = 0; i < 8; i++) c[i] = _mm512_add_ps(_mm512_load_ps(acc[g][i]), _mm512_load_ps(acc[g][i + 8]));
+        for (int i = 0; i < 4; i++) c[i] = _mm512_add_ps(c[i], c[i + 4]);
+        for (int i = 0; i < 2; i++) c[i] = _mm512_add_ps(c[i], c[i + 2]);
+        __m512 dot = _mm512_add_ps(c[0], c[1]);
+        float *o = out + (size_t)(g0 + g) * ldo;
+        if (has_base) dot = _mm512_add_ps(_mm512_loadu_ps(o), dot);
+        _mm512_storeu_ps(o, dot);
+    }
+}
+
+TARGET_AVX512 static void multi_avx512_any(float *out, size_t ldo, int has_base, const int8_t *wq,
+                                           size_t row_bytes, const uint16_t *wd, int nb, const int8_t *xq,
+                                           const float *xd, const int32_t *xs, size_t x_stride, int n_x,
+                                           const int q4) {
+    _Alignas(64) __m512i pk[MMG__Q8_MULTI_MAX_NB * 8];
+    _Alignas(64) float dk[MMG__Q8_MULTI_MAX_NB * 16];
+    pack16_avx512(wq, row_bytes, wd, nb, pk, dk, q4);
+    int g0 = 0;
+    for (; g0 + TILE_X <= n_x; g0 += TILE_X)
+        tile_avx512(out, ldo, has_base, pk, dk, nb, xq, xd, xs, x_stride, g0, TILE_X);
+    switch (n_x - g0) {
+    case 3: tile_avx512(out, ldo, has_base, pk, dk, nb, xq, xd, xs, x_stride, g0, 3); break;
+    case 2: tile_avx512(out, ldo, has_base, pk, dk, nb, xq, xd, xs, x_stride, g0, 2); break;
+    case 1: tile_avx512(out, ldo, has_base, pk, dk, nb, xq, xd, xs, x_stride, g0, 1); break;
+    default: break;
+    }
+}
+
+TARGET_AVX512 static void multi_avx512(float *out, size_t ldo, int has_base, const int8_t *wq, size_t row_bytes,
+                                       const uint16_t *wd, int nb, const int8_t *xq, const float *xd,
+                                       const int32_t *xs, size_t x_stride, int n_x) {
+    multi_avx512_any(out, ldo, has_base, wq, row_bytes, wd, nb, xq, xd, xs, x_stride, n_x, 0);
+}
+
+TARGET_AVX512 static void multi_avx512_q4(float *out, size_t ldo, int has_base, const int8_t *wq,
+                                          size_t row_bytes, const uint16_t *wd, int nb, const int8_t *xq,
+                                          const float *xd, const int32_t *xs, size_t x_stride, int n_x) {
+    multi_avx512_any(out, ldo, has_base, wq, row_bytes, wd, nb, xq, xd, xs, x_stride, n_x, 1);
+}
+
+#endif /* MMG__Q8_X86 */
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 int mmg__q8_kernel_supported(mmg__q8_kernel k) {
@@ -329,6 +482,14 @@ const char *mmg__q8_kernel_name(void) {
     case MMG__Q8_KERNEL_AVX2: return "avx2";
     default: return "scalar";
     }
+}
+
+mmg__q8_multi_fn mmg__quant_kernel_multi(int type) {
+#ifdef MMG__Q8_X86
+    if (current() == MMG__Q8_KERNEL_AVX512) return type == MMG__QUANT_Q4_0 ? multi_avx512_q4 : multi_avx512;
+#endif
+    (void)type;
+    return NULL;
 }
 
 mmg__q8_rows_fn mmg__quant_kernel_rows(int type) {

@@ -217,6 +217,52 @@ Test(quant_kernels, every_kernel_equals_the_reference_bit_for_bit) {
     cr_assert_geq(tested, 1);
 }
 
+/* The several-rows kernel (prefill, decode_batch; AVX-512 VNNI only) gives
+ * every output the rows kernel's bits: Q8_0 and Q4_0, block counts around
+ * the 16 accumulators and up to its limit, 1 to 9 input rows (tiles of 4 and
+ * a remainder), with and without a base. */
+Test(quant_kernels, several_rows_kernel_equals_the_rows_kernel) {
+    if (mmg__q8_kernel_force(MMG__Q8_KERNEL_AVX512) != 0) {
+        cr_log_info("AVX-512 VNNI not supported on this CPU: the several-rows kernel is not used");
+        return;
+    }
+    const int nbs[] = {1, 5, 15, 16, 17, 33, MMG__Q8_MULTI_MAX_NB};
+    for (int type = MMG__QUANT_Q8_0; type <= MMG__QUANT_Q4_0; type++) {
+        mmg__q8_multi_fn multi = mmg__quant_kernel_multi(type);
+        mmg__q8_rows_fn rows_fn = mmg__quant_kernel_rows(type);
+        cr_assert(multi != NULL);
+        for (size_t t = 0; t < sizeof nbs / sizeof *nbs; t++) {
+            const int nb = nbs[t], cols = nb * 32, R = MMG__Q8_MULTI_ROWS, NX = 9, ldo = 21;
+            const size_t row_bytes = (size_t)nb * mmg__quant_type_of(type)->value_bytes;
+            int8_t *wq = malloc((size_t)R * cols), *xq = malloc((size_t)NX * cols);
+            uint16_t *wd = malloc(sizeof(uint16_t) * (size_t)R * nb);
+            float *x = malloc(sizeof(float) * cols), *xd = malloc(sizeof(float) * NX * nb);
+            int32_t *xs = malloc(sizeof(int32_t) * NX * nb);
+            random_weights(wq, wd, R, nb); /* Q4_0: any bytes are valid nibbles */
+            for (int g = 0; g < NX; g++) {
+                for (int i = 0; i < cols; i++) x[i] = frand() * (i % 64 < 32 ? 3.0f : 0.01f);
+                mmg__q8_quantize_act(x, cols, xq + (size_t)g * cols, xd + (size_t)g * nb, xs + (size_t)g * nb);
+            }
+            for (int n_x = 1; n_x <= NX; n_x++) {
+                for (int with_base = 0; with_base <= 1; with_base++) {
+                    float got[9 * 21], want[9 * 21];
+                    for (int i = 0; i < NX * ldo; i++) got[i] = want[i] = frand();
+                    multi(got, (size_t)ldo, with_base, wq, row_bytes, wd, nb, xq, xd, xs, (size_t)cols, n_x);
+                    for (int g = 0; g < n_x; g++)
+                        rows_fn(want + g * ldo, with_base ? want + g * ldo : NULL, wq, wd, R, nb,
+                                xq + (size_t)g * cols, xd + (size_t)g * nb, xs + (size_t)g * nb);
+                    cr_assert(same_bits(got, want, (size_t)NX * ldo),
+                              "%s, %d blocks, %d input rows, base %d: differs from the rows kernel (or wrote "
+                              "outside its 16 columns)",
+                              type == MMG__QUANT_Q4_0 ? "Q4_0" : "Q8_0", nb, n_x, with_base);
+                }
+            }
+            free(wq), free(xq), free(wd), free(x), free(xd), free(xs);
+        }
+    }
+    mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
+}
+
 /* A NaN activation poisons every output it touches; zeros give zeros. */
 Test(quant_kernels, non_finite_and_zero_inputs) {
     const int nb = 20, rows = 3, cols = nb * 32;
