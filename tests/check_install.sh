@@ -50,3 +50,41 @@ cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FL
 out=$(LD_LIBRARY_PATH="$libdir" "$tmp/cm/build/hello")
 [ "$out" = "$ver" ] || { echo "find_package program printed '$out'"; exit 1; }
 echo "installed package works through pkg-config and find_package (version $ver)"
+
+# libmmgen_mpi (a -DMMGEN_MPI=ON build): its pkg-config module and
+# mmgen::mmgen_mpi, each building a program that calls into it
+if [ -f "$libdir/libmmgen_mpi.so" ]; then
+  test -f "$libdir/pkgconfig/mmgen_mpi.pc" || { echo "mmgen_mpi.pc not installed"; exit 1; }
+  cat > "$tmp/mpi.c" <<'C'
+#include <mmgen/mpi.h>
+#include <stdio.h>
+int main(void) {
+    /* before MPI_Init: the library asks MPI and refuses (never initializes it) */
+    mmg_mpi *g = NULL;
+    printf("%d\n", mmg_mpi_create(MPI_COMM_WORLD, NULL, &g) == MMG_ERR_STATE && g == NULL);
+    return 0;
+}
+C
+  # --define-variable would move MPI's own prefix too: copies of our .pc
+  # files with the prefix rewritten instead
+  mkdir "$tmp/pc"
+  for pc in mmgen mmgen_mpi; do
+    sed "s|^prefix=.*|prefix=$prefix|" "$libdir/pkgconfig/$pc.pc" > "$tmp/pc/$pc.pc"
+  done
+  flags=$(PKG_CONFIG_PATH="$tmp/pc" pkg-config --cflags --libs mmgen_mpi)
+  # shellcheck disable=SC2086
+  gcc $san "$tmp/mpi.c" -o "$tmp/mpi" $flags
+  [ "$(LD_LIBRARY_PATH="$libdir" "$tmp/mpi")" = 1 ] || { echo "the pkg-config mmgen_mpi program failed"; exit 1; }
+  mkdir "$tmp/cmm"
+  cat > "$tmp/cmm/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.16)
+project(use_mmgen_mpi C)
+find_package(mmgen 1 REQUIRED COMPONENTS mpi)
+add_executable(mpi ../mpi.c)
+target_link_libraries(mpi PRIVATE mmgen::mmgen_mpi)
+CM
+  cmake -S "$tmp/cmm" -B "$tmp/cmm/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$san" > "$tmp/cmm.log" 2>&1 &&
+    cmake --build "$tmp/cmm/build" >> "$tmp/cmm.log" 2>&1 || { cat "$tmp/cmm.log"; exit 1; }
+  [ "$(LD_LIBRARY_PATH="$libdir" "$tmp/cmm/build/mpi")" = 1 ] || { echo "the find_package mmgen_mpi program failed"; exit 1; }
+  echo "libmmgen_mpi works through pkg-config (mmgen_mpi) and find_package (mmgen::mmgen_mpi)"
+fi
