@@ -423,9 +423,11 @@ static int to_gguf(const char *in, const char *out, int32_t weights) {
         }
     }
     if (!rc && cfg.tied_output) {
+        /* the embedding's bytes when it is held quantized (the logits read
+         * it), else its copy in the linear weights' type */
         td[output] = td[tok_emb];
         td[output].owned = NULL;
-        if (held != MMG_WEIGHTS_F32) {
+        if (held != MMG_WEIGHTS_F32 && td[tok_emb].dtype == GGUF_DT_F32) {
             const uint64_t n = numel(&refs[tok_emb]), bytes = mmg_weights_size(held, n);
             if (!(td[output].owned = malloc(bytes))) rc = cli_error("out of memory");
             else if (mmg_quantize(held, td[tok_emb].bytes, n, td[output].owned, bytes) != MMG_OK)
@@ -482,7 +484,8 @@ static int to_gguf(const char *in, const char *out, int32_t weights) {
     if (!rc) {
         char what[96] = "F32";
         if (held != MMG_WEIGHTS_F32)
-            snprintf(what, sizeof what, "%s linear weights%s, the rest F32", gguf_dtype_name(gguf_dtype_of(held)),
+            snprintf(what, sizeof what, "%s linear weights%s%s, the rest F32", gguf_dtype_name(gguf_dtype_of(held)),
+                     td[tok_emb].dtype != GGUF_DT_F32 ? ", token embedding" : "",
                      cfg.tied_output ? " and output" : "");
         printf("%s -> %s: GGUF v3, llama.cpp gpt2, %d layers, d_model %d, %d heads, vocab %d, context %d; %zu "
                "tensors (%s); %s output%s; vocabulary %s (%llu tokens, %llu merges)\n",
@@ -650,8 +653,9 @@ static int is_quantized_copy(gguf_reader *r, const tensor_ref *emb_ref, const te
  * quantized type `weights` when quantizing them again gives back every
  * weight exactly (it does for blocks ggml's quantizers wrote: their largest
  * value is +-127, or n = 0, so the scale comes out the same); *kept says
- * whether it did. Goes through a temporary F32 file beside `out`. */
-static int save_quantized(const mmg_model *model, const char *out, int32_t weights, int *kept) {
+ * whether it did; with `embedding` its token embedding is kept in that type
+ * too. Goes through a temporary F32 file beside `out`. */
+static int save_quantized(const mmg_model *model, const char *out, int32_t weights, int embedding, int *kept) {
     *kept = 0;
     size_t n = strlen(out);
     char *tmp = malloc(n + 16);
@@ -669,6 +673,7 @@ static int save_quantized(const mmg_model *model, const char *out, int32_t weigh
     mmg_model_options o;
     mmg_model_options_init(&o, sizeof o);
     o.weights = weights;
+    o.quantize_embedding = embedding;
     if (mmg_model_save(model, tmp) != MMG_OK) rc = cli_fail("writing '%s'", tmp);
     if (!rc && mmg_model_load(tmp, &o, &q) != MMG_OK) rc = cli_fail("quantizing '%s' again", tmp);
     unlink(tmp);
@@ -822,12 +827,15 @@ static int from_gguf(const char *in, const char *out, const char *tokenizer_path
     /* Q8_0 / Q4_0 files stay quantized, block for block, when they can */
     const int qtype = rc ? 0 : quantized_type(r, refs, n_refs, cfg.tied_output, tied_copy);
     int kept = 0;
+    /* a token embedding in that type too stays so (llama-quantize writes it quantized) */
+    const gguf_tensor *emb_t = qtype ? gguf_reader_tensor(r, refs[tok_emb].gguf) : NULL;
+    const int emb_quantized = emb_t && (int)emb_t->dtype == qtype;
     if (qtype)
         rc = save_quantized(model, out,
                             qtype == GGUF_DT_Q8_0   ? MMG_WEIGHTS_Q8_0
                             : qtype == GGUF_DT_Q4_0 ? MMG_WEIGHTS_Q4_0
                                                     : MMG_WEIGHTS_F16,
-                            &kept);
+                            emb_quantized, &kept);
     if (!rc && !kept && mmg_model_save(model, out) != MMG_OK) rc = cli_fail("writing '%s'", out);
     if (!rc) {
         const gguf_tensor *qkv = gguf_reader_tensor(r, "blk.0.attn_qkv.weight");

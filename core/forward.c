@@ -481,7 +481,7 @@ mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__drop
 
     const float *enc = NULL;
     if (n_enc > 0) {
-        mmg__embedding_forward(acts->enc_emb, src, B, Ts, 0, m->wte, m->emb_scale, m->pos, C);
+        mmg__model_embed(m, acts->enc_emb, src, B, Ts, 0);
         if (drop)
             mmg__dropout_forward(acts->enc_emb, drop->enc_emb, acts->enc_emb, (size_t)B * Ts * C,
                                  drop->p, drop->seed, stream_of(0, -1, SITE_EMB));
@@ -497,7 +497,7 @@ mmg_status mmg__forward_ex(const mmg_model *m, mmg__activations *acts, mmg__drop
         enc = acts->enc_out;
     }
 
-    mmg__embedding_forward(acts->dec_emb, tgt, B, Tt, 0, m->wte, m->emb_scale, m->pos, C);
+    mmg__model_embed(m, acts->dec_emb, tgt, B, Tt, 0);
     if (drop)
         mmg__dropout_forward(acts->dec_emb, drop->dec_emb, acts->dec_emb, (size_t)B * Tt * C,
                              drop->p, drop->seed, stream_of(1, -1, SITE_EMB));

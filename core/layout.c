@@ -40,6 +40,7 @@ static const layout_field model_options[] = {
     FIELD(mmg_model_options, struct_size), FIELD(mmg_model_options, seed),
     FIELD(mmg_model_options, init_std),    FIELD(mmg_model_options, memory_limit),
     FIELD(mmg_model_options, init_scheme), FIELD(mmg_model_options, weights),
+    FIELD(mmg_model_options, quantize_embedding),
 };
 static const layout_field param_info[] = {
     FIELD(mmg_param_info, struct_size), FIELD(mmg_param_info, name),

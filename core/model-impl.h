@@ -89,7 +89,10 @@ struct mmg_model {
     mmg__param *tensors;  /* (n_tensors) canonical order, offsets increasing */
     int n_tensors;
 
-    float *wte;        /* (V, C) token embedding, shared by encoder and decoder */
+    float *wte;        /* (V, C) token embedding, shared by encoder and decoder;
+                          NULL when it is quantized: */
+    const mmg__qmatrix *wte_qm; /* the token embedding in the model's quantized
+                          type (mmg_model_options.quantize_embedding), or NULL */
     float *wpe;        /* (T, C) learned positions, or NULL */
     float *pos;        /* (T, C) what forward adds: wpe, the sinusoidal table, or NULL */
     float *sinusoid;   /* (T, C) sinusoidal table (own allocation, not a parameter) or NULL */
@@ -131,11 +134,11 @@ struct mmg_model {
 mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, mmg_model **out);
 
 /* mmg__model_alloc for a model whose linear weights are in `quant`
- * (MMG__QUANT_*): their tensors get a zeroed matrix of that type and no
- * floats. A quantized model needs d_model and d_ff multiples of 32: else
+ * (MMG__QUANT_*), and with `quant_emb` its token embedding too: their
+ * tensors get a zeroed matrix of that type and no floats. A quantized model needs d_model and d_ff multiples of 32: else
  * `refusal` (the caller's status: MMG_ERR_UNSUPPORTED when asked to quantize,
  * MMG_ERR_FORMAT for a file that claims to be quantized) naming the field. */
-mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_limit, int quant,
+mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_limit, int quant, int quant_emb,
                                   mmg_status refusal, mmg_model **out);
 
 /* The check mmg__model_alloc_quant makes for `quant`: MMG_OK, or `refusal`
@@ -144,6 +147,11 @@ mmg_status mmg__model_check_quant_shapes(const mmg_model_config *c, int quant, m
 
 /* The MMG__QUANT_* of an mmg_weight_format: NONE for DEFAULT and F32. */
 int mmg__quant_of_weights(int32_t weights);
+
+/* out (B, T, C) = token embeddings * emb_scale + positions, from wte or
+ * from the quantized embedding (each row dequantized, then the same
+ * arithmetic): what every forward path starts with. */
+void mmg__model_embed(const mmg_model *m, float *out, const int32_t *tokens, int B, int T, int pos0);
 
 /* Fills a quantized model's tied-output copy from wte (after wte is loaded);
  * nothing for F32 or untied models. MMG_ERR_NUMERIC naming the block when

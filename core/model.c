@@ -27,6 +27,7 @@ static void options_defaults(mmg_model_options *o) {
     o->memory_limit = 0;
     o->init_scheme = MMG_INIT_NORMAL;
     o->weights = MMG_WEIGHTS_DEFAULT;
+    o->quantize_embedding = 0;
 }
 
 void mmg_model_options_init(mmg_model_options *opts, size_t struct_size) {
@@ -47,12 +48,14 @@ typedef struct layout {
     size_t n_floats;
     int n_tensors;
     int quant;          /* MMG__QUANT_* */
+    int quant_emb;      /* 1: the token embedding in `quant` too */
     size_t quant_bytes;
 } layout;
 
-/* What a tensor is: a LayerNorm/bias vector, an embedding, or the weight of
- * a linear layer (weight decay applies to the last two). */
-enum { VEC = 0, EMB = 1, LIN = 2 };
+/* What a tensor is: a LayerNorm/bias vector, an embedding, the weight of
+ * a linear layer, or a token embedding stored quantized (weight decay
+ * applies to all but the first). */
+enum { VEC = 0, EMB = 1, LIN = 2, QEMB = 3 };
 
 /* Places a (rows, cols) quantized matrix at the end of quant_mem. */
 static void add_qm(layout *L, mmg__qmatrix *q, int64_t rows, int64_t cols) {
@@ -69,7 +72,7 @@ static void add_qm(layout *L, mmg__qmatrix *q, int64_t rows, int64_t cols) {
 
 static float *add(layout *L, const char *name, int64_t d0, int64_t d1, int kind) {
     size_t numel = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
-    const int quantized = kind == LIN && L->quant != MMG__QUANT_NONE;
+    const int quantized = (kind == LIN || kind == QEMB) && L->quant != MMG__QUANT_NONE;
     float *p = NULL;
     if (L->m) {
         mmg__param *t = &L->m->tensors[L->n_tensors];
@@ -154,8 +157,8 @@ static void build_layout(layout *L, const mmg_model_config *c) {
     const int64_t C = c->d_model, V = c->vocab_size, T = c->max_seq_len;
     const int has_enc = c->n_encoder_layers > 0;
     float *p;
-    p = add(L, "tok_emb.weight", V, C, EMB);
-    if (m) m->wte = p;
+    p = add(L, "tok_emb.weight", V, C, L->quant_emb ? QEMB : EMB);
+    if (m) m->wte = p, m->wte_qm = last_qm(L);
     if (c->position_encoding == MMG_POS_LEARNED) {
         p = add(L, "pos_emb.weight", T, C, EMB);
         if (m) m->wpe = p;
@@ -173,8 +176,10 @@ static void build_layout(layout *L, const mmg_model_config *c) {
         if (m) m->lm_head = p, m->lm_head_qm = last_qm(L);
     } else {
         if (m) m->lm_head = m->wte;
-        /* the logits read a Q8_0 copy of the tied embedding */
-        if (L->quant != MMG__QUANT_NONE) {
+        /* the logits read the quantized embedding, or a quantized copy of it */
+        if (m && m->wte_qm) {
+            m->lm_head_qm = m->wte_qm;
+        } else if (L->quant != MMG__QUANT_NONE && !L->quant_emb) {
             add_qm(L, m ? &m->tied_qm : NULL, V, C);
             if (m) m->lm_head_qm = &m->tied_qm;
         }
@@ -197,7 +202,7 @@ static void aligned_free64(void *p) {
 
 
 mmg_status mmg__model_alloc(const mmg_model_config *cfg, uint64_t memory_limit, mmg_model **out) {
-    return mmg__model_alloc_quant(cfg, memory_limit, MMG__QUANT_NONE, MMG_ERR_UNSUPPORTED, out);
+    return mmg__model_alloc_quant(cfg, memory_limit, MMG__QUANT_NONE, 0, MMG_ERR_UNSUPPORTED, out);
 }
 
 /* Q8_0 and Q4_0 cut rows into blocks of 32: every row length (d_model,
@@ -212,7 +217,7 @@ mmg_status mmg__model_check_quant_shapes(const mmg_model_config *c, int quant, m
 }
 
 mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_limit, int quant,
-                                  mmg_status refusal, mmg_model **out) {
+                                  int quant_emb, mmg_status refusal, mmg_model **out) {
     mmg_model_config c;
     mmg_status s = mmg__config_read(cfg, &c);
     if (s) return s;
@@ -220,8 +225,10 @@ mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_l
     s = mmg__config_n_params(&c, &n);
     if (s) return s;
     if (quant != MMG__QUANT_NONE && (s = mmg__model_check_quant_shapes(&c, quant, refusal))) return s;
+    quant_emb = quant_emb && quant != MMG__QUANT_NONE;
     layout count = {0};
     count.quant = quant;
+    count.quant_emb = quant_emb;
     build_layout(&count, &c);
     uint64_t limit = memory_limit ? memory_limit : mmg__physical_memory();
     uint64_t bytes = (uint64_t)count.n_floats * sizeof(float) + count.quant_bytes;
@@ -266,6 +273,7 @@ mmg_status mmg__model_alloc_quant(const mmg_model_config *cfg, uint64_t memory_l
     layout point = {0};
     point.m = m;
     point.quant = quant;
+    point.quant_emb = quant_emb;
     build_layout(&point, &c);
     if (m->sinusoid) mmg__sinusoid_table(m->sinusoid, c.max_seq_len, c.d_model);
     m->pos = c.position_encoding == MMG_POS_LEARNED ? m->wpe : m->sinusoid;
@@ -291,7 +299,7 @@ mmg_status mmg__param_quantize_rows(const mmg__param *p, size_t row0, size_t n_r
 }
 
 mmg_status mmg__model_quantize_tied(mmg_model *m) {
-    if (m->quant == MMG__QUANT_NONE || !m->cfg.tied_output) return MMG_OK;
+    if (m->quant == MMG__QUANT_NONE || !m->cfg.tied_output || m->wte_qm) return MMG_OK;
     const size_t V = (size_t)m->cfg.vocab_size, C = (size_t)m->cfg.d_model;
     const mmg__quant_type *qt = mmg__quant_type_of(m->quant);
     size_t bad = mmg__quant_quantize(m->quant, m->wte, V * C / MMG__QUANT_BLOCK, m->tied_qm.q, m->tied_qm.d);
@@ -303,6 +311,11 @@ mmg_status mmg__model_quantize_tied(mmg_model *m) {
                       "cannot store",
                       k / nb, (k % nb) * MMG__QUANT_BLOCK, (k % nb) * MMG__QUANT_BLOCK + MMG__QUANT_BLOCK - 1,
                       qt->limit, qt->label);
+}
+
+void mmg__model_embed(const mmg_model *m, float *out, const int32_t *tokens, int B, int T, int pos0) {
+    if (m->wte_qm) mmg__embedding_forward_q(out, tokens, B, T, pos0, m->wte_qm, m->emb_scale, m->pos, m->cfg.d_model);
+    else mmg__embedding_forward(out, tokens, B, T, pos0, m->wte, m->emb_scale, m->pos, m->cfg.d_model);
 }
 
 mmg_status mmg__model_refuse_quantized(const mmg_model *m, const char *what) {
@@ -347,6 +360,9 @@ mmg_status mmg__model_options_read(const mmg_model_options *user, mmg_model_opti
 }
 
 mmg_status mmg__model_options_check_weights(const mmg_model_options *o) {
+    if (o->quantize_embedding != 0 && o->quantize_embedding != 1)
+        return mmg__error(MMG_ERR_INVALID_ARG, "mmg_model_options.quantize_embedding is %d; expected 0 or 1",
+                          (int)o->quantize_embedding);
     if (o->weights >= MMG_WEIGHTS_DEFAULT && o->weights <= MMG_WEIGHTS_F16) return MMG_OK;
     return mmg__error(MMG_ERR_INVALID_ARG,
                       "mmg_model_options.weights is %d; expected MMG_WEIGHTS_DEFAULT (0), "
@@ -362,12 +378,12 @@ int mmg__quant_of_weights(int32_t weights) {
                                          : MMG__QUANT_NONE;
 }
 
-/* A model quantized to `quant` with the weights of the F32 model `src` (its
- * metadata too). */
-static mmg_status quantize_model(const mmg_model *src, int quant, uint64_t memory_limit,
+/* A model quantized to `quant` (its token embedding too with `quant_emb`)
+ * with the weights of the F32 model `src` (its metadata too). */
+static mmg_status quantize_model(const mmg_model *src, int quant, int quant_emb, uint64_t memory_limit,
                                  mmg_model **out) {
     mmg_model *q = NULL;
-    mmg_status s = mmg__model_alloc_quant(&src->cfg, memory_limit, quant, MMG_ERR_UNSUPPORTED, &q);
+    mmg_status s = mmg__model_alloc_quant(&src->cfg, memory_limit, quant, quant_emb, MMG_ERR_UNSUPPORTED, &q);
     if (s) return s;
     for (int i = 0; i < q->n_tensors && !s; i++) {
         const mmg__param *p = &q->tensors[i], *f = &src->tensors[i];
@@ -467,7 +483,7 @@ mmg_status mmg_model_create(const mmg_model_config *config, const mmg_model_opti
     }
     if (quant != MMG__QUANT_NONE) {
         mmg_model *q = NULL;
-        s = quantize_model(m, quant, o.memory_limit, &q);
+        s = quantize_model(m, quant, o.quantize_embedding, o.memory_limit, &q);
         mmg__model_free_memory(m);
         if (s) return s;
         m = q;

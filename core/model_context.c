@@ -327,7 +327,7 @@ mmg_status mmg__context_encode(mmg_context *ctx, int slot, const int32_t *src, i
     const mmg_model *m = ctx->model;
     const mmg_model_config *c = &m->cfg;
     const int C = c->d_model;
-    mmg__embedding_forward(ctx->x, src, 1, n, 0, m->wte, m->emb_scale, m->pos, C);
+    mmg__model_embed(m, ctx->x, src, 1, n, 0);
     for (int l = 0; l < c->n_encoder_layers; l++) chunk_layer(ctx, &m->enc[l], n, 0, NULL, NULL, NULL, 0);
     if (c->final_norm)
         mmg__layernorm_forward(ctx->x, NULL, NULL, ctx->x, m->enc_ln_w, m->enc_ln_b, n, C,
@@ -351,7 +351,7 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
     for (int done = 0; done < n;) {
         int k = n - done < ctx->R ? n - done : ctx->R;
         int pos = ctx->pos[slot];
-        mmg__embedding_forward(ctx->x, tokens + done, 1, k, pos, m->wte, m->emb_scale, m->pos, C);
+        mmg__model_embed(m, ctx->x, tokens + done, 1, k, pos);
         for (int l = 0; l < c->n_decoder_layers; l++) {
             size_t off = cache_offset(ctx, slot, l);
             chunk_layer(ctx, &m->dec[l], k, pos, ctx->k_cache + off, ctx->v_cache + off,
@@ -418,8 +418,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
     const int C = c->d_model, H = c->n_heads, hs = m->hs, F = c->d_ff, V = c->vocab_size;
     const int has_enc = c->n_encoder_layers > 0;
     for (int g = 0; g < G; g++)
-        mmg__embedding_forward(ctx->x + (size_t)g * C, tokens + g, 1, 1, ctx->pos[slots[g]],
-                               m->wte, m->emb_scale, m->pos, C);
+        mmg__model_embed(m, ctx->x + (size_t)g * C, tokens + g, 1, 1, ctx->pos[slots[g]]);
     for (int l = 0; l < c->n_decoder_layers; l++) {
         const mmg__layer *p = &m->dec[l];
         const float *in = rows_sublayer_in(ctx, p->sa_ln_w, p->sa_ln_b, G);

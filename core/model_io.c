@@ -152,11 +152,20 @@ static int in_blocks(int file_quant) {
     return file_quant == MMG__QUANT_Q8_0 || file_quant == MMG__QUANT_Q4_0;
 }
 
-/* Which tensor of a file p is: "<name>.q8_0" (or ".q4_0") in a quantized
- * file of type `file_quant` for a linear weight, else "<name>" (F16 files
- * too). Writes the name into buf. */
-static const char *file_name(const mmg__param *p, int file_quant, char *buf, size_t n) {
-    if (in_blocks(file_quant) && p->linear)
+#define TOK_EMB "tok_emb.weight"
+
+/* Whether a file of type `file_quant` stores p in blocks: its linear
+ * weights, and its token embedding when `file_emb` (the file has
+ * "tok_emb.weight.<type>", mmg_model_options.quantize_embedding). */
+static int stored_in_blocks(const mmg__param *p, int file_quant, int file_emb) {
+    return in_blocks(file_quant) && (p->linear || (file_emb && strcmp(p->name, TOK_EMB) == 0));
+}
+
+/* Which tensor of a file p is: "<name>.q8_0" (or ".q4_0") when the file
+ * stores it in blocks, else "<name>" (F16 files too). Writes the name into
+ * buf. */
+static const char *file_name(const mmg__param *p, int file_quant, int file_emb, char *buf, size_t n) {
+    if (stored_in_blocks(p, file_quant, file_emb))
         snprintf(buf, n, "%s.%s", p->name, mmg__quant_type_of(file_quant)->name);
     else
         snprintf(buf, n, "%s", p->name);
@@ -164,12 +173,25 @@ static const char *file_name(const mmg__param *p, int file_quant, char *buf, siz
 }
 
 /* Finds the model tensor a file tensor stands for: NULL when none. */
-static const mmg__param *param_of(const mmg_model *m, const char *name, int file_quant) {
+static const mmg__param *param_of(const mmg_model *m, const char *name, int file_quant, int file_emb) {
     char want[MMG__PARAM_NAME_MAX + 8];
     for (int i = 0; i < m->n_tensors; i++)
-        if (strcmp(file_name(&m->tensors[i], file_quant, want, sizeof want), name) == 0)
+        if (strcmp(file_name(&m->tensors[i], file_quant, file_emb, want, sizeof want), name) == 0)
             return &m->tensors[i];
     return NULL;
+}
+
+/* Whether a file of type `file_quant` holds its token embedding quantized
+ * too: "tok_emb.weight.<type>" in a Q8_0 / Q4_0 file, an F16
+ * "tok_emb.weight" in an F16 one. */
+static int file_has_quantized_embedding(mmg__st_file *f, int file_quant) {
+    if (in_blocks(file_quant)) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.%s", TOK_EMB, mmg__quant_type_of(file_quant)->name);
+        return mmg__st_find(f, name) != NULL;
+    }
+    const mmg__st_tensor *t = file_quant == MMG__QUANT_F16 ? mmg__st_find(f, TOK_EMB) : NULL;
+    return t && t->dtype == MMG__DT_F16;
 }
 
 /* The block type whose suffix ("<param>.q8_0") name ends with, or
@@ -206,6 +228,9 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     const int want = o->weights == MMG_WEIGHTS_F32       ? MMG__QUANT_NONE
                      : o->weights == MMG_WEIGHTS_DEFAULT ? file_quant
                                                          : mmg__quant_of_weights(o->weights);
+    /* the token embedding: quantized when the file has it so, or when asked */
+    const int file_emb = file_has_quantized_embedding(f, file_quant);
+    const int want_emb = want != MMG__QUANT_NONE && (o->quantize_embedding || file_emb);
     mmg_model_config cfg;
     mmg_status s = mmg__config_from_json(json, strlen(json), path, &cfg);
     if (s) return s;
@@ -214,14 +239,14 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     if (file_quant && mmg_model_config_validate(&cfg) == MMG_OK &&
         mmg__model_check_quant_shapes(&cfg, file_quant, MMG_ERR_FORMAT))
         return mmg__error_prefix("%s", path);
-    s = mmg__model_alloc_quant(&cfg, o->memory_limit, want, MMG_ERR_UNSUPPORTED, &m);
+    s = mmg__model_alloc_quant(&cfg, o->memory_limit, want, want_emb, MMG_ERR_UNSUPPORTED, &m);
     if (s) return mmg__error_prefix("%s", path);
     /* Every tensor in the file must be one the config asked for; checked
      * before reading any data. */
     size_t n = mmg__st_count(f);
     for (size_t i = 0; i < n && !s; i++) {
         const mmg__st_tensor *t = mmg__st_at(f, i);
-        if (param_of(m, t->name, file_quant)) continue;
+        if (param_of(m, t->name, file_quant, file_emb)) continue;
         const int st = suffix_type(t->name);
         if (st && st != file_quant)
             s = mmg__error(MMG_ERR_FORMAT,
@@ -229,7 +254,7 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
                            "\"%s\"",
                            path, t->name, mmg__quant_type_of(st)->label, file_quant ? "" : "no ",
                            MMG__QUANT_KEY, file_quant ? quant : mmg__quant_type_of(st)->name);
-        else if (file_quant && param_of(m, t->name, 0))
+        else if (file_quant && param_of(m, t->name, 0, 0))
             s = mmg__error(MMG_ERR_FORMAT,
                            "%s: tensor \"%s\" is stored unquantized in a %s file; expected "
                            "\"%s.%s\"",
@@ -243,7 +268,7 @@ static mmg_status load_from(mmg__st_file *f, const mmg_model_options *o, mmg_mod
     for (int i = 0; i < m->n_tensors && !s; i++) {
         const mmg__param *p = &m->tensors[i];
         const mmg__st_tensor *t;
-        if (in_blocks(file_quant) && p->linear) {
+        if (stored_in_blocks(p, file_quant, file_emb)) {
             s = read_quant(f, p, file_quant);
         } else {
             s = mmg__st_expect(f, p->name, p->ndim, p->shape, &t);

@@ -20,6 +20,7 @@
 
 #include "gemv.h"
 #include "mmgen/model.h"
+#include "quant.h"
 #include "threads.h"
 #include "train_math.h"
 
@@ -132,6 +133,26 @@ int mmg__linear_base(float *out, const float *bias, const float *resid, int N, i
 }
 
 /* ---- embeddings --------------------------------------------------------------- */
+
+void mmg__embedding_forward_q(float *out, const int32_t *tokens, int B, int T, int pos0,
+                              const mmg__qmatrix *wte, float scale, const float *pos, int C) {
+    const size_t nb = (size_t)C / MMG__QUANT_BLOCK, vb = mmg__quant_type_of(wte->type)->value_bytes;
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= PAR_MIN)
+    for (int bt = 0; bt < B * T; bt++) {
+        int t = bt % T;
+        float *o = out + (size_t)bt * C;
+        const size_t row = (size_t)tokens[bt];
+        /* the row's weights, then mmg__embedding_forward's arithmetic on them
+         * (F16 has no scales: no arithmetic on its NULL d) */
+        mmg__quant_dequantize(wte->type, wte->q + row * nb * vb, wte->d ? wte->d + row * nb : NULL, nb, o);
+        if (pos) {
+            const float *p = pos + (size_t)(pos0 + t) * C;
+            for (int i = 0; i < C; i++) o[i] = o[i] * scale + p[i];
+        } else {
+            for (int i = 0; i < C; i++) o[i] = o[i] * scale;
+        }
+    }
+}
 
 void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int pos0,
                             const float *wte, float scale, const float *pos, int C) {

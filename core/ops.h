@@ -55,6 +55,12 @@ int mmg__linear_base(float *out, const float *bias, const float *resid, int N, i
 void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int pos0,
                             const float *wte, float scale, const float *pos, int C);
 
+/* The same from a quantized (V, C) embedding (quant.h): each row read is
+ * dequantized into out, then scaled and shifted as above. */
+struct mmg__qmatrix;
+void mmg__embedding_forward_q(float *out, const int32_t *tokens, int B, int T, int pos0,
+                              const struct mmg__qmatrix *wte, float scale, const float *pos, int C);
+
 /* The paper's table: pe[p][2i] = sin(p / 10000^(2i/C)), pe[p][2i+1] = cos(same),
  * computed in double; out (T, C). Odd C: the last column is a sin. */
 void mmg__sinusoid_table(float *out, int T, int C);

@@ -1,8 +1,8 @@
 /* fuzz/fuzz_model_file.c - safetensors model files: the header JSON, the
  * config in __metadata__, tensor names, dtypes, shapes and data offsets
  * (mmg_model_load_memory, the same reader as mmg_model_load). A file that
- * loads is loaded again as one other weight format (F32, Q8_0, Q4_0, F16:
- * the last byte picks), which runs the conversions between them, and its
+ * loads is loaded again as one other weight format (F32, Q8_0, Q4_0, F16,
+ * each with or without the token embedding quantized: the last byte picks), which runs the conversions between them, and its
  * parameters' stored bytes (mmg_model_read_param_data) must dequantize to
  * what mmg_model_read_param gives. */
 #include "fuzz.h"
@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint64_t n = mmg_model_n_params(m);
     mmg_model_free(m);
     o.weights = MMG_WEIGHTS_F32 + data[size - 1] % 4; /* F32, Q8_0, Q4_0, F16 */
+    o.quantize_embedding = data[size - 1] / 4 % 2;    /* and the token embedding too, or not */
     m = NULL;
     s = mmg_model_load_memory(data, size, &o, &m);
     FUZZ_NOTE(s, "model_load_memory as another weight format");

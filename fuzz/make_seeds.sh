@@ -103,4 +103,6 @@ cfg32='{"vocab_size": 16, "d_model": 32, "n_heads": 2, "n_encoder_layers": 0, "n
 for ty in q8_0 q4_0 f16; do
   "$mmgen" quantize "$tmp/tiny32.safetensors" "$c/model_file/tiny32-$ty.safetensors" --type "$ty" > /dev/null
 done
+# the token embedding quantized too ("tok_emb.weight.q4_0")
+"$mmgen" quantize "$tmp/tiny32.safetensors" "$c/model_file/tiny32-q4_0-emb.safetensors" --type q4_0 --embedding > /dev/null
 ls "$c"/* | wc -l

@@ -126,7 +126,10 @@ def f16_round(x):
 def check(st_path, gguf_path, kind):
     """GGUF tensors against the F32 safetensors model: exact (f32), or the linear
     weights (and a tied output's copy of the embedding) converted by the
-    reference quantizers below (f16, q8_0, q4_0); embeddings and vectors exact."""
+    reference quantizers below (f16, q8_0, q4_0); embeddings and vectors exact.
+    A kind ending in '+emb' has the token embedding converted too."""
+    emb = kind.endswith('+emb')
+    kind = kind[:-4] if emb else kind
     meta, st = read_st(st_path)
     kv, gt = read_gguf(gguf_path)
     cfg = json.loads(meta['mmgen.config'])
@@ -152,7 +155,7 @@ def check(st_path, gguf_path, kind):
             w = st[mm.replace('.bias', '.weight')][0]
             shape, raw = [w[0]], bytes(4 * w[0])
         assert t['ne'] == list(reversed(shape)), (g, t['ne'], shape)
-        if kind == 'f32' or len(shape) == 1 or g in ('position_embd.weight', 'token_embd.weight'):
+        if kind == 'f32' or len(shape) == 1 or g == 'position_embd.weight' or (g == 'token_embd.weight' and not emb):
             assert t['dtype'] == 0 and t['bytes'] == raw, g
         else:
             dtype, convert = {'f16': (1, lambda x: struct.pack('<%de' % len(x), *x)),
@@ -207,6 +210,11 @@ def main():
                 n += 1
         assert n >= 4, n
         print(n)
+    elif cmd == 'sametensors':  # two GGUF files with the same tensors: names, order, shapes, types, bytes
+        _, ta = read_gguf(sys.argv[2])
+        _, tb = read_gguf(sys.argv[3])
+        assert [(n, t['ne'], t['dtype'], t['bytes']) for n, t in ta.items()] == \
+               [(n, t['ne'], t['dtype'], t['bytes']) for n, t in tb.items()], 'tensors differ'
     elif cmd == 'samedata':  # two GGUF files with the same tensors (names, shapes, types, bytes) and keys but the name
         ka, ta = read_gguf(sys.argv[2])
         kb, tb = read_gguf(sys.argv[3])
@@ -437,7 +445,20 @@ for m in m nb; do
       fail "$m $ty: safetensors -> GGUF -> safetensors is not identical"
   done
 done
-pass "Q8_0 / Q4_0 / F16 to GGUF: the reference blocks (linear weights, a tied output's copy), the rest exact; quantized models round-trip identically (tied and untied)"
+# --embedding: the token embedding in that type too (GGUF's usual layout)
+for m in m nb; do
+  for ty in q8_0 q4_0 f16; do
+    "$mmgen" quantize "$tmp/$m.safetensors" "$tmp/$m-$ty-e.safetensors" --type "$ty" --embedding > "$tmp/out"
+    grep -q "(the token embedding too)" "$tmp/out" || fail "quantize --embedding: $(cat "$tmp/out")"
+    "$mmgen" convert "$tmp/$m-$ty-e.safetensors" "$tmp/$m-$ty-e.gguf" > /dev/null
+    "$py" "$tmp/gg.py" check "$tmp/$m.safetensors" "$tmp/$m-$ty-e.gguf" "$ty+emb" > /dev/null ||
+      fail "$m-$ty-e.gguf: the embedding is not the reference $ty"
+    "$mmgen" convert "$tmp/$m-$ty-e.gguf" "$tmp/$m-$ty-e.back.safetensors" > /dev/null
+    cmp -s "$tmp/$m-$ty-e.safetensors" "$tmp/$m-$ty-e.back.safetensors" ||
+      fail "$m $ty --embedding: safetensors -> GGUF -> safetensors is not identical"
+  done
+done
+pass "Q8_0 / Q4_0 / F16 to GGUF: the reference blocks (linear weights, a tied output's copy; with --embedding the token embedding too), the rest exact; quantized models round-trip identically (tied and untied)"
 
 # --- Q8_0 / Q4_0 read --------------------------------------------------------------
 "$py" "$tmp/gg.py" quantize "$tmp/m.gguf" "$tmp/q.gguf" "$tmp/q.json"
@@ -449,10 +470,13 @@ for ty in q8_0 q4_0; do
   "$mmgen" convert "$tmp/$ty.gguf" "$tmp/$ty.safetensors" > "$tmp/out" || fail "convert all-$ty: $(cat "$tmp/out")"
   grep -q "the file's blocks, as they are" "$tmp/out" || fail "all-$ty GGUF not kept quantized: $(cat "$tmp/out")"
   n=$("$py" "$tmp/gg.py" sameblocks "$tmp/$ty.safetensors" "$tmp/$ty.gguf" "$ty") || fail "all-$ty: blocks changed"
+  # and back: the same tensors as the file we started from
+  "$mmgen" convert "$tmp/$ty.safetensors" "$tmp/$ty.back.gguf" > /dev/null
+  "$py" "$tmp/gg.py" sametensors "$tmp/$ty.gguf" "$tmp/$ty.back.gguf" || fail "all-$ty: GGUF -> mmgen -> GGUF changed a tensor"
   "$mmgen" quantize "$tmp/$ty.safetensors" "$tmp/$ty.f32.safetensors" --type f32 > /dev/null
   "$py" "$tmp/gg.py" quantback "$tmp/$ty.f32.safetensors" "$tmp/$ty.json" || fail "all-$ty dequantization"
 done
-pass "Q8_0 / Q4_0 GGUF files become Q8_0 / Q4_0 models with the same blocks ($n matrices each)"
+pass "Q8_0 / Q4_0 GGUF files become Q8_0 / Q4_0 models with the same blocks ($n matrices each, the token embedding among them) and convert back to the same tensors"
 
 # --- malformed and unsupported files ----------------------------------------------
 mkdir "$tmp/bad"

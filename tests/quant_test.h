@@ -115,11 +115,13 @@ static inline void quant_test_batch_equals_single(int weights) {
     mmg_model_free(q);
 }
 
-/* One operation of an allocation sweep: load `path` with `weights`, or
- * (path NULL) create a small_config(0, 1) model with them. */
+/* One operation of an allocation sweep: load `path` with `weights` (and
+ * quantize_embedding), or (path NULL) create a small_config(0, 1) model with
+ * them. */
 typedef struct quant_test_op {
     const char *path;
     int32_t weights;
+    int32_t quantize_embedding;
 } quant_test_op;
 
 /* Every allocation of each operation fails in turn: MMG_ERR_NOMEM with a
@@ -134,6 +136,7 @@ static inline void quant_test_sweep(const char *what, const quant_test_op *ops, 
             mmg_model_options o;
             mmg_model_options_init(&o, sizeof o);
             o.weights = ops[op].weights;
+            o.quantize_embedding = ops[op].quantize_embedding;
             mmg_model *m = (mmg_model *)0x5e47;
             mmg_clear_error();
             mmg__fault_fail_after(n);

@@ -305,7 +305,7 @@ Test(f16_io, allocation_failures_are_clean) {
     cr_assert_eq(mmg_model_save(h, ph), MMG_OK);
     cr_assert_eq(mmg_model_save(f, pf), MMG_OK);
     const quant_test_op ops[] = {
-        {ph, MMG_WEIGHTS_DEFAULT}, {pf, MMG_WEIGHTS_F16}, {NULL, MMG_WEIGHTS_F16}};
+        {ph, MMG_WEIGHTS_DEFAULT, 0}, {pf, MMG_WEIGHTS_F16, 0}, {NULL, MMG_WEIGHTS_F16, 0}};
     quant_test_sweep("F16", ops, 3);
     mmg_model_free(h), mmg_model_free(f);
     unlink(ph), unlink(pf);

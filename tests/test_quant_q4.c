@@ -482,7 +482,7 @@ Test(q4_io, allocation_failures_are_clean) {
     cr_assert_eq(mmg_model_save(q4, p4), MMG_OK);
     cr_assert_eq(mmg_model_save(q8, p8), MMG_OK);
     const quant_test_op ops[] = {
-        {p4, MMG_WEIGHTS_DEFAULT}, {p8, MMG_WEIGHTS_Q4_0}, {NULL, MMG_WEIGHTS_Q4_0}};
+        {p4, MMG_WEIGHTS_DEFAULT, 0}, {p8, MMG_WEIGHTS_Q4_0, 0}, {NULL, MMG_WEIGHTS_Q4_0, 0}};
     quant_test_sweep("Q4_0", ops, 3);
     mmg_model_free(q4), mmg_model_free(q8);
     unlink(p4), unlink(p8);

@@ -132,6 +132,16 @@ typedef struct mmg_model_options {
                                quantizes while reading (the F32 copy of one
                                tensor at a time); create draws F32 weights,
                                then quantizes them. Since ABI 1.3. */
+    int32_t quantize_embedding; /* 1: a quantized model (weights Q8_0, Q4_0
+                               or F16, or a quantized file loaded as it is)
+                               keeps its token embedding in that type too,
+                               as GGUF files do: the lookup dequantizes the
+                               rows it reads and a tied output projection
+                               uses it directly (no second copy), so the
+                               model is about 4 bytes a vocabulary entry
+                               per d_model smaller. 0 (default): as the file
+                               stores it (F32 for files without). Ignored
+                               for F32 models. Since ABI 1.6. */
 } mmg_model_options;
 
 typedef struct mmg_model mmg_model;
