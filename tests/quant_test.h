@@ -56,14 +56,18 @@ static inline mmg_model *create(const mmg_model_config *c, int weights, uint64_t
     return m;
 }
 
-static inline mmg_model *load(const char *path, int weights) {
+/* Loads `path` with `weights` (and mmg_model_options.quantize_embedding). */
+static inline mmg_model *load_with(const char *path, int weights, int quantize_embedding) {
     mmg_model_options o;
     mmg_model_options_init(&o, sizeof o);
     o.weights = weights;
+    o.quantize_embedding = quantize_embedding;
     mmg_model *m = NULL;
     cr_assert_eq(mmg_model_load(path, &o, &m), MMG_OK, "%s", mmg_last_error());
     return m;
 }
+
+static inline mmg_model *load(const char *path, int weights) { return load_with(path, weights, 0); }
 
 static inline mmg_context *context(const mmg_model *m, int threads, int slots) {
     mmg_context_options o;

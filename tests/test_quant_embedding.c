@@ -20,16 +20,6 @@
 static const int32_t TYPES[] = {MMG_WEIGHTS_Q8_0, MMG_WEIGHTS_Q4_0, MMG_WEIGHTS_F16};
 static const char *NAMES[] = {"Q8_0", "Q4_0", "F16"};
 
-static mmg_model *load_emb(const char *path, int32_t weights, int quantize_embedding) {
-    mmg_model_options o;
-    mmg_model_options_init(&o, sizeof o);
-    o.weights = weights;
-    o.quantize_embedding = quantize_embedding;
-    mmg_model *m = NULL;
-    cr_assert_eq(mmg_model_load(path, &o, &m), MMG_OK, "%s", mmg_last_error());
-    return m;
-}
-
 static int32_t stored(const mmg_model *m, const char *name) {
     size_t index;
     mmg_param_info info = {.struct_size = sizeof info};
@@ -63,14 +53,14 @@ Test(quant_embedding, logits_are_those_of_the_dequantized_embedding) {
             snprintf(d_path, sizeof d_path, "%s", tmp_file("emb-deq"));
             snprintf(plain_path, sizeof plain_path, "%s", tmp_file("emb-plain"));
             cr_assert_eq(mmg_model_save(f, f_path), MMG_OK);
-            mmg_model *q = load_emb(f_path, TYPES[t], 1);
+            mmg_model *q = load_with(f_path, TYPES[t], 1);
             cr_assert_eq(stored(q, "tok_emb.weight"), TYPES[t], "%s: the embedding is not in that type", NAMES[t]);
             cr_assert_eq(stored(q, "pos_emb.weight"), MMG_WEIGHTS_F32);
             cr_assert_eq(mmg_model_save(q, q_path), MMG_OK);
             /* the reference: everything dequantized, then quantized without the option */
-            mmg_model *deq = load_emb(q_path, MMG_WEIGHTS_F32, 0);
+            mmg_model *deq = load_with(q_path, MMG_WEIGHTS_F32, 0);
             cr_assert_eq(mmg_model_save(deq, d_path), MMG_OK);
-            mmg_model *ref = load_emb(d_path, TYPES[t], 0);
+            mmg_model *ref = load_with(d_path, TYPES[t], 0);
             cr_assert_eq(stored(ref, "tok_emb.weight"), MMG_WEIGHTS_F32);
             float *a = decode_all(q, TOKENS, N_TOKENS, 1), *b = decode_all(ref, TOKENS, N_TOKENS, 1);
             cr_assert(same_bits(a, b, (size_t)N_TOKENS * c.vocab_size),
@@ -108,7 +98,7 @@ Test(quant_embedding, create_equals_load) {
     o.quantize_embedding = 1;
     mmg_model *a = NULL;
     cr_assert_eq(mmg_model_create(&c, &o, &a), MMG_OK, "%s", mmg_last_error());
-    mmg_model *b = load_emb(tmp_file("emb-create"), MMG_WEIGHTS_Q8_0, 1);
+    mmg_model *b = load_with(tmp_file("emb-create"), MMG_WEIGHTS_Q8_0, 1);
     const size_t V = (size_t)c.vocab_size, C = (size_t)c.d_model, bytes = V * C / 32 * 34;
     uint8_t *x = malloc(bytes), *y = malloc(bytes);
     cr_assert_eq(mmg_model_read_param_data(a, "tok_emb.weight", x, bytes), MMG_OK, "%s", mmg_last_error());
@@ -131,7 +121,7 @@ Test(quant_embedding, conversions) {
     cr_assert_eq(mmg_model_save(f, f_path), MMG_OK);
     mmg_model *plain = load(f_path, MMG_WEIGHTS_Q8_0);
     cr_assert_eq(stored(plain, "tok_emb.weight"), MMG_WEIGHTS_F32, "quantized without being asked");
-    mmg_model *q8 = load_emb(f_path, MMG_WEIGHTS_Q8_0, 1);
+    mmg_model *q8 = load_with(f_path, MMG_WEIGHTS_Q8_0, 1);
     cr_assert_eq(mmg_model_save(q8, q_path), MMG_OK);
     mmg_model *q4 = load(q_path, MMG_WEIGHTS_Q4_0);
     cr_assert_eq(stored(q4, "tok_emb.weight"), MMG_WEIGHTS_Q4_0);
@@ -178,7 +168,7 @@ Test(quant_embedding, allocation_failures_are_clean) {
     snprintf(f_path, sizeof f_path, "%s", tmp_file("sweep-f32"));
     snprintf(q_path, sizeof q_path, "%s", tmp_file("sweep-q8e"));
     cr_assert_eq(mmg_model_save(f, f_path), MMG_OK);
-    q = load_emb(f_path, MMG_WEIGHTS_Q8_0, 1);
+    q = load_with(f_path, MMG_WEIGHTS_Q8_0, 1);
     cr_assert_eq(mmg_model_save(q, q_path), MMG_OK);
     const quant_test_op ops[] = {{f_path, MMG_WEIGHTS_Q4_0, 1},
                                  {q_path, MMG_WEIGHTS_DEFAULT, 0},
