@@ -24,7 +24,8 @@
 #   bench_llama speed: mmgen's 128-token prompt and 64 decoded tokens,
 #   measured as llama-bench does (bench_llama.c), on the safetensors model
 #   on the F16 GGUF file read back (an F16 model: `mmgen convert` keeps the
-#   halves) and on its Q8_0 and Q4_0 forms (`mmgen quantize --type q8_0|q4_0`; the
+#   halves) and on its Q8_0 and Q4_0 forms (`mmgen quantize --type q8_0|q4_0
+#   --embedding`, the token embedding quantized too, as llama.cpp's files have it; the
 #   quantized GGUF files come from llama-quantize on the F32 GGUF, Q4_0 with
 #   --pure so that every matrix is Q4_0 there too, the output projection
 #   included). bench/same_weights.py checks that both quantizers wrote the
@@ -148,12 +149,14 @@ cmp -s "$model" "$work/gpt2-f32.back.safetensors" && identical=true
 [ -f "$work/gpt2-q8_0.gguf" ] ||
   "$llb/build/bin/llama-quantize" "$work/gpt2-f32.gguf" "$work/gpt2-q8_0.gguf" q8_0 > "$work/quantize.log" 2>&1 ||
   { tail -5 "$work/quantize.log"; exit 1; }
-[ -f "$work/gpt2-q8_0.safetensors" ] || "$mmgen" quantize "$model" "$work/gpt2-q8_0.safetensors" > /dev/null
+# (--embedding: the token embedding quantized too, as llama-quantize does)
+[ -f "$work/gpt2-q8_0-emb.safetensors" ] ||
+  "$mmgen" quantize "$model" "$work/gpt2-q8_0-emb.safetensors" --embedding > /dev/null
 [ -f "$work/gpt2-q4_0.gguf" ] ||
   "$llb/build/bin/llama-quantize" --pure "$work/gpt2-f32.gguf" "$work/gpt2-q4_0.gguf" q4_0 > "$work/quantize-q4.log" 2>&1 ||
   { tail -5 "$work/quantize-q4.log"; exit 1; }
-[ -f "$work/gpt2-q4_0.safetensors" ] ||
-  "$mmgen" quantize "$model" "$work/gpt2-q4_0.safetensors" --type q4_0 > /dev/null
+[ -f "$work/gpt2-q4_0-emb.safetensors" ] ||
+  "$mmgen" quantize "$model" "$work/gpt2-q4_0-emb.safetensors" --type q4_0 --embedding > /dev/null
 
 # ---- logits on the same file ---------------------------------------------------
 # "The quick brown fox jumps over the lazy dog. It was a bright cold day in April,
@@ -174,8 +177,8 @@ done
 # quantized GGUF files written by mmgen (its blocks as they are): llama.cpp on
 # them vs mmgen on the model files they came from
 for ty in q8_0 q4_0; do
-  "$mmgen" convert "$work/gpt2-$ty.safetensors" "$work/gpt2-$ty.mmgen.gguf" > /dev/null
-  "$exe" logits --model "$work/gpt2-$ty.safetensors" --ids "$ids" -o "$tmp.mm.$ty.w"
+  "$mmgen" convert "$work/gpt2-$ty-emb.safetensors" "$work/gpt2-$ty.mmgen.gguf" > /dev/null
+  "$exe" logits --model "$work/gpt2-$ty-emb.safetensors" --ids "$ids" -o "$tmp.mm.$ty.w"
   "$logits_exe" "$work/gpt2-$ty.mmgen.gguf" "$ids" "$tmp.ll.$ty.w" 2 > /dev/null
   printf '{"check": "logits", "type": "%s, GGUF written by mmgen convert", ' "$ty" >> "$tmp"
   "$exe" compare "$tmp.mm.$ty.w" "$tmp.ll.$ty.w" --vocab 50257 | sed 's/^{//' >> "$tmp"
@@ -183,7 +186,7 @@ done
 
 # the same blocks from both quantizers?
 for ty in q8_0 q4_0; do
-  /usr/bin/python3 "$here/same_weights.py" "$work/gpt2-$ty.safetensors" "$work/gpt2-$ty.back.safetensors" "$ty" >> "$tmp"
+  /usr/bin/python3 "$here/same_weights.py" "$work/gpt2-$ty-emb.safetensors" "$work/gpt2-$ty.back.safetensors" "$ty" >> "$tmp"
 done
 
 # ---- speed ------------------------------------------------------------------------
@@ -199,9 +202,9 @@ for t in $threads; do
       -t "$t" -r 1 -o jsonl 2> /dev/null | sed 's/^{/{"impl": "llama.cpp", /' >> "$tmp"
     "$exe" speed --model "$model" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
       sed 's/^{/{"weights": "F32", /' >> "$tmp"
-    "$exe" speed --model "$work/gpt2-q8_0.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
+    "$exe" speed --model "$work/gpt2-q8_0-emb.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
       sed 's/^{/{"weights": "Q8_0", /' >> "$tmp"
-    "$exe" speed --model "$work/gpt2-q4_0.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
+    "$exe" speed --model "$work/gpt2-q4_0-emb.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
       sed 's/^{/{"weights": "Q4_0", /' >> "$tmp"
     "$exe" speed --model "$work/gpt2-f16.back.safetensors" --threads "$t" --prefill 128 --decode 64 --rounds 1 |
       sed 's/^{/{"weights": "F16", /' >> "$tmp"
