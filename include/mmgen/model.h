@@ -101,7 +101,9 @@ typedef enum mmg_weight_format {
                                 instead of 4 (ABI.md, "Quantized weights").
                                 Embeddings, LayerNorms and biases stay F32; a
                                 tied output projection gets a Q8_0 copy of the
-                                token embedding. Inference only: training is
+                                token embedding (or, with
+                                mmg_model_options.quantize_embedding, the
+                                token embedding is Q8_0 itself). Inference only: training is
                                 MMG_ERR_UNSUPPORTED, mmg_model_read_param
                                 dequantizes, mmg_model_write_param refuses
                                 those tensors. Needs d_model and d_ff multiples
@@ -216,13 +218,16 @@ MMG_API mmg_status mmg_model_create(const mmg_model_config *config, const mmg_mo
  * "q8_0" holds its linear weights as Q8_0 blocks (U8 tensors
  * "<name>.q8_0", ABI.md) and loads quantized unless opts->weights is
  * MMG_WEIGHTS_F32; opts->weights MMG_WEIGHTS_Q8_0 quantizes an F32 file
- * while reading it. Returns MMG_OK; MMG_ERR_IO (cannot open/read);
+ * while reading it. A file holding its token embedding quantized too
+ * ("tok_emb.weight.q8_0") loads with it quantized (see quantize_embedding).
+ * Returns MMG_OK; MMG_ERR_IO (cannot open/read);
  * MMG_ERR_FORMAT (malformed file, bad config JSON, a missing or extra
  * tensor, a dtype or shape that does not match the config, a Q8_0 value of
  * -128: the message names the tensor or field); MMG_ERR_UNSUPPORTED (an
  * "mmgen.quant" other than "q8_0"; quantizing a model whose d_model or d_ff
  * is not a multiple of 32); MMG_ERR_NUMERIC (quantizing a NaN or infinite
- * weight, named); MMG_ERR_INVALID_ARG (a bad opts->weights); MMG_ERR_LIMIT;
+ * weight, named); MMG_ERR_INVALID_ARG (a bad opts->weights or
+ * opts->quantize_embedding); MMG_ERR_LIMIT;
  * MMG_ERR_NOMEM. *out untouched on error. [thread-safe] */
 MMG_API mmg_status mmg_model_load(const char *path, const mmg_model_options *opts,
                                   mmg_model **out);
