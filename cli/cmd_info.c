@@ -28,11 +28,36 @@ static int print_config(const mmg_model_config *cfg) {
     return 0;
 }
 
+/* "weights     Q4_0: linear layers, token embedding; 74.1 MB": how the
+ * model holds its parameters (mmg_param_info.weights) and their bytes. */
+static void print_weights(const mmg_model *m) {
+    static const char *const names[] = {"?", "F32", "Q8_0", "Q4_0", "F16"};
+    int32_t type = MMG_WEIGHTS_F32;
+    int linear = 0, embedding = 0;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < mmg_model_param_count(m); i++) {
+        mmg_param_info info = {.struct_size = sizeof info};
+        if (mmg_model_param_info(m, i, &info) != MMG_OK) continue;
+        bytes += info.n_bytes;
+        if (info.weights == MMG_WEIGHTS_F32 || info.weights < 0 || info.weights > MMG_WEIGHTS_F16) continue;
+        type = info.weights;
+        if (!strcmp(info.name, "tok_emb.weight")) embedding = 1;
+        else linear = 1;
+    }
+    if (type == MMG_WEIGHTS_F32)
+        printf("weights     F32; %.1f MB\n", (double)bytes / 1e6);
+    else
+        printf("weights     %s: %s%s%s, the rest F32; %.1f MB\n", names[type], linear ? "linear layers" : "",
+               linear && embedding ? ", " : "", embedding ? "token embedding" : "", (double)bytes / 1e6);
+}
+
 int cmd_info(int argc, char **argv) {
     args_option opts[] = {{0}};
     const args_command cmd = {"info", "MODEL",
                               "Describes a model file written by `mmgen train`: its config, its\n"
-                              "parameter count and the tokenizer it carries.",
+                              "parameter count, the types its weights are stored in (F32, or\n"
+                              "Q8_0 / Q4_0 / F16 after `mmgen quantize`) and the tokenizer it\n"
+                              "carries.",
                               NULL};
     const char *pos[1];
     int n = 0;
@@ -50,6 +75,7 @@ int cmd_info(int argc, char **argv) {
         printf("kind        %s\n", cfg.n_encoder_layers > 0 ? "encoder-decoder" : "decoder-only");
         printf("parameters  %llu (%.2f M, %.1f MB as float32)\n", (unsigned long long)np, (double)np / 1e6,
                (double)np * 4 / 1e6);
+        print_weights(model);
         printf("config\n");
         rc = print_config(&cfg);
         size_t n_meta = mmg_model_metadata_count(model);

@@ -450,6 +450,9 @@ for m in m nb; do
   for ty in q8_0 q4_0 f16; do
     "$mmgen" quantize "$tmp/$m.safetensors" "$tmp/$m-$ty-e.safetensors" --type "$ty" --embedding > "$tmp/out"
     grep -q "(the token embedding too)" "$tmp/out" || fail "quantize --embedding: $(cat "$tmp/out")"
+    TY=$(echo "$ty" | tr a-z A-Z)
+    "$mmgen" info "$tmp/$m-$ty-e.safetensors" | grep -q "^weights     $TY: linear layers, token embedding, the rest F32; " ||
+      fail "info does not show the $TY weights: $("$mmgen" info "$tmp/$m-$ty-e.safetensors" | grep weights)"
     "$mmgen" convert "$tmp/$m-$ty-e.safetensors" "$tmp/$m-$ty-e.gguf" > /dev/null
     "$py" "$tmp/gg.py" check "$tmp/$m.safetensors" "$tmp/$m-$ty-e.gguf" "$ty+emb" > /dev/null ||
       fail "$m-$ty-e.gguf: the embedding is not the reference $ty"
