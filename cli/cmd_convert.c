@@ -358,15 +358,16 @@ typedef struct tensor_data {
 } tensor_data;
 
 /* `model` loaded with `weights` (MMG_WEIGHTS_DEFAULT: as the file stores
- * it) written as a GGUF file: every tensor in the form the model holds it
+ * it; `embedding`: the token embedding quantized too) written as a GGUF file: every tensor in the form the model holds it
  * (mmg_model_read_param_data), so llama.cpp computes with mmgen's own
  * weights: quantized or F16 linear weights as they are, F32 embeddings,
  * positions and vectors; a tied output gets the model's quantized copy of the
  * embedding (the same bytes: mmg_quantize is the library's quantizer). */
-static int to_gguf(const char *in, const char *out, int32_t weights) {
+static int to_gguf(const char *in, const char *out, int32_t weights, int embedding) {
     mmg_model_options o;
     mmg_model_options_init(&o, sizeof o);
     o.weights = weights;
+    o.quantize_embedding = embedding;
     mmg_model *model = NULL;
     if (mmg_model_load(in, &o, &model) != MMG_OK) return cli_fail("loading model '%s'", in);
     mmg_model_config cfg;
@@ -870,11 +871,14 @@ static const int32_t type_weights[] = {MMG_WEIGHTS_F32, MMG_WEIGHTS_F16, MMG_WEI
 
 int cmd_convert(int argc, char **argv) {
     int32_t type = 0;
+    int embedding = 0;
     const char *tokenizer = NULL;
     args_option opts[] = {
         {"type", 0, ARG_CHOICE, &type, "TYPE",
          "GGUF element type of the linear layers' weights (default: the type the model holds them in)", 0, 0,
          type_names},
+        {"embedding", 0, ARG_FLAG, &embedding, NULL,
+         "with a quantized --type: the token embedding in that type too (as llama-quantize writes it)"},
         {"tokenizer", 't', ARG_STRING, &tokenizer, "FILE", "GGUF -> mmgen: embed this tokenizer (a tokenizer file "
                                                            "or model) instead of the one the GGUF file carries"},
         {0}};
@@ -892,7 +896,8 @@ int cmd_convert(int argc, char **argv) {
         "embeddings, LayerNorms and biases float32; a tied output's output.weight\n"
         "is the model's copy of the embedding in that type. --type quantizes (or\n"
         "dequantizes) the linear layers' weights on the way, as `mmgen quantize`\n"
-        "does: one command from a float32 model to a Q4_0 GGUF file. A model without\n"
+        "does: one command from a float32 model to a Q4_0 GGUF file (--embedding:\n"
+        "the token embedding too, as llama-quantize writes it). A model without\n"
         "biases gets zero biases, a tied output a copy of the embedding, as\n"
         "llama.cpp requires. The vocabulary is GPT-2's tokens and merges when the\n"
         "model's tokenizer is the text plugin made from GPT-2's files (and they are\n"
@@ -910,6 +915,7 @@ int cmd_convert(int argc, char **argv) {
         "converts back to the model it came from, byte for byte.",
         "examples:\n"
         "  mmgen convert model.safetensors model-q4_0.gguf --type q4_0\n"
+        "  mmgen convert model.safetensors model-q4_0.gguf --type q4_0 --embedding\n"
         "  mmgen convert model-q8_0.safetensors model-q8_0.gguf\n"
         "  mmgen convert model.gguf model.safetensors\n"};
     const char *pos[2];
@@ -924,11 +930,15 @@ int cmd_convert(int argc, char **argv) {
     fclose(f);
     /* A .gguf name counts too, so a damaged GGUF file gets the GGUF reader's diagnosis. */
     int is_gguf = (got == 4 && !memcmp(magic, "GGUF", 4)) || !strcmp(files_extension(pos[0]), "gguf");
-    if (is_gguf && args_find(opts, "type")->seen)
-        return args_usage_error(&cmd, "--type applies when writing GGUF; '%s' is already GGUF", pos[0]);
+    if (is_gguf && (args_find(opts, "type")->seen || embedding))
+        return args_usage_error(&cmd, "--%s applies when writing GGUF; '%s' is already GGUF",
+                                embedding ? "embedding" : "type", pos[0]);
+    if (embedding && (!args_find(opts, "type")->seen || type_weights[type] == MMG_WEIGHTS_F32))
+        return args_usage_error(&cmd, "--embedding goes with a quantized --type (f16, q8_0, q4_0)");
     if (!is_gguf && tokenizer)
         return args_usage_error(&cmd, "--tokenizer applies when reading GGUF; '%s' is not GGUF", pos[0]);
     if (files_check_writable("OUT", pos[1]) != 0) return CLI_ERR;
     return is_gguf ? from_gguf(pos[0], pos[1], tokenizer)
-                   : to_gguf(pos[0], pos[1], args_find(opts, "type")->seen ? type_weights[type] : MMG_WEIGHTS_DEFAULT);
+                   : to_gguf(pos[0], pos[1], args_find(opts, "type")->seen ? type_weights[type] : MMG_WEIGHTS_DEFAULT,
+                             embedding);
 }

@@ -456,6 +456,9 @@ for m in m nb; do
     "$mmgen" convert "$tmp/$m-$ty-e.safetensors" "$tmp/$m-$ty-e.gguf" > /dev/null
     "$py" "$tmp/gg.py" check "$tmp/$m.safetensors" "$tmp/$m-$ty-e.gguf" "$ty+emb" > /dev/null ||
       fail "$m-$ty-e.gguf: the embedding is not the reference $ty"
+    "$mmgen" convert "$tmp/$m.safetensors" "$tmp/$m-$ty-e.direct.gguf" --type "$ty" --embedding > /dev/null
+    "$py" "$tmp/gg.py" sametensors "$tmp/$m-$ty-e.gguf" "$tmp/$m-$ty-e.direct.gguf" ||
+      fail "$m: convert --type $ty --embedding differs from quantize --embedding, then convert"
     "$mmgen" convert "$tmp/$m-$ty-e.gguf" "$tmp/$m-$ty-e.back.safetensors" > /dev/null
     cmp -s "$tmp/$m-$ty-e.safetensors" "$tmp/$m-$ty-e.back.safetensors" ||
       fail "$m $ty --embedding: safetensors -> GGUF -> safetensors is not identical"
@@ -504,12 +507,14 @@ set +e
 "$mmgen" convert "$tmp/m.safetensors" 2> "$tmp/err"; [ $? = 2 ] || fail "one argument: not a usage error"
 "$mmgen" convert "$tmp/m.gguf" "$tmp/x" --type f16 2> "$tmp/err"; [ $? = 2 ] || fail "--type on GGUF input accepted"
 "$mmgen" convert "$tmp/m.safetensors" "$tmp/x.gguf" --type q4 2> "$tmp/err"; [ $? = 2 ] || fail "--type q4 accepted"
+"$mmgen" convert "$tmp/m.safetensors" "$tmp/x.gguf" --embedding 2> "$tmp/err"; [ $? = 2 ] || fail "--embedding without --type accepted"
+"$mmgen" convert "$tmp/m.gguf" "$tmp/x" --embedding 2> "$tmp/err"; [ $? = 2 ] || fail "--embedding on GGUF input accepted"
 "$mmgen" train -t "$tmp/tok.json" -o "$tmp/post.safetensors" --steps 1 --d-model 32 --heads 4 --layers 1 --seq-len 16 \
   --norm post --val-fraction 0 "$tmp/corpus.txt" > /dev/null 2>&1
 "$mmgen" convert "$tmp/post.safetensors" "$tmp/post.gguf" 2> "$tmp/err"; rc=$?
 set -e
 [ "$rc" = 1 ] && grep -q "post-LN; gpt2 is pre-LN" "$tmp/err" || fail "a post-LN model: exit $rc: $(cat "$tmp/err")"
-pass "usage errors (2) and a post-LN model (1) refused"
+pass "usage errors (2: --type or --embedding reading GGUF, --embedding without a quantized --type) and a post-LN model (1) refused"
 
 # --- GPT-2's vocabulary ---------------------------------------------------------------
 data=${MMGEN_TEST_DATA:-$src/../shared/data}
