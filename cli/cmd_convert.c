@@ -475,7 +475,7 @@ static int to_gguf(const char *in, const char *out, int32_t weights, int embeddi
         }
         for (size_t i = 0; i < n_refs; i++) {
             uint64_t ne[2] = {refs[i].cols ? refs[i].cols : refs[i].rows, refs[i].rows};
-            if (gguf_writer_add_tensor_data(w, refs[i].gguf, refs[i].cols ? 2 : 1, ne, td[i].dtype, td[i].bytes,
+            if (gguf_writer_add_tensor(w, refs[i].gguf, refs[i].cols ? 2 : 1, ne, td[i].dtype, td[i].bytes,
                                             td[i].n_bytes) != 0)
                 rc = cli_error("out of memory");
         }

@@ -32,26 +32,6 @@ typedef unsigned long long ull;
 
 /* ---- half precision ---------------------------------------------------------- */
 
-uint16_t gguf_f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
-    uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
-    if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (man ? 0x200u | (man >> 13) : 0)); /* inf, NaN */
-    int32_t e = (int32_t)exp - 127 + 15;
-    if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u); /* too large: inf */
-    if (e <= 0) {                                      /* a subnormal half, or zero */
-        if (e < -10) return (uint16_t)sign;
-        man |= 0x800000u;
-        int shift = 14 - e;
-        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (h & 1))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++; /* a carry into the exponent is right */
-    return (uint16_t)(sign | h);
-}
-
 float gguf_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, x;
     if (exp == 0x1f) {
@@ -75,13 +55,6 @@ static float bf16_to_f32(uint16_t h) {
     float f;
     memcpy(&f, &x, sizeof f);
     return f;
-}
-
-static uint16_t f32_to_bf16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* NaN stays NaN */
-    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
 }
 
 /* ---- little-endian bytes ---------------------------------------------------------- */
@@ -579,8 +552,7 @@ typedef struct wtensor {
     uint32_t n_dims;
     uint64_t ne[GGUF_MAX_DIMS];
     uint32_t dtype;
-    const float *src;  /* floats to convert, or NULL: */
-    const void *data;  /* bytes in the file's form */
+    const void *data;  /* the bytes, in the file's form */
     uint64_t n_elements, n_bytes, offset;
 } wtensor;
 
@@ -670,16 +642,14 @@ int gguf_writer_add_i32_array(gguf_writer *w, const char *key, const int32_t *va
     return 0;
 }
 
-/* Appends a tensor of either kind (src floats, or data in the file's form). */
-static int add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t dtype,
-                      const float *src, const void *data, uint64_t n_bytes) {
+int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
+                           uint32_t dtype, const void *data, uint64_t n_bytes) {
     if (w->oom) return -1;
     uint64_t block_elems, block_bytes = dtype_block_bytes(dtype, &block_elems), n_elements = 1;
-    if (!*name || strlen(name) >= GGUF_MAX_NAME || n_dims < 1 || n_dims > GGUF_MAX_DIMS || !block_bytes ||
-        (src && block_elems != 1))
+    if (!*name || strlen(name) >= GGUF_MAX_NAME || n_dims < 1 || n_dims > GGUF_MAX_DIMS || !block_bytes)
         return -1;
     for (uint32_t j = 0; j < n_dims; j++) n_elements *= ne[j];
-    if (n_elements % block_elems || (data && n_bytes != n_elements / block_elems * block_bytes)) return -1;
+    if (n_elements % block_elems || n_bytes != n_elements / block_elems * block_bytes) return -1;
     if (w->n_t == w->cap_t) {
         size_t cap = w->cap_t ? 2 * w->cap_t : 64;
         wtensor *grown = realloc(w->t, cap * sizeof *grown);
@@ -696,21 +666,10 @@ static int add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const u
     for (uint32_t j = 0; j < n_dims; j++) t->ne[j] = ne[j];
     t->n_elements = n_elements;
     t->dtype = dtype;
-    t->src = src;
     t->data = data;
     t->n_bytes = n_elements / block_elems * block_bytes;
     w->n_t++;
     return 0;
-}
-
-int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
-                           uint32_t dtype, const float *src) {
-    return add_tensor(w, name, n_dims, ne, dtype, src, NULL, 0);
-}
-
-int gguf_writer_add_tensor_data(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
-                                uint32_t dtype, const void *data, uint64_t n_bytes) {
-    return add_tensor(w, name, n_dims, ne, dtype, NULL, data, n_bytes);
 }
 
 /* fwrite plus a running count of the bytes written. */
@@ -739,33 +698,6 @@ static void out_u64(out_file *o, uint64_t v) {
 static void out_pad(out_file *o) {
     static const unsigned char zeros[GGUF_ALIGNMENT];
     out(o, zeros, (size_t)((GGUF_ALIGNMENT - o->pos % GGUF_ALIGNMENT) % GGUF_ALIGNMENT));
-}
-
-/* Writes tensor t: its bytes as they are, or its floats converted to its
- * type, in chunks. */
-static void out_tensor(out_file *o, const wtensor *t) {
-    enum { CHUNK = 1 << 16 };
-    if (t->data) {
-        out(o, t->data, (size_t)t->n_bytes);
-        return;
-    }
-    static unsigned char buf[CHUNK * 4];
-    for (uint64_t i = 0; i < t->n_elements && !o->failed; i += CHUNK) {
-        uint64_t k = t->n_elements - i < CHUNK ? t->n_elements - i : CHUNK;
-        const float *s = t->src + i;
-        for (uint64_t j = 0; j < k; j++) {
-            uint32_t x;
-            if (t->dtype == GGUF_DT_F32) {
-                memcpy(&x, &s[j], sizeof x);
-                buf[4 * j] = (unsigned char)x, buf[4 * j + 1] = (unsigned char)(x >> 8);
-                buf[4 * j + 2] = (unsigned char)(x >> 16), buf[4 * j + 3] = (unsigned char)(x >> 24);
-            } else {
-                x = t->dtype == GGUF_DT_F16 ? gguf_f32_to_f16(s[j]) : f32_to_bf16(s[j]);
-                buf[2 * j] = (unsigned char)x, buf[2 * j + 1] = (unsigned char)(x >> 8);
-            }
-        }
-        out(o, buf, (size_t)(k * (t->dtype == GGUF_DT_F32 ? 4 : 2)));
-    }
 }
 
 int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t err_size) {
@@ -808,7 +740,7 @@ int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t err_si
     }
     out_pad(&o);
     for (size_t i = 0; i < w->n_t; i++) {
-        out_tensor(&o, &w->t[i]);
+        out(&o, w->t[i].data, (size_t)w->t[i].n_bytes);
         out_pad(&o);
     }
     int write_errno = errno;

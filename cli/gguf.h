@@ -15,8 +15,8 @@
  * offset is checked against the file's size before it is used, and a bad one
  * is an error naming it, never a crash or an unbounded allocation. Both sides
  * know the element types mmgen converts: F32, F16, BF16, Q8_0 and Q4_0 (read
- * as floats or as stored bytes; written from floats, or from bytes already in
- * the file's form for the block types).
+ * as floats or as stored bytes; written from bytes already in the file's
+ * form).
  *
  * Names: ggml's own gguf.h uses gguf_context/gguf_type, so nothing here is
  * called that; a program may include both. */
@@ -153,27 +153,21 @@ int gguf_writer_add_str_n(gguf_writer *w, const char *key, const char *value, si
 int gguf_writer_add_str_array(gguf_writer *w, const char *key, const char *const *values, uint64_t n);
 int gguf_writer_add_i32_array(gguf_writer *w, const char *key, const int32_t *values, uint64_t n);
 
-/* A tensor of shape ne[0..n_dims) (ne[0] fastest) stored as `dtype` (F32,
- * F16 or BF16), converted from the floats at `src` when the file is
- * written: src must stay valid until then. The same src may back several
- * tensors. Returns 0, or -1 (out of memory, a bad name, dims or dtype). */
+/* A tensor of shape ne[0..n_dims) (ne[0] fastest) of type `dtype` (F32,
+ * F16, BF16, Q8_0, Q4_0) whose `n_bytes` bytes at `data` are already in the
+ * file's form (little-endian values; ggml's blocks), written as they are;
+ * n_bytes must be what ne and dtype take. data must stay valid until the
+ * file is written; the same data may back several tensors. Returns 0, or -1
+ * (out of memory, a bad name, dims, dtype or size). */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
-                           uint32_t dtype, const float *src);
-
-/* A tensor whose `n_bytes` bytes at `data` are already in the file's form
- * for `dtype` (any type mmgen knows: F32, F16, BF16, Q8_0, Q4_0), written as
- * they are; n_bytes must be what ne and dtype take. data must stay valid
- * until the file is written. Returns 0, or -1 as gguf_writer_add_tensor. */
-int gguf_writer_add_tensor_data(gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *ne,
-                                uint32_t dtype, const void *data, uint64_t n_bytes);
+                           uint32_t dtype, const void *data, uint64_t n_bytes);
 
 /* Writes the file: `path`.tmp first, renamed onto `path` when complete.
  * Returns 0, or -1 with the reason in err. */
 int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t err_size);
 
-/* ---- half precision (exposed for the tests' and converter's checks) ------- */
+/* ---- half precision ------------------------------------------------------- */
 
-uint16_t gguf_f32_to_f16(float f); /* round to nearest even; overflow -> inf */
 float gguf_f16_to_f32(uint16_t h);
 
 #endif /* MMGEN_CLI_GGUF_H */
