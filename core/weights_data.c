@@ -37,7 +37,7 @@ static mmg_status check_args(const char *fn, int32_t weights, const void *src, c
                           "or _F16 (4)",
                           fn, (int)weights);
     *bytes = mmg_weights_size(weights, n_elements);
-    if (*bytes == 0 && n_elements % MMG__QUANT_BLOCK)
+    if (*bytes == 0 && !plain_bytes(weights) && n_elements % MMG__QUANT_BLOCK)
         return mmg__error(MMG_ERR_INVALID_ARG,
                           "%s: %llu elements is not a whole number of blocks of %d (%s)", fn,
                           (unsigned long long)n_elements, MMG__QUANT_BLOCK,

@@ -143,6 +143,14 @@ Test(weights_data, refusals_leave_the_output_untouched) {
               mmg_last_error());
     cr_assert_eq(mmg_quantize(MMG_WEIGHTS_Q8_0, x, 96, out, 101), MMG_ERR_RANGE);
     cr_assert(strstr(mmg_last_error(), "dst holds 101 bytes; 96 elements take 102"), "%s", mmg_last_error());
+    /* counts whose size does not fit 64 bits: RANGE (Q8_0 / Q4_0: not whole blocks first) */
+    for (int t = 0; t < 4; t++) {
+        const int blocks = TYPES[t] == MMG_WEIGHTS_Q8_0 || TYPES[t] == MMG_WEIGHTS_Q4_0;
+        cr_assert_eq(mmg_quantize(TYPES[t], x, UINT64_MAX, out, sizeof out),
+                     blocks ? MMG_ERR_INVALID_ARG : MMG_ERR_RANGE, "type %d: %s", TYPES[t], mmg_last_error());
+        cr_assert_eq(mmg_dequantize(TYPES[t], out, sizeof out, back, UINT64_MAX & ~(uint64_t)31), MMG_ERR_RANGE,
+                     "type %d: %s", TYPES[t], mmg_last_error());
+    }
     /* a NaN in the third block: nothing written, the message gives its elements */
     for (int t = 1; t < 4; t++) {
         x[70] = NAN;
