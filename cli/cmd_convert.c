@@ -476,8 +476,10 @@ static int to_gguf(const char *in, const char *out, int32_t weights, int embeddi
         for (size_t i = 0; i < n_refs; i++) {
             uint64_t ne[2] = {refs[i].cols ? refs[i].cols : refs[i].rows, refs[i].rows};
             if (gguf_writer_add_tensor(w, refs[i].gguf, refs[i].cols ? 2 : 1, ne, td[i].dtype, td[i].bytes,
-                                            td[i].n_bytes) != 0)
-                rc = cli_error("out of memory");
+                                       td[i].n_bytes) != 0)
+                rc = cli_error("adding tensor '%s' to the GGUF file failed (out of memory, or a size that "
+                               "does not match its shape)",
+                               refs[i].gguf);
         }
     }
     char err[512];
@@ -831,12 +833,12 @@ static int from_gguf(const char *in, const char *out, const char *tokenizer_path
     /* a token embedding in that type too stays so (llama-quantize writes it quantized) */
     const gguf_tensor *emb_t = qtype ? gguf_reader_tensor(r, refs[tok_emb].gguf) : NULL;
     const int emb_quantized = emb_t && (int)emb_t->dtype == qtype;
-    if (qtype)
-        rc = save_quantized(model, out,
-                            qtype == GGUF_DT_Q8_0   ? MMG_WEIGHTS_Q8_0
-                            : qtype == GGUF_DT_Q4_0 ? MMG_WEIGHTS_Q4_0
-                                                    : MMG_WEIGHTS_F16,
-                            emb_quantized, &kept);
+    const int32_t qweights = qtype == GGUF_DT_Q8_0   ? MMG_WEIGHTS_Q8_0
+                             : qtype == GGUF_DT_Q4_0 ? MMG_WEIGHTS_Q4_0
+                                                     : MMG_WEIGHTS_F16;
+    if (qtype) rc = save_quantized(model, out, qweights, emb_quantized, &kept);
+    /* an embedding whose blocks did not come back: the linear weights may still */
+    if (!rc && qtype && !kept && emb_quantized) rc = save_quantized(model, out, qweights, 0, &kept);
     if (!rc && !kept && mmg_model_save(model, out) != MMG_OK) rc = cli_fail("writing '%s'", out);
     if (!rc) {
         const gguf_tensor *qkv = gguf_reader_tensor(r, "blk.0.attn_qkv.weight");

@@ -28,22 +28,29 @@ static int print_config(const mmg_model_config *cfg) {
     return 0;
 }
 
-/* "weights     Q4_0: linear layers, token embedding; 74.1 MB": how the
- * model holds its parameters (mmg_param_info.weights) and their bytes. */
+/* "weights     Q4_0: linear layers, token embedding, the rest F32; 73.1 MB":
+ * how the model holds its parameters (mmg_param_info.weights) and the bytes
+ * they take in memory (a tied output's quantized copy included). */
 static void print_weights(const mmg_model *m) {
     static const char *const names[] = {"?", "F32", "Q8_0", "Q4_0", "F16"};
     int32_t type = MMG_WEIGHTS_F32;
     int linear = 0, embedding = 0;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, emb_elements = 0;
     for (size_t i = 0; i < mmg_model_param_count(m); i++) {
         mmg_param_info info = {.struct_size = sizeof info};
         if (mmg_model_param_info(m, i, &info) != MMG_OK) continue;
         bytes += info.n_bytes;
+        if (!strcmp(info.name, "tok_emb.weight")) emb_elements = info.n_elements;
         if (info.weights == MMG_WEIGHTS_F32 || info.weights < 0 || info.weights > MMG_WEIGHTS_F16) continue;
         type = info.weights;
         if (!strcmp(info.name, "tok_emb.weight")) embedding = 1;
         else linear = 1;
     }
+    /* a tied output of a model with an F32 embedding reads a quantized copy of it */
+    mmg_model_config cfg;
+    mmg_model_config_init(&cfg, sizeof cfg);
+    if (type != MMG_WEIGHTS_F32 && !embedding && mmg_model_get_config(m, &cfg) == MMG_OK && cfg.tied_output)
+        bytes += mmg_weights_size(type, emb_elements);
     if (type == MMG_WEIGHTS_F32)
         printf("weights     F32; %.1f MB\n", (double)bytes / 1e6);
     else

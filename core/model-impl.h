@@ -107,12 +107,14 @@ struct mmg_model {
                           separate parameter) */
     float emb_scale;   /* sqrt(C) with scale_embeddings, else 1 */
 
-    /* Quantized weights (ABI.md, "Quantized weights"): with quant MMG__QUANT_Q8_0 or
-     * MMG__QUANT_Q4_0 every linear weight (tensors[i].linear) lives in quant_mem
+    /* Quantized weights (ABI.md, "Quantized weights"): with quant MMG__QUANT_Q8_0,
+     * _Q4_0 or _F16 every linear weight (tensors[i].linear), and with
+     * quantize_embedding the token embedding (wte_qm), lives in quant_mem
      * instead of params, and the logits use lm_head_qm: the untied
-     * lm_head.weight, or a quantized copy of the tied token embedding made when the model is built (wte
-     * itself stays F32 for the embedding lookup). Inference only. */
-    int quant;                /* MMG__QUANT_NONE, MMG__QUANT_Q8_0 or MMG__QUANT_Q4_0 */
+     * lm_head.weight, the quantized token embedding, or a quantized copy of
+     * the F32 tied embedding made when the model is built (tied_qm).
+     * Inference only. */
+    int quant;                /* MMG__QUANT_NONE, _Q8_0, _Q4_0 or _F16 */
     mmg__qmatrix *qm;       /* (n_tensors) tensors[i].qm points at qm[i] */
     mmg__qmatrix tied_qm;   /* the tied output projection's copy */
     const mmg__qmatrix *lm_head_qm; /* (V, C) or NULL: use lm_head */
@@ -153,7 +155,8 @@ int mmg__quant_of_weights(int32_t weights);
  * arithmetic): what every forward path starts with. */
 void mmg__model_embed(const mmg_model *m, float *out, const int32_t *tokens, int B, int T, int pos0);
 
-/* Fills a quantized model's tied-output copy from wte (after wte is loaded);
+/* Fills a quantized model's tied-output copy from wte (after wte is loaded;
+ * nothing when the embedding itself is quantized: the logits read it);
  * nothing for F32 or untied models. MMG_ERR_NUMERIC naming the block when
  * tok_emb.weight holds a value the type cannot (NaN, inf, above 8.3e6 for
  * Q8_0, 5.2e5 for Q4_0). */

@@ -486,7 +486,8 @@ const char *mmg__q8_kernel_name(void) {
 
 mmg__q8_multi_fn mmg__quant_kernel_multi(int type) {
 #ifdef MMG__Q8_X86
-    if (current() == MMG__Q8_KERNEL_AVX512) return type == MMG__QUANT_Q4_0 ? multi_avx512_q4 : multi_avx512;
+    if (current() == MMG__Q8_KERNEL_AVX512 && type == MMG__QUANT_Q4_0) return multi_avx512_q4;
+    if (current() == MMG__Q8_KERNEL_AVX512 && type == MMG__QUANT_Q8_0) return multi_avx512;
 #endif
     (void)type;
     return NULL;

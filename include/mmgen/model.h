@@ -333,10 +333,13 @@ typedef struct mmg_param_info {
     int32_t n_dims;                    /* 1 (biases, LayerNorm) or 2 (matrices, embeddings) */
     int64_t shape[MMG_PARAM_MAX_DIMS]; /* row-major; entries past n_dims are 0 */
     uint64_t n_elements;               /* product of the shape: floats to copy */
-    /* Since ABI 1.6 (a smaller struct_size gets neither): */
+    /* Since ABI 1.6 (a struct_size that ends before a field leaves it
+       unwritten): */
     int32_t weights;  /* how the model stores it (mmg_weight_format, never
                          DEFAULT): MMG_WEIGHTS_F32, or a quantized model's
-                         linear weights in MMG_WEIGHTS_Q8_0 / _Q4_0 / _F16 */
+                         linear weights (and token embedding, with
+                         quantize_embedding) in MMG_WEIGHTS_Q8_0 / _Q4_0 /
+                         _F16 */
     uint64_t n_bytes; /* bytes mmg_model_read_param_data copies:
                          mmg_weights_size(weights, n_elements) */
 } mmg_param_info;
@@ -412,7 +415,8 @@ MMG_API mmg_status mmg_model_read_param_data(const mmg_model *model, const char 
 /* Converts n_elements floats to format `weights` into dst (dst_size >=
  * mmg_weights_size(weights, n_elements) bytes), exactly as the library
  * quantizes a model (for Q8_0 / Q4_0 the bytes llama.cpp's quantizer
- * writes; F16 rounds to nearest even). Returns MMG_OK; MMG_ERR_INVALID_ARG
+ * writes; F16 rounds to nearest even; F32 copies every value as it is,
+ * NaN and infinities included). Returns MMG_OK; MMG_ERR_INVALID_ARG
  * (NULL; MMG_WEIGHTS_DEFAULT or an unknown format; a Q8_0 / Q4_0 count not
  * a multiple of 32); MMG_ERR_RANGE (dst_size too small, the message gives
  * the size needed); MMG_ERR_NUMERIC (a NaN or infinity, or a value the
