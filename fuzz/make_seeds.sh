@@ -105,4 +105,18 @@ for ty in q8_0 q4_0 f16; do
 done
 # the token embedding quantized too ("tok_emb.weight.q4_0")
 "$mmgen" quantize "$tmp/tiny32.safetensors" "$c/model_file/tiny32-q4_0-emb.safetensors" --type q4_0 --embedding > /dev/null
+# weight arrays (fuzz_weights.c: format byte, mode byte, 8 count bytes, floats)
+mkdir -p "$c/weights"
+$py - "$c/weights/" <<'EOF2'
+import random, struct, sys
+random.seed(7)
+d = sys.argv[1]
+def floats(n, scale):
+    return b''.join(struct.pack('<f', random.uniform(-1, 1) * scale) for _ in range(n))
+for w, name in [(2, 'f32'), (3, 'q8_0'), (4, 'q4_0'), (5, 'f16'), (0, 'invalid')]:
+    open(d + '%s-64.bin' % name, 'wb').write(bytes([w, 0]) + bytes(8) + floats(64, 3.0))
+open(d + 'q4_0-count-override.bin', 'wb').write(bytes([4, 1]) + struct.pack('<Q', 2**63) + floats(32, 1.0))
+open(d + 'q8_0-short-dst.bin', 'wb').write(bytes([3, 2]) + bytes(8) + floats(96, 100.0))
+open(d + 'f16-odd-count.bin', 'wb').write(bytes([5, 0]) + bytes(8) + floats(37, 1e3))
+EOF2
 ls "$c"/* | wc -l
