@@ -22,7 +22,7 @@ from ._lib import (ABI_MAJOR, ABI_MINOR, STATUS_NAMES, MmgenError, check_abi, ch
                    MMG_ERR_STATE, MMG_ERR_LIMIT, MMG_ERR_NUMERIC, MMG_ERR_CANCELLED,
                    MMG_ERR_NOT_FOUND, MMG_ERR_INTERNAL)
 from ._lib import load as load_library, get as library
-from ._api import Plugin, Tokenizer, Model, Trainer
+from ._api import Plugin, Tokenizer, Model, Trainer, weights_size, quantize, dequantize
 
 __version__ = "1.3.0"
 
@@ -32,6 +32,7 @@ def version():
     return library().mmg_version_string().decode()
 
 
-__all__ = ["MmgenError", "Plugin", "Tokenizer", "Model", "Trainer", "load_library", "library",
+__all__ = ["MmgenError", "Plugin", "Tokenizer", "Model", "Trainer", "weights_size", "quantize", "dequantize",
+           "load_library", "library",
            "version", "check_abi", "check_layouts", "ABI_MAJOR", "ABI_MINOR",
            "STATUS_NAMES"] + list(STATUS_NAMES)

@@ -298,6 +298,53 @@ _SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalt
 
 # mmg_weight_format by name, with the ABI minor that added each
 _WEIGHTS = {None: (0, 3), "f32": (1, 3), "q8_0": (2, 3), "q4_0": (3, 5), "f16": (4, 5)}
+_WEIGHT_NAMES = {value: name for name, (value, _) in _WEIGHTS.items() if name}
+
+
+def _stored_format(lib, fmt):
+    """The mmg_weight_format value of a format name for bytes ("f32",
+    "q8_0", "q4_0", "f16")."""
+    if fmt not in _WEIGHTS or fmt is None:
+        raise ValueError("format must be 'f32', 'q8_0', 'q4_0' or 'f16', not %r" % (fmt,))
+    return _weight_format(lib, fmt)
+
+
+def weights_size(fmt, n, lib=None):
+    """Bytes that `n` weights take in format `fmt` ("f32", "q8_0", "q4_0",
+    "f16"; Q8_0 / Q4_0 in blocks of 32); 0 when n is not a whole number of
+    blocks (mmg_weights_size, ABI 1.6)."""
+    lib = lib or _lib.get()
+    return _lib.require(lib, "mmg_weights_size")(_stored_format(lib, fmt), n)
+
+
+def quantize(values, fmt, lib=None):
+    """`values` (floats: an array.array('f'), a numpy array or any sequence
+    of numbers, as write_param takes them) in format `fmt` as bytes: the layout of GGUF tensors and of
+    mmgen's files, made by the library's own quantizer (the bytes llama.cpp
+    writes). MmgenError MMG_ERR_INVALID_ARG for a count that is not whole
+    blocks, MMG_ERR_NUMERIC for a value the format cannot hold (mmg_quantize,
+    ABI 1.6)."""
+    lib = lib or _lib.get()
+    fn = _lib.require(lib, "mmg_quantize")
+    value = _stored_format(lib, fmt)
+    values, addr, n = _float_source(values)  # `values` keeps the memory alive
+    size = lib.mmg_weights_size(value, n)
+    out = ctypes.create_string_buffer(max(size, 1))  # 0: the library names the problem
+    check(lib, fn(value, addr, n, out, size), "quantizing %d values to %s" % (n, fmt))
+    return out.raw[:size]
+
+
+def dequantize(data, fmt, n, numpy=False, lib=None):
+    """The `n` floats that `data` (bytes of format `fmt`, as quantize() and
+    Model.read_param_data() give them) holds: an array.array('f'), or with
+    numpy=True a float32 numpy array (mmg_dequantize, ABI 1.6)."""
+    lib = lib or _lib.get()
+    fn = _lib.require(lib, "mmg_dequantize")
+    value = _stored_format(lib, fmt)
+    buf, size = _byte_buffer(data)
+    out, addr = _float_sink((n,), n, numpy)
+    check(lib, fn(value, buf, size, addr, n), "dequantizing %d bytes of %s" % (size, fmt))
+    return out
 
 
 def _weight_format(lib, weights):
@@ -430,6 +477,29 @@ class Model(_Handle):
         The shapes' products sum to n_params."""
         return dict(self._param_info(i)[:2]
                     for i in range(self._lib.mmg_model_param_count(self._handle())))
+
+    def read_param_data(self, name):
+        """Parameter `name` as the model stores it: (format, bytes), format
+        "f32", or for a quantized model's linear weights (and token embedding)
+        "q8_0", "q4_0" or "f16"; the bytes in the layout of GGUF tensors
+        (dequantize() turns them into floats). mmg_model_read_param_data,
+        ABI 1.6."""
+        lib = self._lib
+        fn = _lib.require(lib, "mmg_model_read_param_data")
+        index = ctypes.c_size_t()
+        check(lib, lib.mmg_model_param_find(self._handle(), _as_bytes(name), ctypes.byref(index)),
+              "parameter %r" % (name,))
+        for field in ("weights", "n_bytes"):  # the 1.6 fields, checked as the mirrors are
+            if lib.mmg_struct_field_offset(b"mmg_param_info", field.encode()) != getattr(S.ParamInfo16, field).offset:
+                raise _lib.MmgenError(_lib.MMG_ERR_ABI, "struct mmg_param_info, field %s: the library's offset "
+                                      "differs from this package's" % field)
+        info = S.ParamInfo16()
+        info.struct_size = ctypes.sizeof(info)
+        check(lib, lib.mmg_model_param_info(self._handle(), index.value, ctypes.byref(info)),
+              "parameter %r" % (name,))
+        out = ctypes.create_string_buffer(max(info.n_bytes, 1))
+        check(lib, fn(self._handle(), _as_bytes(name), out, info.n_bytes), "reading parameter %r" % (name,))
+        return _WEIGHT_NAMES[info.weights], out.raw[:info.n_bytes]
 
     def read_param(self, name, numpy=False):
         """A copy of parameter `name`: an array.array('f') of its elements,

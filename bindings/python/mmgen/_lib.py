@@ -235,8 +235,33 @@ def open_library(path=None):
     for name, (res, args) in SIGNATURES.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
+    for name, (res, args, _) in OPTIONAL_SIGNATURES.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype, fn.argtypes = res, args
     lib.path = where
     return lib
+
+
+# Functions of later minors: name -> (restype, argtypes, minor). Declared when
+# the library has them; the package's calls check the minor first and raise
+# MMG_ERR_UNSUPPORTED naming it on an older library.
+OPTIONAL_SIGNATURES = {
+    "mmg_weights_size": (_u64, [_i32, _u64], 6),
+    "mmg_quantize": (_int, [_i32, P, _u64, P, _size], 6),
+    "mmg_dequantize": (_int, [_i32, P, _size, P, _u64], 6),
+    "mmg_model_read_param_data": (_int, [P, ctypes.c_char_p, P, _size], 6),
+}
+
+
+def require(lib, name):
+    """The optional function `name`, or MmgenError(MMG_ERR_UNSUPPORTED)
+    naming the ABI it needs when this library predates it."""
+    minor = OPTIONAL_SIGNATURES[name][2]
+    if not lib.mmg_abi_compatible(ABI_MAJOR, minor):
+        raise MmgenError(MMG_ERR_UNSUPPORTED, "%s needs libmmgen ABI %d.%d; this library is %s"
+                         % (name, ABI_MAJOR, minor, lib.mmg_version_string().decode()))
+    return getattr(lib, name)
 
 
 def load(path=None):

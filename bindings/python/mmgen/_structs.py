@@ -91,6 +91,11 @@ class ParamInfo(ctypes.Structure):  # mmg_param_info, mmgen/model.h (since 1.3)
                 ("n_elements", ctypes.c_uint64)]
 
 
+class ParamInfo16(ParamInfo):  # mmg_param_info with the fields ABI 1.6 appended
+    _fields_ = [("weights", ctypes.c_int32),  # mmg_weight_format of the stored bytes
+                ("n_bytes", ctypes.c_uint64)]
+
+
 class LoaderOptions(ctypes.Structure):  # mmg_loader_options, mmgen/train.h
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("batch_size", ctypes.c_int32),

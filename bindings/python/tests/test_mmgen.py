@@ -482,3 +482,31 @@ def test_load_with_weights_matches_the_quantized_file(model_path, tmp_path):
             c.write_param(linear, reference)
     with pytest.raises(ValueError, match="'q5_1'"):
         mmgen.Model.load(model_path, weights="q5_1")
+
+
+def test_weights_as_bytes(model_path):
+    """read_param_data gives a quantized model's blocks, which quantize()
+    makes from the F32 weights and dequantize() turns back into the floats
+    read_param gives (ABI 1.6)."""
+    linear = "decoder.layers.0.ff.fc1.weight"
+    with mmgen.Model.load(model_path) as f32, mmgen.Model.load(model_path, weights="q4_0") as q4:
+        w = f32.read_param(linear)
+        fmt, data = q4.read_param_data(linear)
+        assert fmt == "q4_0" and len(data) == len(w) // 32 * 18 == mmgen.weights_size("q4_0", len(w))
+        assert mmgen.quantize(w, "q4_0") == data
+        assert mmgen.dequantize(data, "q4_0", len(w)) == q4.read_param(linear)
+        fmt, data = f32.read_param_data("tok_emb.weight")
+        assert fmt == "f32" and data == f32.read_param("tok_emb.weight").tobytes()
+    halves = mmgen.quantize([1.0, -2.5, 65504.0], "f16")
+    assert halves == bytes.fromhex("003c00c1ff7b")
+    assert list(mmgen.dequantize(halves, "f16", 3)) == [1.0, -2.5, 65504.0]
+    for args, status, text in [(([1.0] * 33, "q8_0"), mmgen.MMG_ERR_INVALID_ARG, "33 elements"),
+                               (([math.nan] * 32, "q8_0"), mmgen.MMG_ERR_NUMERIC, "elements 0..31")]:
+        with pytest.raises(mmgen.MmgenError) as e:
+            mmgen.quantize(*args)
+        assert e.value.status == status and text in e.value.message, e.value.message
+    with pytest.raises(mmgen.MmgenError) as e:
+        mmgen.dequantize(b"abc", "q8_0", 32)
+    assert e.value.status == mmgen.MMG_ERR_RANGE
+    with pytest.raises(ValueError, match="'q5_1'"):
+        mmgen.quantize([1.0] * 32, "q5_1")
