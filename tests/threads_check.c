@@ -28,20 +28,24 @@
 #define N_THREADS 4
 #define N_NEW 24
 
-static mmg_model *tiny_model(void) {
+/* A tiny model in `weights` (F32; a quantized type: rows of whole 32-weight
+ * blocks, the token embedding quantized too). */
+static mmg_model *tiny_model(int32_t weights) {
     mmg_model_config c;
     mmg_model_config_init(&c, sizeof c);
     c.vocab_size = 64;
-    c.d_model = 16;
+    c.d_model = weights == MMG_WEIGHTS_F32 ? 16 : 32;
     c.n_heads = 2;
     c.n_encoder_layers = 0;
     c.n_decoder_layers = 2;
-    c.d_ff = 32;
+    c.d_ff = weights == MMG_WEIGHTS_F32 ? 32 : 64;
     c.max_seq_len = 48;
     mmg_model_options o;
     mmg_model_options_init(&o, sizeof o);
     o.seed = 11;
     o.init_std = 0.3f;
+    o.weights = weights;
+    o.quantize_embedding = weights != MMG_WEIGHTS_F32;
     mmg_model *m = NULL;
     CHECK(mmg_model_create(&c, &o, &m) == MMG_OK, "%s", mmg_last_error());
     return m;
@@ -85,8 +89,8 @@ static void *gen_thread(void *arg) {
     return NULL;
 }
 
-static void one_model_shared_by_generating_threads(void) {
-    mmg_model *m = tiny_model();
+static void one_model_shared_by_generating_threads(int32_t weights) {
+    mmg_model *m = tiny_model(weights);
     gen_job jobs[N_THREADS];
     int32_t expect[N_THREADS][N_NEW];
     for (int i = 0; i < N_THREADS; i++) {
@@ -229,10 +233,12 @@ int main(void) {
         printf("raced: %d\n", racy_counter);
         return 0;
     }
-    one_model_shared_by_generating_threads();
+    one_model_shared_by_generating_threads(MMG_WEIGHTS_F32);
+    /* quantized: the prompt goes through the several-rows kernel */
+    one_model_shared_by_generating_threads(MMG_WEIGHTS_Q4_0);
     plugins_and_tokenizers_on_several_threads();
     errors_and_log_callback_per_thread();
-    printf("ok: %d threads: one shared model generating, plugins and tokenizers, errors and logs\n",
+    printf("ok: %d threads: one shared model generating (F32, Q4_0), plugins and tokenizers, errors and logs\n",
            N_THREADS);
     return 0;
 }
