@@ -219,9 +219,14 @@ static void check_curve(const char *name) {
     cr_assert_eq(mmg_trainer_steps_done(t), n_steps);
     /* Final weights after 20 updates. Looser than the loss: AdamW moves every
      * weight by about lr whatever its gradient's size, so weights whose true
-     * gradient is ~0 (the key biases' is exactly 0: softmax ignores a constant
-     * added to a row of scores) take steps driven by rounding noise, in torch
-     * and here alike. */
+     * gradient is ~0 take steps driven by rounding noise, in torch and here
+     * alike. The key biases' gradient is exactly 0 (softmax ignores a
+     * constant added to a row of scores): their values are noise on both
+     * sides, so they are held only to the drift AdamW allows, at most about
+     * 1.2 lr a step each way (|m^/sqrt(v^)| <= 1.16 for beta1 0.9, beta2 >=
+     * 0.95), and left out of the relative comparison, where with some seeds
+     * they reached 1% of the tensor's largest weight (seed 65318). */
+    const float drift = 2.5f * fx.o.learning_rate * (float)n_steps;
     float *ref = NULL;
     size_t cap = 0;
     double wworst = 0.0;
@@ -236,6 +241,15 @@ static void check_curve(const char *name) {
             ref = realloc(ref, cap * sizeof *ref);
         }
         cr_assert_eq(mmg__st_read_f32(w, ref, p->numel), MMG_OK);
+        const size_t C = (size_t)fx.m->cfg.d_model, nlen = strlen(p->name);
+        size_t k0 = 0, k1 = 0; /* the key biases' rows, if p holds them */
+        if (nlen > 18 && !strcmp(p->name + nlen - 18, "self_attn.qkv.bias")) k0 = C, k1 = 2 * C;
+        if (nlen > 18 && !strcmp(p->name + nlen - 18, "cross_attn.kv.bias")) k0 = 0, k1 = C;
+        for (size_t j = k0; j < k1; j++) {
+            cr_expect_leq(fabsf(p->data[j] - ref[j]), drift, "%s: %s[%zu] (a key bias) %g vs torch %g: more than "
+                          "AdamW's drift %g", name, p->name, j, (double)p->data[j], (double)ref[j], (double)drift);
+            ref[j] = p->data[j];
+        }
         double rel = rel_max_diff(p->data, ref, p->numel, NULL);
         if (rel > wworst) wworst = rel;
         cr_expect_leq(rel, 1e-2, "%s: final %s differs by %.3g of its max", name, p->name, rel);
