@@ -177,10 +177,6 @@ TILE512(4, 1)
 TILE512(1, 4)
 TILE512(1, 1)
 
-TARGET_AVX512 static void rows_avx512(float *out, int ldo, int beta, const float *w, int n, int K,
-                                      const float *x, int G) {
-    DRIVE(t512, 4, 4)
-}
 
 /* F16 weights. */
 TILE512_T(4, 4, _f16, uint16_t, LOAD512_F16, TAIL512_F16, near)
@@ -191,35 +187,54 @@ TILE512_T(1, 1, _f16, uint16_t, LOAD512_F16, TAIL512_F16, 0)
 /* Decoding one input row: rows r, r + h, r + 2h and r + 3h at once, each
  * one accumulator as every tile (the same bits), so four FMA chains run
  * while the matrix is read as four long sequential streams, which the
- * hardware prefetcher follows without help. Adjacent rows at once (8-row
- * tiles prefetching the next tile) read it as many short interleaved
- * streams and stall on it; one row at a time waits on its own chain.
- * Streaming all of GPT-2-small's F16 matrices on 1 thread: 22-27 GB/s with
- * 8-row tiles, 28-31 one row at a time, 34-36 with four streams. */
-TARGET_AVX512 static void t512_f16_streams4(float *out, int ldo, int beta, const uint16_t *w, size_t h,
-                                            int K, const float *x) {
-    __m512 acc[4];
-    UNROLL for (int i = 0; i < 4; i++) acc[i] = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= K; k += 16) {
-        __m512 xv = _mm512_loadu_ps(x + k);
-        UNROLL for (int i = 0; i < 4; i++) acc[i] = _mm512_fmadd_ps(LOAD512_F16(w + i * h * K + k), xv, acc[i]);
+ * hardware prefetcher follows without help. Adjacent rows at once (tiles
+ * prefetching the next tile) read it as many short interleaved streams and
+ * stall on it; one row at a time waits on its own chain. Streaming all of
+ * GPT-2-small's F16 matrices on 1 thread: 22-27 GB/s with 8-row tiles,
+ * 28-31 one row at a time, 34-36 with four streams. */
+#define STREAMS512_T(SUF, WT, LOADW, TAILW)                                                      \
+    TARGET_AVX512 static void t512##SUF##_streams4(float *out, int ldo, int beta, const WT *w,     \
+                                                   size_t h, int K, const float *x) {             \
+        __m512 acc[4];                                                                            \
+        UNROLL for (int i = 0; i < 4; i++) acc[i] = _mm512_setzero_ps();                          \
+        int k = 0;                                                                                \
+        for (; k + 16 <= K; k += 16) {                                                            \
+            __m512 xv = _mm512_loadu_ps(x + k);                                                   \
+            UNROLL for (int i = 0; i < 4; i++)                                                    \
+                acc[i] = _mm512_fmadd_ps(LOADW(w + i * h * K + k), xv, acc[i]);                   \
+        }                                                                                         \
+        if (k < K) {                                                                              \
+            const __mmask16 m = (__mmask16)((1u << (K - k)) - 1);                                 \
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + k);                                          \
+            UNROLL for (int i = 0; i < 4; i++)                                                    \
+                acc[i] = _mm512_mask3_fmadd_ps(TAILW(m, w + i * h * K + k), xv, acc[i], m);       \
+        }                                                                                         \
+        UNROLL for (int i = 0; i < 4; i++) store(out, ldo, beta, (int)(i * h), 0, reduce16_avx512(acc[i])); \
     }
-    if (k < K) {
-        const __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
-        __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
-        UNROLL for (int i = 0; i < 4; i++)
-            acc[i] = _mm512_mask3_fmadd_ps(TAIL512_F16(m, w + i * h * K + k), xv, acc[i], m);
+STREAMS512_T(, float, LOAD512_F32, TAIL512_F32)
+STREAMS512_T(_f16, uint16_t, LOAD512_F16, TAIL512_F16)
+
+/* One input row through four streams (above), the rows left over alone. */
+#define STREAMS512_DRIVE(SUF)                                                                    \
+    do {                                                                                          \
+        int h = n / 4, r = 0;                                                                     \
+        for (; r < h; r++) t512##SUF##_streams4(out + r, ldo, beta, w + (size_t)r * K, (size_t)h, K, x); \
+        for (r = 4 * h; r < n; r++) t512##SUF##_1_1(out + r, ldo, beta, w + (size_t)r * K, K, x); \
+    } while (0)
+
+TARGET_AVX512 static void rows_avx512(float *out, int ldo, int beta, const float *w, int n, int K,
+                                      const float *x, int G) {
+    if (G == 1) {
+        STREAMS512_DRIVE();
+        return;
     }
-    UNROLL for (int i = 0; i < 4; i++) store(out, ldo, beta, (int)(i * h), 0, reduce16_avx512(acc[i]));
+    DRIVE(t512, 4, 4)
 }
 
 TARGET_AVX512 static void rows_avx512_f16(float *out, int ldo, int beta, const uint16_t *w, int n,
                                           int K, const float *x, int G) {
     if (G == 1) {
-        int h = n / 4, r = 0;
-        for (; r < h; r++) t512_f16_streams4(out + r, ldo, beta, w + (size_t)r * K, (size_t)h, K, x);
-        for (r = 4 * h; r < n; r++) t512_f16_1_1(out + r, ldo, beta, w + (size_t)r * K, K, x);
+        STREAMS512_DRIVE(_f16);
         return;
     }
     DRIVE(t512_f16, 4, 4)
