@@ -225,6 +225,15 @@ sums16_avx512(const int8_t *w, const int8_t *x, const int32_t *xs, int count, co
     return _mm512_sub_epi32(sums, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(live, xs), q4 ? 3 : 7));
 }
 
+/* Decoding reads Q8_0 rows as one stream faster than the hardware
+ * prefetcher alone brings them: each row first asks for the lines this far
+ * ahead (past the matrix's end it fetches nothing that matters; a prefetch
+ * never faults). GPT-2-small Q8_0 decode, 5 rounds each, 1 thread: 129-161
+ * tok/s without, 164-183 at 1 KB, 144-199 at 2 KB, 186-216 at 3 KB, 144-186
+ * at 4 KB; 2 threads 196-221 -> 241-288 at 3 KB. Q4_0 rows, half the bytes
+ * and more work per byte, gained nothing (217-276 without, 219-253 at 3 KB). */
+#define Q8_PREFETCH_BYTES 3072
+
 TARGET_AVX512 __attribute__((always_inline)) static inline void
 rows_avx512_any(float *out, const float *base, const int8_t *wq, const uint16_t *wd, int n, int nb,
                 const int8_t *xq, const float *xd, const int32_t *xs, const int q4) {
@@ -232,6 +241,8 @@ rows_avx512_any(float *out, const float *base, const int8_t *wq, const uint16_t 
     for (int r = 0; r < n; r++) {
         const int8_t *w = wq + (size_t)r * nb * vb;
         const uint16_t *dw = wd + (size_t)r * nb;
+        if (!q4) /* see Q8_PREFETCH_BYTES */
+            for (int l = 0; l < nb * vb; l += 64) _mm_prefetch((const char *)(w + Q8_PREFETCH_BYTES + l), _MM_HINT_T0);
         __m512 acc = _mm512_setzero_ps();
         int b = 0;
         for (; b + 16 <= nb; b += 16) {
