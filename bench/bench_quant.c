@@ -11,9 +11,9 @@
  *       F32, ...), and
  *       prints medians of decode tokens/s and prefill tokens/s, the bytes each
  *       decode step reads, and what that is as GB/s. Then measures the read
- *       bandwidth of the machine (the sum of a 1 GiB array on N threads,
- *       median of R) and the decode ceiling it gives: bandwidth / bytes per
- *       token.
+ *       bandwidth of the machine (a 1 GiB array read on N threads, each
+ *       thread as four streams, median of R) and the decode ceiling it
+ *       gives: bandwidth / bytes per token.
  *   bench_quant bandwidth [--threads N] [--repeat R]
  *       only the bandwidth measurement.
  *   bench_quant loss MODEL TOKENS [--val-fraction F] [--threads N]
@@ -67,27 +67,30 @@ static double step_bytes(const mmg_model_config *c, int variant, double pos) {
     return w + 2 * L * pos * C * 4;
 }
 
-/* A bandwidth probe: n floats read on the current OpenMP threads, as 32-byte
- * loads into four independent xor chains (cheap enough that only memory
- * limits it). */
-__attribute__((target("avx2"))) static uint64_t xor_block(const float *p, size_t n) {
+/* A bandwidth probe: n floats read on the current OpenMP threads, each
+ * thread as four sequential streams in lockstep (one per quarter of the
+ * array, 32-byte loads into independent xor chains: cheap enough that only
+ * memory limits it). Four streams, as mmgen's decode kernels read a matrix:
+ * one stream a thread measured 24-26 GB/s on one core here, below what the
+ * kernels reach, and would not bound them. */
+__attribute__((target("avx2"))) static uint64_t xor_streams(const float *p, size_t quarter, size_t n) {
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i < n; i += 32) {
+    for (size_t i = 0; i < n; i += 8) {
         a0 = _mm256_xor_si256(a0, _mm256_load_si256((const __m256i *)(p + i)));
-        a1 = _mm256_xor_si256(a1, _mm256_load_si256((const __m256i *)(p + i + 8)));
-        a2 = _mm256_xor_si256(a2, _mm256_load_si256((const __m256i *)(p + i + 16)));
-        a3 = _mm256_xor_si256(a3, _mm256_load_si256((const __m256i *)(p + i + 24)));
+        a1 = _mm256_xor_si256(a1, _mm256_load_si256((const __m256i *)(p + quarter + i)));
+        a2 = _mm256_xor_si256(a2, _mm256_load_si256((const __m256i *)(p + 2 * quarter + i)));
+        a3 = _mm256_xor_si256(a3, _mm256_load_si256((const __m256i *)(p + 3 * quarter + i)));
     }
     __m256i x = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
     return (uint64_t)_mm256_extract_epi64(x, 0) ^ (uint64_t)_mm256_extract_epi64(x, 3);
 }
 
 static double read_gbs(const float *a, size_t n) {
-    const size_t chunk = (size_t)1 << 16;
+    const size_t chunk = (size_t)1 << 14, quarter = n / 4;
     double t0 = bench_now();
     uint64_t total = 0;
 #pragma omp parallel for reduction(^ : total) schedule(static)
-    for (size_t b = 0; b < n / chunk; b++) total ^= xor_block(a + b * chunk, chunk);
+    for (size_t b = 0; b < quarter / chunk; b++) total ^= xor_streams(a + b * chunk, quarter, chunk);
     double t = bench_now() - t0;
     if (total == 12345) fprintf(stderr, "unlikely\n"); /* keep the reads */
     return (double)n * sizeof(float) / t * 1e-9;

@@ -116,6 +116,11 @@ static inline void store(float *out, int ldo, int beta, int i, int g, float d) {
  * 12.7 -> 8.3 ms; 768 x 3072, 8 rows, slower with it). */
 #define PREFETCH_MAX_K 1024
 
+/* Up to this many input rows a matrix is read as four streams, each tile
+ * asking for the line this far ahead in each (see DRIVE_STREAMS). */
+#define STREAMS_MAX_G 8
+#define STREAM_PREFETCH_BYTES 4096
+
 TARGET_AVX512 static inline float reduce16_avx512(__m512 a) {
     __m256 lo = _mm512_castps512_ps256(a);
     __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
@@ -143,19 +148,21 @@ TARGET_AVX512 static inline __m512 tail512_f16(__mmask16 m, const uint16_t *p) {
 #define TILE512(RW, GX) TILE512_T(RW, GX, , float, LOAD512_F32, TAIL512_F32, GX > 1 && near)
 #define TILE512_T(RW, GX, SUF, WT, LOADW, TAILW, PF)                                           \
     TARGET_AVX512 static void t512##SUF##_##RW##_##GX(float *out, int ldo, int beta, const WT *w, \
-                                               int K, const float *x) {                        \
+                                               size_t h, int K, const float *x) {              \
         __m512 acc[RW][GX];                                                                    \
         UNROLL for (int i = 0; i < RW; i++)                                                           \
             UNROLL for (int g = 0; g < GX; g++) acc[i][g] = _mm512_setzero_ps();                      \
-        const int near = K <= PREFETCH_MAX_K;                                                  \
+        const int near = h == 1 && K <= PREFETCH_MAX_K;                                        \
         (void)near;                                                                            \
         int k = 0;                                                                             \
         for (; k + 16 <= K; k += 16) {                                                         \
             __m512 xv[GX];                                                                     \
             UNROLL for (int g = 0; g < GX; g++) xv[g] = _mm512_loadu_ps(x + (size_t)g * K + k);       \
             UNROLL for (int i = 0; i < RW; i++) {                                                     \
-                __m512 wv = LOADW(w + (size_t)i * K + k);                                      \
+                __m512 wv = LOADW(w + (size_t)i * h * K + k);                                  \
                 if (PF) _mm_prefetch((const char *)(w + (size_t)(i + RW) * K + k), _MM_HINT_T0); \
+                if (GX > 1 && h > 1) /* see STREAM_PREFETCH_BYTES */                        \
+                    _mm_prefetch((const char *)(w + (size_t)i * h * K + k) + STREAM_PREFETCH_BYTES, _MM_HINT_T0); \
                 UNROLL for (int g = 0; g < GX; g++) acc[i][g] = _mm512_fmadd_ps(wv, xv[g], acc[i][g]); \
             }                                                                                  \
         }                                                                                      \
@@ -164,13 +171,13 @@ TARGET_AVX512 static inline __m512 tail512_f16(__mmask16 m, const uint16_t *p) {
             __m512 xv[GX];                                                                     \
             UNROLL for (int g = 0; g < GX; g++) xv[g] = _mm512_maskz_loadu_ps(m, x + (size_t)g * K + k); \
             UNROLL for (int i = 0; i < RW; i++) {                                                     \
-                __m512 wv = TAILW(m, w + (size_t)i * K + k);                                   \
+                __m512 wv = TAILW(m, w + (size_t)i * h * K + k);                               \
                 UNROLL for (int g = 0; g < GX; g++)                                                   \
                     acc[i][g] = _mm512_mask3_fmadd_ps(wv, xv[g], acc[i][g], m);                \
             }                                                                                  \
         }                                                                                      \
         UNROLL for (int i = 0; i < RW; i++)                                                           \
-            UNROLL for (int g = 0; g < GX; g++) store(out, ldo, beta, i, g, reduce16_avx512(acc[i][g])); \
+            UNROLL for (int g = 0; g < GX; g++) store(out, ldo, beta, (int)(i * h), g, reduce16_avx512(acc[i][g])); \
     }
 TILE512(4, 4)
 TILE512(4, 1)
@@ -184,60 +191,49 @@ TILE512_T(4, 1, _f16, uint16_t, LOAD512_F16, TAIL512_F16, 0)
 TILE512_T(1, 4, _f16, uint16_t, LOAD512_F16, TAIL512_F16, near)
 TILE512_T(1, 1, _f16, uint16_t, LOAD512_F16, TAIL512_F16, 0)
 
-/* Decoding one input row: rows r, r + h, r + 2h and r + 3h at once, each
- * one accumulator as every tile (the same bits), so four FMA chains run
- * while the matrix is read as four long sequential streams, which the
- * hardware prefetcher follows without help. Adjacent rows at once (tiles
- * prefetching the next tile) read it as many short interleaved streams and
- * stall on it; one row at a time waits on its own chain. Streaming all of
- * GPT-2-small's F16 matrices on 1 thread: 22-27 GB/s with 8-row tiles,
- * 28-31 one row at a time, 34-36 with four streams. */
-#define STREAMS512_T(SUF, WT, LOADW, TAILW)                                                      \
-    TARGET_AVX512 static void t512##SUF##_streams4(float *out, int ldo, int beta, const WT *w,     \
-                                                   size_t h, int K, const float *x) {             \
-        __m512 acc[4];                                                                            \
-        UNROLL for (int i = 0; i < 4; i++) acc[i] = _mm512_setzero_ps();                          \
-        int k = 0;                                                                                \
-        for (; k + 16 <= K; k += 16) {                                                            \
-            __m512 xv = _mm512_loadu_ps(x + k);                                                   \
-            UNROLL for (int i = 0; i < 4; i++)                                                    \
-                acc[i] = _mm512_fmadd_ps(LOADW(w + i * h * K + k), xv, acc[i]);                   \
-        }                                                                                         \
-        if (k < K) {                                                                              \
-            const __mmask16 m = (__mmask16)((1u << (K - k)) - 1);                                 \
-            __m512 xv = _mm512_maskz_loadu_ps(m, x + k);                                          \
-            UNROLL for (int i = 0; i < 4; i++)                                                    \
-                acc[i] = _mm512_mask3_fmadd_ps(TAILW(m, w + i * h * K + k), xv, acc[i], m);       \
-        }                                                                                         \
-        UNROLL for (int i = 0; i < 4; i++) store(out, ldo, beta, (int)(i * h), 0, reduce16_avx512(acc[i])); \
+/* For a few input rows (decoding, batched decoding) the rows go as four
+ * long streams: tiles take rows r, r + h, r + 2h and r + 3h (h = n / 4)
+ * instead of four adjacent rows, and each output keeps its bits (one
+ * accumulator per row and input, as every tile). Adjacent rows read the
+ * matrix as many short interleaved streams, and the hardware prefetcher
+ * falls behind even with the next tile asked for; four long sequential
+ * streams it follows, while the tile still runs four FMA chains per input
+ * (one row at a time waits on its own). Streaming all of GPT-2-small's F16
+ * matrices for one input on 1 thread: 22-27 GB/s with 8-row tiles, 28-31
+ * one row at a time, 34-36 as four streams. With several inputs each tile
+ * computes longer per line and reads its rows again for every four inputs,
+ * so it also asks for the line STREAM_PREFETCH_BYTES ahead in each stream
+ * (GPT-2-small, 8 sequences decoded together, 1 thread: 207-219 tok/s
+ * without, 230-300 at 2-6 KB). Prompts (many inputs) keep adjacent rows:
+ * there the rows are read from cache many times over, and four streams were
+ * slower (F16 prefill 128, 1 thread: 460-605 tok/s vs 580-746). */
+#define DRIVE_STREAMS(TILE, GX)                                                                 \
+    const size_t h = G <= STREAMS_MAX_G && n >= 8 ? (size_t)n / 4 : 1;                          \
+    const size_t tiles = h > 1 ? h : (size_t)n / 4;                                             \
+    for (size_t t = 0; t < tiles; t++) {                                                        \
+        const size_t r = h > 1 ? t : 4 * t;                                                     \
+        int g = 0;                                                                              \
+        for (; g + GX <= G; g += GX)                                                            \
+            TILE##_4_##GX(out + (size_t)g * ldo + r, ldo, beta, w + r * K, h, K, x + (size_t)g * K); \
+        for (; g < G; g++)                                                                      \
+            TILE##_4_1(out + (size_t)g * ldo + r, ldo, beta, w + r * K, h, K, x + (size_t)g * K); \
+    }                                                                                           \
+    for (size_t r = 4 * tiles; r < (size_t)n; r++) {                                            \
+        int g = 0;                                                                              \
+        for (; g + GX <= G; g += GX)                                                            \
+            TILE##_1_##GX(out + (size_t)g * ldo + r, ldo, beta, w + r * K, 1, K, x + (size_t)g * K); \
+        for (; g < G; g++)                                                                      \
+            TILE##_1_1(out + (size_t)g * ldo + r, ldo, beta, w + r * K, 1, K, x + (size_t)g * K); \
     }
-STREAMS512_T(, float, LOAD512_F32, TAIL512_F32)
-STREAMS512_T(_f16, uint16_t, LOAD512_F16, TAIL512_F16)
-
-/* One input row through four streams (above), the rows left over alone. */
-#define STREAMS512_DRIVE(SUF)                                                                    \
-    do {                                                                                          \
-        int h = n / 4, r = 0;                                                                     \
-        for (; r < h; r++) t512##SUF##_streams4(out + r, ldo, beta, w + (size_t)r * K, (size_t)h, K, x); \
-        for (r = 4 * h; r < n; r++) t512##SUF##_1_1(out + r, ldo, beta, w + (size_t)r * K, K, x); \
-    } while (0)
 
 TARGET_AVX512 static void rows_avx512(float *out, int ldo, int beta, const float *w, int n, int K,
                                       const float *x, int G) {
-    if (G == 1) {
-        STREAMS512_DRIVE();
-        return;
-    }
-    DRIVE(t512, 4, 4)
+    DRIVE_STREAMS(t512, 4)
 }
 
 TARGET_AVX512 static void rows_avx512_f16(float *out, int ldo, int beta, const uint16_t *w, int n,
                                           int K, const float *x, int G) {
-    if (G == 1) {
-        STREAMS512_DRIVE(_f16);
-        return;
-    }
-    DRIVE(t512_f16, 4, 4)
+    DRIVE_STREAMS(t512_f16, 4)
 }
 
 /* ---- AVX2 + FMA ----------------------------------------------------------------------- */

@@ -398,11 +398,11 @@ static void rows_linear(mmg_context *ctx, float *out, const float *inp, const fl
         return;
     }
     const int beta = mmg__linear_base(out, bias, resid, G, OC);
-    const int n_blocks = (OC + ROWS_BLOCK - 1) / ROWS_BLOCK;
-#pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)OC * IC >= 32768)
-    for (int jb = 0; jb < n_blocks; jb++) {
-        int n0 = jb * ROWS_BLOCK, n = OC - n0 < ROWS_BLOCK ? OC - n0 : ROWS_BLOCK;
-        mmg__gemv_rows(out + n0, OC, beta, w + (size_t)n0 * IC, n, IC, inp, G);
+    const int chunks = (size_t)OC * IC >= 32768 ? omp_get_max_threads() : 1;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int c = 0; c < chunks; c++) {
+        const int n0 = (int)((int64_t)OC * c / chunks), n1 = (int)((int64_t)OC * (c + 1) / chunks);
+        mmg__gemv_rows(out + n0, OC, beta, w + (size_t)n0 * IC, n1 - n0, IC, inp, G);
     }
 }
 

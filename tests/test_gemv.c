@@ -29,7 +29,7 @@ static const mmg__gemv_kernel KERNELS[] = {MMG__GEMV_KERNEL_SCALAR, MMG__GEMV_KE
 
 Test(gemv, every_kernel_gives_the_reference_bits) {
     static const int Ks[] = {1, 7, 15, 16, 17, 31, 33, 64, 100, 768};
-    static const int ns[] = {1, 3, 4, 5, 9, 64};
+    static const int ns[] = {1, 3, 4, 5, 9, 14, 64};
     static const int Gs[] = {1, 2, 3, 4, 5, 8, 9};
     int ran = 0;
     for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
