@@ -1,14 +1,14 @@
-/* bench/bench_quant.c - Q8_0 and Q4_0 weights against F32: decode speed, the
+/* bench/bench_quant.c - Q8_0, Q4_0 and F16 weights against F32: decode speed, the
  * memory bandwidth bound, and the loss on held-out tokens.
  *
  *   bench_quant speed [--preset gpt2|small] [--threads N] [--decode D]
  *                     [--prefill P] [--repeat R]
  *       creates one random GPT-2-shaped decoder-only model (gpt2: vocab
  *       50257, d 768, 12 layers, tied output) as F32, and the same weights in
- *       Q8_0 (also a variant whose tied output projection stays F32) and in
- *       Q4_0, then for each: prefills P tokens and decodes D more one at a
- *       time, R rounds interleaved (F32, Q8_0, Q8_0 with F32 logits, Q4_0,
- *       F32, ...), and
+ *       Q8_0 (also a variant whose tied output projection stays F32), in
+ *       Q4_0 and in F16, then for each: prefills P tokens and decodes D more
+ *       one at a time, R rounds interleaved (F32, Q8_0, Q8_0 with F32
+ *       logits, Q4_0, F16, F32, ...), and
  *       prints medians of decode tokens/s and prefill tokens/s, the bytes each
  *       decode step reads, and what that is as GB/s. Then measures the read
  *       bandwidth of the machine (a 1 GiB array read on N threads, each
@@ -17,7 +17,8 @@
  *   bench_quant bandwidth [--threads N] [--repeat R]
  *       only the bandwidth measurement.
  *   bench_quant loss MODEL TOKENS [--val-fraction F] [--threads N]
- *       loads MODEL as F32, as Q8_0, as Q8_0 with F32 logits and as Q4_0, and
+ *       loads MODEL as F32, as Q8_0, as Q8_0 with F32 logits, as Q4_0 and as
+ *       F16, and
  *       prints the mean cross-entropy on the last F (default 0.1) of the u16
  *       token ids in TOKENS (`mmgen tokenizer encode --format u16`), in
  *       non-overlapping windows of the model's max_seq_len (every window
@@ -34,6 +35,7 @@
 #include "mmgen/context.h"
 #include "mmgen/model.h"
 #include "mmgen/status.h"
+#include "gemv.h"
 #include "model-impl.h"
 #include "quant.h"
 
@@ -51,8 +53,8 @@ static double median(double *v, int n) {
 
 /* The variants compared. Q8_0_F32_OUT is the Q8_0 model with its tied
  * output projection left in F32 (what keeping wte unquantized costs). */
-enum { F32, Q8_0, Q8_0_F32_OUT, Q4_0, N_VARIANTS };
-static const char *const VARIANT_NAMES[] = {"f32", "q8_0", "q8_0_f32_logits", "q4_0"};
+enum { F32, Q8_0, Q8_0_F32_OUT, Q4_0, F16, N_VARIANTS };
+static const char *const VARIANT_NAMES[] = {"f32", "q8_0", "q8_0_f32_logits", "q4_0", "f16"};
 
 /* Bytes one decode step reads: the weight matrices once (the logits' (V, C)
  * matrix too), the KV cache up to `pos`. Embedding rows, LayerNorms and
@@ -62,6 +64,7 @@ static double step_bytes(const mmg_model_config *c, int variant, double pos) {
     const double layer_weights = L * (4 * C * C + 2 * C * F);
     const double q8 = 34.0 / 32.0, q4 = 18.0 / 32.0;
     double w = variant == F32    ? 4 * (layer_weights + V * C)
+               : variant == F16  ? 2 * (layer_weights + V * C)
                : variant == Q4_0 ? q4 * (layer_weights + V * C)
                                  : q8 * layer_weights + (variant == Q8_0 ? q8 : 4.0) * V * C;
     return w + 2 * L * pos * C * 4;
@@ -138,6 +141,8 @@ static int speed(const char *preset, int threads, int prefill, int decode, int r
     m[Q8_0_F32_OUT]->lm_head_qm = NULL; /* the logits from the F32 tok_emb.weight */
     mo.weights = MMG_WEIGHTS_Q4_0;
     if (mmg_model_create(&c, &mo, &m[Q4_0]) != MMG_OK) bench_die("create q4_0");
+    mo.weights = MMG_WEIGHTS_F16;
+    if (mmg_model_create(&c, &mo, &m[F16]) != MMG_OK) bench_die("create f16");
 
     mmg_context *ctx[N_VARIANTS];
     mmg_context_options o;
@@ -176,7 +181,7 @@ static int speed(const char *preset, int threads, int prefill, int decode, int r
                "\"threads\": %d, \"prefill_tokens\": %d, \"decode_tokens\": %d, \"repeat\": %d, "
                "\"decode_tok_s_median\": %.2f, \"decode_tok_s_min\": %.2f, \"decode_tok_s_max\": %.2f, "
                "\"prefill_tok_s_median\": %.2f, \"bytes_per_token\": %.0f, \"decode_gbs\": %.2f}\n",
-               VARIANT_NAMES[v], v == F32 ? "openblas_sgemv" : mmg__q8_kernel_name(), preset,
+               VARIANT_NAMES[v], v == F32 || v == F16 ? mmg__gemv_kernel_name() : mmg__q8_kernel_name(), preset,
                mmg_context_threads(ctx[v]), prefill, decode, repeat, dec_med[v], dec[v][0],
                dec[v][repeat - 1], median(pre[v], repeat), bytes, bytes * dec_med[v] * 1e-9);
     }
@@ -189,9 +194,10 @@ static int speed(const char *preset, int threads, int prefill, int decode, int r
     double gbs = bandwidth(threads, repeat);
     printf("{\"mode\": \"bandwidth\", \"threads\": %d, \"read_gbs_median\": %.2f, "
            "\"ceiling_tok_s\": {\"f32\": %.1f, \"q8_0\": %.1f, \"q8_0_f32_logits\": %.1f, "
-           "\"q4_0\": %.1f}}\n",
+           "\"q4_0\": %.1f, \"f16\": %.1f}}\n",
            threads, gbs, gbs * 1e9 / step_bytes(&c, F32, pos), gbs * 1e9 / step_bytes(&c, Q8_0, pos),
-           gbs * 1e9 / step_bytes(&c, Q8_0_F32_OUT, pos), gbs * 1e9 / step_bytes(&c, Q4_0, pos));
+           gbs * 1e9 / step_bytes(&c, Q8_0_F32_OUT, pos), gbs * 1e9 / step_bytes(&c, Q4_0, pos),
+           gbs * 1e9 / step_bytes(&c, F16, pos));
     free(toks);
     free(logits);
     return 0;
@@ -236,6 +242,8 @@ static int loss(const char *model_path, const char *tokens_path, double val_frac
     if (m[Q8_0]->cfg.tied_output) m[Q8_0_F32_OUT]->lm_head_qm = NULL;
     mo.weights = MMG_WEIGHTS_Q4_0;
     if (mmg_model_load(model_path, &mo, &m[Q4_0]) != MMG_OK) bench_die("load q4_0");
+    mo.weights = MMG_WEIGHTS_F16;
+    if (mmg_model_load(model_path, &mo, &m[F16]) != MMG_OK) bench_die("load f16");
     const int T = m[F32]->cfg.max_seq_len, V = m[F32]->cfg.vocab_size;
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)T);
     float *logits[N_VARIANTS];
