@@ -381,15 +381,13 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
 /* ---- one token for several slots at once ------------------------------------------------ */
 
 /* out (G, OC) = inp (G, IC) W^T (+ bias) (+ resid when resid is non-NULL), for
- * G independent rows. The weight is walked in the same 64-row blocks as
- * mmg__sgemm's matrix-vector path, and each block goes through the same
- * product (gemv.h) for all G rows at once: the block is read from memory
- * once, every weight vector is used for all G inputs while it is in
- * registers, and each row's result is bit-identical to computing it alone
- * (the product's summation order never depends on G). A Q8_0 weight (wq)
- * goes through mmg__quant_linear, which is organized the same way and whose
- * rows never depend on each other either. */
-#define ROWS_BLOCK 64
+ * G independent rows. Each thread takes one run of the weight's rows, as
+ * mmg__sgemm's matrix-vector path does, through the same product (gemv.h)
+ * for all G rows at once: the weight is read from memory once, every weight
+ * vector is used for all G inputs while it is in registers, and each row's
+ * result is bit-identical to computing it alone (the product's summation
+ * order never depends on G). A quantized or F16 weight (wq) goes through
+ * mmg__quant_linear, whose rows never depend on each other either. */
 static void rows_linear(mmg_context *ctx, float *out, const float *inp, const float *w,
                         const mmg__qmatrix *wq, const float *bias, const float *resid, int G,
                         int IC, int OC) {

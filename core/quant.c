@@ -346,24 +346,16 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
     const int has_base = mmg__linear_base(out, bias, resid, N, OC);
     const int n_blocks = (OC + Q8_ROWS_BLOCK - 1) / Q8_ROWS_BLOCK;
     if (w->type == MMG__QUANT_F16) { /* F32 activations */
+        /* Each thread one run of rows, which the product reads as four long
+         * streams for a few input rows (gemv.c); 64-row blocks would cut
+         * them short (GPT-2-small decode, 1 thread: 92-101 -> 116-134
+         * tok/s). With many input rows it walks them as the blocks did. */
         const uint16_t *h = (const uint16_t *)(const void *)w->q;
-        if (N == 1) {
-            /* Decoding: each thread one run of rows, which the kernel reads
-             * as four long streams (gemv.c); 64-row blocks would cut them
-             * short (GPT-2-small decode, 1 thread: 92-101 -> 116-134 tok/s). */
-            const int chunks = (size_t)OC * IC >= Q8_PAR_MIN ? omp_get_max_threads() : 1;
+        const int chunks = (size_t)OC * IC >= Q8_PAR_MIN ? omp_get_max_threads() : 1;
 #pragma omp parallel for schedule(static) if (chunks > 1)
-            for (int c = 0; c < chunks; c++) {
-                const int r0 = (int)((int64_t)OC * c / chunks), r1 = (int)((int64_t)OC * (c + 1) / chunks);
-                mmg__gemv_rows_f16(out + r0, OC, has_base, h + (size_t)r0 * IC, r1 - r0, IC, inp, 1);
-            }
-            return;
-        }
-#pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
-        for (int jb = 0; jb < n_blocks; jb++) {
-            const int r0 = jb * Q8_ROWS_BLOCK;
-            const int rows = OC - r0 < Q8_ROWS_BLOCK ? OC - r0 : Q8_ROWS_BLOCK;
-            mmg__gemv_rows_f16(out + r0, OC, has_base, h + (size_t)r0 * IC, rows, IC, inp, N);
+        for (int c = 0; c < chunks; c++) {
+            const int r0 = (int)((int64_t)OC * c / chunks), r1 = (int)((int64_t)OC * (c + 1) / chunks);
+            mmg__gemv_rows_f16(out + r0, OC, has_base, h + (size_t)r0 * IC, r1 - r0, IC, inp, N);
         }
         return;
     }
