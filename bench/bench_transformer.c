@@ -150,8 +150,14 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
         fprintf(stderr, "context: %s\n", mmg_last_error());
         return 1;
     }
-    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(prefill + decode));
-    for (int i = 0; i < prefill + decode; i++) toks[i] = (i * 7919) % c.vocab_size;
+    /* Serving several sequences (below): BATCH slots, each prefilled with
+     * BATCH_PROMPT tokens, then BATCH_STEPS batched steps; the token list
+     * covers both runs. */
+    enum { BATCH = 8, BATCH_PROMPT = 64, BATCH_STEPS = 32 };
+    const int n_toks = prefill + decode > BATCH_PROMPT + BATCH + BATCH_STEPS ? prefill + decode
+                                                                             : BATCH_PROMPT + BATCH + BATCH_STEPS;
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)n_toks);
+    for (int i = 0; i < n_toks; i++) toks[i] = (i * 7919) % c.vocab_size;
     float *logits = malloc(sizeof(float) * (size_t)c.vocab_size);
     double best_prefill = 1e30, best_decode = 1e30;
     for (int r = 0; r < repeat; r++) {
@@ -171,9 +177,7 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
         if (t1 - t0 < best_prefill) best_prefill = t1 - t0;
         if (t2 - t1 < best_decode) best_decode = t2 - t1;
     }
-    /* Serving several sequences: BATCH slots, each prefilled with 64 tokens,
-     * then one batched step per token for all of them. */
-    enum { BATCH = 8, BATCH_PROMPT = 64, BATCH_STEPS = 32 };
+    /* Serving several sequences: one batched step per token for all of them. */
     double best_batch = 1e30;
     long single_peak_kb = peak_rss_kb();
     mmg_context *bctx;
