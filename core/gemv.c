@@ -12,6 +12,7 @@
 #include "gemv.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include "safetensors.h" /* mmg__f16_to_f32 */
@@ -417,4 +418,28 @@ void mmg__gemv_rows(float *out, int ldo, int beta, const float *w, int n, int K,
     default: break;
     }
     f(out, ldo, beta, w, n, K, x, G);
+}
+
+/* ---- the rows split among threads -------------------------------------------------- */
+
+/* Below this many multiply-adds per input row a product stays on the
+ * calling thread: starting a parallel region costs microseconds. */
+#define PAR_MIN 32768
+
+#define ROWS_PAR(FN)                                                                             \
+    const int chunks = (size_t)n * K >= PAR_MIN ? omp_get_max_threads() : 1;                     \
+    _Pragma("omp parallel for schedule(static) if (chunks > 1)")                                 \
+    for (int c = 0; c < chunks; c++) {                                                           \
+        const int r0 = (int)((int64_t)n * c / chunks), r1 = (int)((int64_t)n * (c + 1) / chunks); \
+        FN(out + r0, ldo, beta, w + (size_t)r0 * K, r1 - r0, K, x, G);                          \
+    }
+
+void mmg__gemv_rows_par(float *out, int ldo, int beta, const float *w, int n, int K, const float *x,
+                        int G) {
+    ROWS_PAR(mmg__gemv_rows)
+}
+
+void mmg__gemv_rows_f16_par(float *out, int ldo, int beta, const uint16_t *w, int n, int K,
+                            const float *x, int G) {
+    ROWS_PAR(mmg__gemv_rows_f16)
 }

@@ -35,6 +35,16 @@ void mmg__gemv_rows(float *out, int ldo, int beta, const float *w, int n, int K,
 void mmg__gemv_rows_f16(float *out, int ldo, int beta, const uint16_t *w, int n, int K,
                         const float *x, int G);
 
+/* mmg__gemv_rows / mmg__gemv_rows_f16 with the rows split among the threads
+ * of an OpenMP team, one run of rows each (the kernels read a run as long
+ * streams, which blocks of a few dozen rows would cut short); on the
+ * calling thread alone below 32768 multiply-adds per input row. The same
+ * bits as the calls above: each row's result never depends on the split. */
+void mmg__gemv_rows_par(float *out, int ldo, int beta, const float *w, int n, int K, const float *x,
+                        int G);
+void mmg__gemv_rows_f16_par(float *out, int ldo, int beta, const uint16_t *w, int n, int K,
+                            const float *x, int G);
+
 /* The definition above for one pair of rows. */
 float mmg__gemv_dot_ref(const float *w, const float *x, int K);
 float mmg__gemv_dot_ref_f16(const uint16_t *w, const float *x, int K);

@@ -396,12 +396,7 @@ static void rows_linear(mmg_context *ctx, float *out, const float *inp, const fl
         return;
     }
     const int beta = mmg__linear_base(out, bias, resid, G, OC);
-    const int chunks = (size_t)OC * IC >= 32768 ? omp_get_max_threads() : 1;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (int c = 0; c < chunks; c++) {
-        const int n0 = (int)((int64_t)OC * c / chunks), n1 = (int)((int64_t)OC * (c + 1) / chunks);
-        mmg__gemv_rows(out + n0, OC, beta, w + (size_t)n0 * IC, n1 - n0, IC, inp, G);
-    }
+    mmg__gemv_rows_par(out, OC, beta, w, OC, IC, inp, G);
 }
 
 static const float *rows_sublayer_in(mmg_context *ctx, const float *ln_w, const float *ln_b,

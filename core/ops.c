@@ -45,16 +45,10 @@ void mmg__sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
          * gemv.h's fixed-order product, so decoding a sequence alone gives
          * the bits mmg_context_decode_batch gives it beside others. */
         if (trans_b && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && ldb == K) {
-            /* Each thread one run of rows, which the product reads as long
-             * streams (gemv.c); GEMV_BLOCK-row blocks would cut them short
-             * (GPT-2-small F32 decode, same runs: 1 thread 50-53 -> 66-69 tok/s,
-             * 2 threads 95-97 -> 122-126). */
-            const int chunks = (size_t)N * K >= PAR_MIN ? omp_get_max_threads() : 1;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-            for (int c = 0; c < chunks; c++) {
-                const int n0 = (int)((int64_t)N * c / chunks), n1 = (int)((int64_t)N * (c + 1) / chunks);
-                mmg__gemv_rows(C + n0, ldc, beta == 1.0f, B + (size_t)n0 * ldb, n1 - n0, K, A, 1);
-            }
+            /* Each thread one run of rows (GPT-2-small F32 decode, same runs:
+             * 1 thread 50-53 -> 66-69 tok/s, 2 threads 95-97 -> 122-126 with
+             * GEMV_BLOCK-row blocks before). */
+            mmg__gemv_rows_par(C, ldc, beta == 1.0f, B, N, K, A, 1);
             return;
         }
         const int bn = GEMV_BLOCK, n_blocks = (N + bn - 1) / bn;

@@ -346,17 +346,9 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
     const int has_base = mmg__linear_base(out, bias, resid, N, OC);
     const int n_blocks = (OC + Q8_ROWS_BLOCK - 1) / Q8_ROWS_BLOCK;
     if (w->type == MMG__QUANT_F16) { /* F32 activations */
-        /* Each thread one run of rows, which the product reads as four long
-         * streams for a few input rows (gemv.c); 64-row blocks would cut
-         * them short (GPT-2-small decode, 1 thread: 92-101 -> 116-134
-         * tok/s). With many input rows it walks them as the blocks did. */
-        const uint16_t *h = (const uint16_t *)(const void *)w->q;
-        const int chunks = (size_t)OC * IC >= Q8_PAR_MIN ? omp_get_max_threads() : 1;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-        for (int c = 0; c < chunks; c++) {
-            const int r0 = (int)((int64_t)OC * c / chunks), r1 = (int)((int64_t)OC * (c + 1) / chunks);
-            mmg__gemv_rows_f16(out + r0, OC, has_base, h + (size_t)r0 * IC, r1 - r0, IC, inp, N);
-        }
+        /* Each thread one run of rows (64-row blocks cut the streams short:
+         * GPT-2-small decode, 1 thread: 92-101 -> 116-134 tok/s). */
+        mmg__gemv_rows_f16_par(out, OC, has_base, (const uint16_t *)(const void *)w->q, OC, IC, inp, N);
         return;
     }
     const mmg__q8_rows_fn kernel = mmg__quant_kernel_rows(w->type);
