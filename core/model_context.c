@@ -155,12 +155,13 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     const size_t cache = (size_t)o.n_slots * L * (size_t)T * C;
     ctx->pos = mmg__calloc((size_t)o.n_slots, sizeof *ctx->pos);
     ctx->n_src = mmg__calloc((size_t)o.n_slots, sizeof *ctx->n_src);
+    ctx->att_rows = mmg__calloc((size_t)o.n_slots, sizeof *ctx->att_rows);
     ctx->k_cache = mmg__malloc(cache * sizeof(float));
     ctx->v_cache = mmg__malloc(cache * sizeof(float));
     if (enc) ctx->x_cache = mmg__malloc(2 * cache * sizeof(float));
     ctx->mem = mmg__malloc((size_t)R * (7 * C + F) * sizeof(float));
     if (scratch) mmg__q8_scratch_create(c->d_model > c->d_ff ? c->d_model : c->d_ff, &ctx->q8);
-    if (!ctx->pos || !ctx->n_src || !ctx->k_cache || !ctx->v_cache || (enc && !ctx->x_cache) ||
+    if (!ctx->pos || !ctx->n_src || !ctx->att_rows || !ctx->k_cache || !ctx->v_cache || (enc && !ctx->x_cache) ||
         !ctx->mem || (scratch && !ctx->q8) ||
         alloc_att_scratch(ctx, threads)) {
         ctx->model = NULL;
@@ -188,6 +189,7 @@ void mmg_context_free(mmg_context *ctx) {
     mmg__activations_free(ctx->acts);
     mmg__free(ctx->pos);
     mmg__free(ctx->n_src);
+    mmg__free(ctx->att_rows);
     mmg__free(ctx->k_cache);
     mmg__free(ctx->v_cache);
     mmg__free(ctx->x_cache);
@@ -293,8 +295,14 @@ static void chunk_layer(mmg_context *ctx, const mmg__layer *p, int n, int pos, f
             memcpy(v_cache + (size_t)(pos + i) * C, ctx->qkv + (size_t)i * 3 * C + 2 * C,
                    sizeof(float) * (size_t)C);
         }
-        mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, 3 * C, k_cache, C, v_cache, C,
-                               NULL, 1, H, n, pos + n, hs, 1, pos);
+        if (n == 1) { /* decoding: as a batched step does for each of its rows */
+            ctx->att_rows[0] = (mmg__att_query){ctx->y, ctx->qkv, k_cache, v_cache, pos + 1};
+            mmg__attention_decode(ctx->att_rows, 1, H, hs, C, C, ctx->att,
+                                  (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+        } else {
+            mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, 3 * C, k_cache, C, v_cache, C,
+                                   NULL, 1, H, n, pos + n, hs, 1, pos);
+        }
     } else {
         mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, 3 * C, ctx->qkv + C, 3 * C,
                                ctx->qkv + 2 * C, 3 * C, NULL, 1, H, n, n, hs, 0, 0);
@@ -305,8 +313,14 @@ static void chunk_layer(mmg_context *ctx, const mmg__layer *p, int n, int pos, f
     if (xkv) {
         in = sublayer_in(ctx, p->ca_ln_w, p->ca_ln_b, n);
         linear(ctx, ctx->qkv, in, p->ca_q_w, p->ca_q_q, p->ca_q_b, NULL, n, C, C);
-        mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, C, xkv, 2 * C, xkv + C, 2 * C,
-                               NULL, 1, H, n, n_src, hs, 0, 0);
+        if (n == 1 && k_cache) {
+            ctx->att_rows[0] = (mmg__att_query){ctx->y, ctx->qkv, xkv, xkv + C, n_src};
+            mmg__attention_decode(ctx->att_rows, 1, H, hs, 2 * C, 2 * C, ctx->att,
+                                  (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+        } else {
+            mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, C, xkv, 2 * C, xkv + C, 2 * C,
+                                   NULL, 1, H, n, n_src, hs, 0, 0);
+        }
         linear(ctx, ctx->x2, ctx->y, p->ca_out_w, p->ca_out_q, p->ca_out_b, ctx->x, n, C, C);
         sublayer_out(ctx, p->ca_ln_w, p->ca_ln_b, n);
     }
@@ -423,10 +437,9 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
             memcpy(kc + (size_t)pos * C, ctx->qkv + (size_t)g * 3 * C + C, sizeof(float) * (size_t)C);
             memcpy(vc + (size_t)pos * C, ctx->qkv + (size_t)g * 3 * C + 2 * C,
                    sizeof(float) * (size_t)C);
-            mmg__attention_forward(ctx->y + (size_t)g * C, NULL, ctx->att,
-                                   ctx->qkv + (size_t)g * 3 * C, 3 * C, kc, C, vc, C, NULL, 1, H,
-                                   1, pos + 1, hs, 1, pos);
+            ctx->att_rows[g] = (mmg__att_query){ctx->y + (size_t)g * C, ctx->qkv + (size_t)g * 3 * C, kc, vc, pos + 1};
         }
+        mmg__attention_decode(ctx->att_rows, G, H, hs, C, C, ctx->att, (size_t)MMG__ATT_BLOCK_Q * ctx->T);
         rows_linear(ctx, ctx->x2, ctx->y, p->sa_out_w, p->sa_out_q, p->sa_out_b, ctx->x, G, C, C);
         sublayer_out(ctx, p->sa_ln_w, p->sa_ln_b, G);
         if (has_enc) {
@@ -434,10 +447,11 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
             rows_linear(ctx, ctx->qkv, in, p->ca_q_w, p->ca_q_q, p->ca_q_b, NULL, G, C, C);
             for (int g = 0; g < G; g++) {
                 const float *xkv = ctx->x_cache + 2 * cache_offset(ctx, slots[g], l);
-                mmg__attention_forward(ctx->y + (size_t)g * C, NULL, ctx->att,
-                                       ctx->qkv + (size_t)g * C, C, xkv, 2 * C, xkv + C, 2 * C,
-                                       NULL, 1, H, 1, ctx->n_src[slots[g]], hs, 0, 0);
+                ctx->att_rows[g] = (mmg__att_query){ctx->y + (size_t)g * C, ctx->qkv + (size_t)g * C,
+                                                    xkv, xkv + C, ctx->n_src[slots[g]]};
             }
+            mmg__attention_decode(ctx->att_rows, G, H, hs, 2 * C, 2 * C, ctx->att,
+                                  (size_t)MMG__ATT_BLOCK_Q * ctx->T);
             rows_linear(ctx, ctx->x2, ctx->y, p->ca_out_w, p->ca_out_q, p->ca_out_b, ctx->x, G, C,
                         C);
             sublayer_out(ctx, p->ca_ln_w, p->ca_ln_b, G);

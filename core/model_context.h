@@ -6,6 +6,7 @@
 
 #include "mmgen/context.h"
 #include "model-impl.h"
+#include "ops.h"
 
 struct mmg_context {
     mmg_model *model;     /* a counted reference */
@@ -33,6 +34,7 @@ struct mmg_context {
     float *ff;            /* (R, F) */
     float *att;           /* (att_threads, MMG__ATT_BLOCK_Q, T) attention scratch per thread */
     int att_threads;
+    mmg__att_query *att_rows; /* (n_slots) a decoding step's query rows */
     mmg__q8_scratch *q8;  /* a quantized model's quantized input rows, else NULL */
 
     mmg__activations *acts; /* for mmg_context_forward, grown on demand */

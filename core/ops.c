@@ -376,3 +376,26 @@ void mmg__attention_forward_ex(float *out, float *att, float *scratch, const flo
                      drop_mask ? drop_mask + at : NULL, mine, keep_scale);
     }
 }
+
+void mmg__attention_decode(const mmg__att_query *rows, int n_rows, int H, int hs, int k_stride,
+                           int v_stride, float *scratch, size_t scratch_per_thread) {
+    mmg__threads_init();
+    const float scale = 1.0f / sqrtf((float)hs);
+    const int tasks = n_rows * H;
+    size_t work = 0;
+    for (int r = 0; r < n_rows; r++) work += (size_t)rows[r].n_keys * H * hs;
+#pragma omp parallel for schedule(static) if (tasks > 1 && work >= PAR_MIN)
+    for (int t = 0; t < tasks; t++) {
+        const mmg__att_query *row = &rows[t / H];
+        const size_t h = (size_t)(t % H) * hs;
+        float *s = scratch + (size_t)omp_get_thread_num() * scratch_per_thread;
+        const int nk = row->n_keys;
+        /* scores: the keys (nk, hs) times the query; then the probabilities;
+         * then out = probabilities times the values (nk, hs) */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, nk, hs, scale, row->k + h, k_stride, row->q + h, 1,
+                    0.0f, s, 1);
+        softmax_row(s, nk);
+        cblas_sgemv(CblasRowMajor, CblasTrans, nk, hs, 1.0f, row->v + h, v_stride, s, 1, 0.0f,
+                    row->out + h, 1);
+    }
+}

@@ -122,4 +122,24 @@ void mmg__attention_forward_ex(float *out, float *att, float *scratch, const flo
                                const int32_t *key_len, int B, int H, int Tq, int Tk, int hs,
                                int causal, int q_pos0, const uint8_t *drop_mask, float drop_p);
 
+/* Attention for decoding: one query row per sequence, every head, over that
+ * sequence's keys so far; what mmg__attention_forward computes with Tq = 1
+ * and causal masking, without its matrix-product calls (a matrix product
+ * packs its operands, which for one row costs more than the work). Rows are
+ * independent and each (row, head) pair is one task, whatever the thread
+ * count, so a row's result never depends on the rows beside it.
+ *   rows[r].out   (H*hs) heads concatenated
+ *   rows[r].q     query heads at q + h*hs
+ *   rows[r].k, v  key/value j of head h at k + j*k_stride + h*hs (same for v)
+ *   rows[r].n_keys keys 0..n_keys-1 (>= 1) are seen
+ * scratch: omp_get_max_threads() * scratch_per_thread floats, scratch_per_thread
+ * >= every n_keys. */
+typedef struct mmg__att_query {
+    float *out;
+    const float *q, *k, *v;
+    int n_keys;
+} mmg__att_query;
+void mmg__attention_decode(const mmg__att_query *rows, int n_rows, int H, int hs, int k_stride,
+                           int v_stride, float *scratch, size_t scratch_per_thread);
+
 #endif /* MMGEN_CORE_OPS_H */
