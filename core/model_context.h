@@ -48,7 +48,7 @@ mmg_status mmg__context_decode(mmg_context *ctx, int slot, const int32_t *tokens
 
 /* One new token for each of G distinct slots (tokens (G), logits (G, V) or
  * NULL), without argument checks or thread setup. Each row's logits are
- * bit-identical to mmg__context_decode of that slot alone (same BLAS calls),
+ * bit-identical to mmg__context_decode of that slot alone (the same calls),
  * but every weight block is read from memory once for all G rows. */
 mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, const int32_t *tokens,
                                      int G, float *logits);
