@@ -135,7 +135,7 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
                                    (uint64_t)threads);
     const int scratch = mmg__quant_needs_scratch(model->quant);
     if (bytes && scratch)
-        bytes += mmg__q8_scratch_bytes(c->d_model > c->d_ff ? c->d_model : c->d_ff);
+        bytes += mmg__q8_scratch_bytes(c->d_model > c->d_ff ? c->d_model : c->d_ff, threads);
     uint64_t limit = o.memory_limit ? o.memory_limit : mmg__physical_memory();
     if (bytes == 0 || (limit && bytes > limit))
         return mmg__error(MMG_ERR_LIMIT,
@@ -160,7 +160,7 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     ctx->v_cache = mmg__malloc(cache * sizeof(float));
     if (enc) ctx->x_cache = mmg__malloc(2 * cache * sizeof(float));
     ctx->mem = mmg__malloc((size_t)R * (7 * C + F) * sizeof(float));
-    if (scratch) mmg__q8_scratch_create(c->d_model > c->d_ff ? c->d_model : c->d_ff, &ctx->q8);
+    if (scratch) mmg__q8_scratch_create(c->d_model > c->d_ff ? c->d_model : c->d_ff, threads, &ctx->q8);
     if (!ctx->pos || !ctx->n_src || !ctx->att_rows || !ctx->k_cache || !ctx->v_cache || (enc && !ctx->x_cache) ||
         !ctx->mem || (scratch && !ctx->q8) ||
         alloc_att_scratch(ctx, threads)) {
@@ -212,6 +212,13 @@ mmg_status mmg_context_set_threads(mmg_context *ctx, int32_t n_threads) {
     if (n > ctx->att_threads) {
         mmg_status s = alloc_att_scratch(ctx, n);
         if (s) return s;
+    }
+    if (ctx->q8 && n > ctx->q8->threads) { /* each thread's work area */
+        mmg__q8_scratch *q8;
+        mmg_status s = mmg__q8_scratch_create(ctx->q8->cols, n, &q8);
+        if (s) return s;
+        mmg__q8_scratch_free(ctx->q8);
+        ctx->q8 = q8;
     }
     ctx->n_threads = n;
     return MMG_OK;

@@ -234,24 +234,28 @@ void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t
     }
 }
 
-size_t mmg__q8_scratch_bytes(int cols) {
+size_t mmg__q8_scratch_bytes(int cols, int threads) {
     const size_t n = (size_t)MMG__Q8_SCRATCH_ROWS, c = (size_t)cols;
-    return n * c + n * (c / MMG__QUANT_BLOCK) * (sizeof(float) + sizeof(int32_t));
+    return n * c + n * (c / MMG__QUANT_BLOCK) * (sizeof(float) + sizeof(int32_t)) +
+           (size_t)threads * MMG__Q8_WORK_BYTES + 64;
 }
 
-mmg_status mmg__q8_scratch_create(int cols, mmg__q8_scratch **out) {
+mmg_status mmg__q8_scratch_create(int cols, int threads, mmg__q8_scratch **out) {
     mmg__q8_scratch *s = mmg__calloc(1, sizeof *s);
     const size_t n = (size_t)MMG__Q8_SCRATCH_ROWS, c = (size_t)cols, nb = c / MMG__QUANT_BLOCK;
     if (s) {
         s->cols = cols;
+        s->threads = threads;
         s->q = mmg__malloc(n * c);
         s->d = mmg__malloc(n * nb * sizeof *s->d);
         s->s = mmg__malloc(n * nb * sizeof *s->s);
+        s->work_mem = mmg__malloc((size_t)threads * MMG__Q8_WORK_BYTES + 64);
+        s->work = s->work_mem ? (void *)(((uintptr_t)s->work_mem + 63) & ~(uintptr_t)63) : NULL;
     }
-    if (!s || !s->q || !s->d || !s->s) {
+    if (!s || !s->q || !s->d || !s->s || !s->work_mem) {
         mmg__q8_scratch_free(s);
         return mmg__error(MMG_ERR_NOMEM, "out of memory for the Q8_0 activation scratch (%zu bytes)",
-                          mmg__q8_scratch_bytes(cols));
+                          mmg__q8_scratch_bytes(cols, threads));
     }
     *out = s;
     return MMG_OK;
@@ -262,6 +266,7 @@ void mmg__q8_scratch_free(mmg__q8_scratch *s) {
     mmg__free(s->q);
     mmg__free(s->d);
     mmg__free(s->s);
+    mmg__free(s->work_mem);
     mmg__free(s);
 }
 
@@ -335,10 +340,6 @@ static void q4_rows_to_q8(const uint8_t *q, size_t n_blocks, int8_t *out) {
 #endif
 }
 
-/* Bytes of Q4_0 rows widened at a time for several input rows: stays in L1/L2
- * while every input row of a chunk uses it. */
-#define Q4_WIDE_BYTES 32768
-
 void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
                        const float *resid, int N, mmg__q8_scratch *scratch) {
     const int IC = w->cols, OC = w->rows, nb = IC / MMG__QUANT_BLOCK;
@@ -357,8 +358,8 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
     /* With several input rows, Q4_0 weights are widened to bytes once per
      * few rows for all of them (the Q8_0 kernel's inner loop is shorter);
      * one row (decoding) reads the 4-bit values directly. */
-    const int widen = w->type == MMG__QUANT_Q4_0 && IC <= Q4_WIDE_BYTES;
-    const int wide_rows = widen ? Q4_WIDE_BYTES / IC : 0;
+    const int widen = w->type == MMG__QUANT_Q4_0 && IC <= MMG__Q4_WIDE_BYTES;
+    const int wide_rows = widen ? MMG__Q4_WIDE_BYTES / IC : 0;
     const mmg__q8_rows_fn q8_kernel = mmg__quant_kernel_rows(MMG__QUANT_Q8_0);
     for (int g0 = 0; g0 < N; g0 += MMG__Q8_SCRATCH_ROWS) {
         const int n = N - g0 < MMG__Q8_SCRATCH_ROWS ? N - g0 : MMG__Q8_SCRATCH_ROWS;
@@ -366,8 +367,10 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
         for (int g = 0; g < n; g++)
             mmg__q8_quantize_act(inp + (size_t)(g0 + g) * IC, IC, scratch->q + (size_t)g * IC,
                                  scratch->d + (size_t)g * nb, scratch->s + (size_t)g * nb);
-#pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
+        const int threads = omp_get_max_threads() < scratch->threads ? omp_get_max_threads() : scratch->threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
         for (int jb = 0; jb < n_blocks; jb++) {
+            uint8_t *work = (uint8_t *)scratch->work + (size_t)omp_get_thread_num() * MMG__Q8_WORK_BYTES;
             const int r0 = jb * Q8_ROWS_BLOCK;
             const int rows = OC - r0 < Q8_ROWS_BLOCK ? OC - r0 : Q8_ROWS_BLOCK;
             const int8_t *wq = w->q + (size_t)r0 * row_bytes;
@@ -378,7 +381,7 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
                 int s = 0;
                 for (; s + MMG__Q8_MULTI_ROWS <= rows; s += MMG__Q8_MULTI_ROWS)
                     multi(out + (size_t)g0 * OC + r0 + s, (size_t)OC, has_base, wq + (size_t)s * row_bytes,
-                          row_bytes, wd + (size_t)s * nb, nb, scratch->q, scratch->d, scratch->s, (size_t)IC, n);
+                          row_bytes, wd + (size_t)s * nb, nb, scratch->q, scratch->d, scratch->s, (size_t)IC, n, work);
                 for (int g = 0; s < rows && g < n; g++) {
                     float *o = out + (size_t)(g0 + g) * OC + r0 + s;
                     kernel(o, has_base ? o : NULL, wq + (size_t)s * row_bytes, wd + (size_t)s * nb, rows - s, nb,
@@ -387,7 +390,7 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
                 continue;
             }
             if (widen && n > 1) {
-                _Alignas(64) int8_t wide[Q4_WIDE_BYTES];
+                int8_t *wide = (int8_t *)work + MMG__Q8_MULTI_WORK_BYTES;
                 for (int s = 0; s < rows; s += wide_rows) {
                     const int m = rows - s < wide_rows ? rows - s : wide_rows;
                     q4_rows_to_q8((const uint8_t *)wq + (size_t)s * row_bytes, (size_t)m * nb, wide);

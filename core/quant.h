@@ -127,13 +127,20 @@ size_t mmg__quant_unpack(int type, const uint8_t *src, size_t n_blocks, int8_t *
 
 /* Rows of quantized activations: what one call quantizes its input into.
  * Created for at most `cols` columns; holds MMG__Q8_SCRATCH_ROWS rows (a
- * longer input is taken in chunks). [one thread at a time] */
+ * longer input is taken in chunks). Also each thread's work area: the
+ * several-rows kernel's repacked weights and Q4_0 rows widened to bytes,
+ * which would take over 100 KB of a thread's stack (a caller's thread may
+ * have less: musl gives 128 KB). A call uses at most `threads` threads.
+ * [one thread at a time] */
 #define MMG__Q8_SCRATCH_ROWS 64
 typedef struct mmg__q8_scratch {
-    int cols;   /* capacity: a multiple of 32 */
-    int8_t *q;  /* (MMG__Q8_SCRATCH_ROWS, cols) */
-    float *d;   /* (MMG__Q8_SCRATCH_ROWS, cols / 32) */
-    int32_t *s; /* (MMG__Q8_SCRATCH_ROWS, cols / 32) sum of each block's values */
+    int cols;      /* capacity: a multiple of 32 */
+    int threads;   /* work areas */
+    int8_t *q;     /* (MMG__Q8_SCRATCH_ROWS, cols) */
+    float *d;      /* (MMG__Q8_SCRATCH_ROWS, cols / 32) */
+    int32_t *s;    /* (MMG__Q8_SCRATCH_ROWS, cols / 32) sum of each block's values */
+    void *work;    /* (threads, MMG__Q8_WORK_BYTES), 64-byte aligned, in work_mem */
+    void *work_mem;
 } mmg__q8_scratch;
 
 /* Whether weights of `quant` (MMG__QUANT_*) multiply quantized input rows,
@@ -143,10 +150,11 @@ static inline int mmg__quant_needs_scratch(int quant) {
     return quant == MMG__QUANT_Q8_0 || quant == MMG__QUANT_Q4_0;
 }
 
-/* Bytes mmg__q8_scratch_create allocates for `cols`. */
-size_t mmg__q8_scratch_bytes(int cols);
-/* MMG_ERR_NOMEM, or MMG_OK with *out set; free with mmg__q8_scratch_free. */
-mmg_status mmg__q8_scratch_create(int cols, mmg__q8_scratch **out);
+/* Bytes mmg__q8_scratch_create allocates for `cols` and `threads`. */
+size_t mmg__q8_scratch_bytes(int cols, int threads);
+/* MMG_ERR_NOMEM, or MMG_OK with *out set; free with mmg__q8_scratch_free.
+ * threads >= 1. */
+mmg_status mmg__q8_scratch_create(int cols, int threads, mmg__q8_scratch **out);
 void mmg__q8_scratch_free(mmg__q8_scratch *s); /* NULL is a no-op */
 
 /* Quantizes one activation row x (cols) into blocks: per block amax =
@@ -163,7 +171,7 @@ void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t
  * output columns in fixed blocks of 64 rows of W, each block read once for
  * all rows of a chunk of the input; every output is the same whatever the
  * thread count, N or the kernel. Uses the calling thread's OpenMP thread
- * count. */
+ * count, at most the scratch's `threads`. */
 void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
                     const float *resid, int N, mmg__q8_scratch *scratch);
 
@@ -195,10 +203,18 @@ typedef void (*mmg__q8_rows_fn)(float *out, const float *base, const int8_t *wq,
  * row_bytes) and wd (row stride nb); input row g at xq + g * x_stride, xd +
  * g * nb, xs + g * nb. nb at most MMG__Q8_MULTI_MAX_NB. */
 #define MMG__Q8_MULTI_ROWS 16
-#define MMG__Q8_MULTI_MAX_NB 128 /* 4096 columns; the repacked rows take 72 KB of stack */
+#define MMG__Q8_MULTI_MAX_NB 128 /* 4096 columns */
+/* The repacked rows: their values (MMG__Q8_MULTI_MAX_NB * 8 vectors of 64
+ * bytes), then their scales (MMG__Q8_MULTI_MAX_NB * 16 floats). */
+#define MMG__Q8_MULTI_WORK_BYTES (MMG__Q8_MULTI_MAX_NB * 8 * 64 + MMG__Q8_MULTI_MAX_NB * 16 * 4)
+/* Q4_0 rows widened to bytes at a time for several input rows (quant.c):
+ * stays in L1/L2 while every input row of a chunk uses it. */
+#define MMG__Q4_WIDE_BYTES 32768
+#define MMG__Q8_WORK_BYTES (MMG__Q8_MULTI_WORK_BYTES + MMG__Q4_WIDE_BYTES)
+/* work: MMG__Q8_MULTI_WORK_BYTES, 64-byte aligned, the caller's thread's own. */
 typedef void (*mmg__q8_multi_fn)(float *out, size_t ldo, int has_base, const int8_t *wq, size_t row_bytes,
                                  const uint16_t *wd, int nb, const int8_t *xq, const float *xd,
-                                 const int32_t *xs, size_t x_stride, int n_x);
+                                 const int32_t *xs, size_t x_stride, int n_x, void *work);
 
 /* Kernels by name, for tests and benchmarks. */
 typedef enum mmg__q8_kernel {

@@ -416,9 +416,9 @@ tile_avx512(float *out, size_t ldo, int has_base, const __m512i *pk, const float
 TARGET_AVX512 static void multi_avx512_any(float *out, size_t ldo, int has_base, const int8_t *wq,
                                            size_t row_bytes, const uint16_t *wd, int nb, const int8_t *xq,
                                            const float *xd, const int32_t *xs, size_t x_stride, int n_x,
-                                           const int q4) {
-    _Alignas(64) __m512i pk[MMG__Q8_MULTI_MAX_NB * 8];
-    _Alignas(64) float dk[MMG__Q8_MULTI_MAX_NB * 16];
+                                           void *work, const int q4) {
+    __m512i *pk = work;
+    float *dk = (float *)(pk + MMG__Q8_MULTI_MAX_NB * 8);
     pack16_avx512(wq, row_bytes, wd, nb, pk, dk, q4);
     int g0 = 0;
     for (; g0 + TILE_X <= n_x; g0 += TILE_X)
@@ -433,14 +433,15 @@ TARGET_AVX512 static void multi_avx512_any(float *out, size_t ldo, int has_base,
 
 TARGET_AVX512 static void multi_avx512(float *out, size_t ldo, int has_base, const int8_t *wq, size_t row_bytes,
                                        const uint16_t *wd, int nb, const int8_t *xq, const float *xd,
-                                       const int32_t *xs, size_t x_stride, int n_x) {
-    multi_avx512_any(out, ldo, has_base, wq, row_bytes, wd, nb, xq, xd, xs, x_stride, n_x, 0);
+                                       const int32_t *xs, size_t x_stride, int n_x, void *work) {
+    multi_avx512_any(out, ldo, has_base, wq, row_bytes, wd, nb, xq, xd, xs, x_stride, n_x, work, 0);
 }
 
 TARGET_AVX512 static void multi_avx512_q4(float *out, size_t ldo, int has_base, const int8_t *wq,
                                           size_t row_bytes, const uint16_t *wd, int nb, const int8_t *xq,
-                                          const float *xd, const int32_t *xs, size_t x_stride, int n_x) {
-    multi_avx512_any(out, ldo, has_base, wq, row_bytes, wd, nb, xq, xd, xs, x_stride, n_x, 1);
+                                          const float *xd, const int32_t *xs, size_t x_stride, int n_x,
+                                          void *work) {
+    multi_avx512_any(out, ldo, has_base, wq, row_bytes, wd, nb, xq, xd, xs, x_stride, n_x, work, 1);
 }
 
 #endif /* MMG__Q8_X86 */

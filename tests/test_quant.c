@@ -229,6 +229,7 @@ Test(quant_kernels, several_rows_kernel_equals_the_rows_kernel) {
     const int nbs[] = {1, 5, 15, 16, 17, 33, MMG__Q8_MULTI_MAX_NB};
     for (int type = MMG__QUANT_Q8_0; type <= MMG__QUANT_Q4_0; type++) {
         mmg__q8_multi_fn multi = mmg__quant_kernel_multi(type);
+        void *work = aligned_alloc(64, MMG__Q8_MULTI_WORK_BYTES);
         mmg__q8_rows_fn rows_fn = mmg__quant_kernel_rows(type);
         cr_assert(multi != NULL);
         for (size_t t = 0; t < sizeof nbs / sizeof *nbs; t++) {
@@ -247,7 +248,7 @@ Test(quant_kernels, several_rows_kernel_equals_the_rows_kernel) {
                 for (int with_base = 0; with_base <= 1; with_base++) {
                     float got[9 * 21], want[9 * 21];
                     for (int i = 0; i < NX * ldo; i++) got[i] = want[i] = frand();
-                    multi(got, (size_t)ldo, with_base, wq, row_bytes, wd, nb, xq, xd, xs, (size_t)cols, n_x);
+                    multi(got, (size_t)ldo, with_base, wq, row_bytes, wd, nb, xq, xd, xs, (size_t)cols, n_x, work);
                     for (int g = 0; g < n_x; g++)
                         rows_fn(want + g * ldo, with_base ? want + g * ldo : NULL, wq, wd, R, nb,
                                 xq + (size_t)g * cols, xd + (size_t)g * nb, xs + (size_t)g * nb);
@@ -259,6 +260,7 @@ Test(quant_kernels, several_rows_kernel_equals_the_rows_kernel) {
             }
             free(wq), free(xq), free(wd), free(x), free(xd), free(xs);
         }
+        free(work);
     }
     mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
 }
@@ -309,14 +311,20 @@ Test(quant_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
             want[g * OC + r] = (resid[g * OC + r] + bias[r]) +
                                ref_dot(w.q + (size_t)r * IC, w.d + (size_t)r * (IC / 32), IC / 32, xq, xd);
     }
-    mmg__q8_scratch *s;
-    cr_assert_eq(mmg__q8_scratch_create(IC, &s), MMG_OK);
+    mmg__q8_scratch *s, *s1;
+    cr_assert_eq(mmg__q8_scratch_create(IC, 2, &s), MMG_OK);
+    cr_assert_eq(mmg__q8_scratch_create(IC, 1, &s1), MMG_OK);
     for (size_t ki = 0; ki < 3; ki++) {
         if (mmg__q8_kernel_force(KERNELS[ki])) continue;
         for (int threads = 1; threads <= 2; threads++) {
             omp_set_num_threads(threads);
             mmg__quant_linear(out, inp, &w, bias, resid, N, s);
             cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, %d threads",
+                      KERNEL_NAMES[ki], threads);
+            /* a scratch for fewer threads than asked for: that many work, same bits */
+            memset(out, 0, sizeof(float) * (size_t)N * OC);
+            mmg__quant_linear(out, inp, &w, bias, resid, N, s1);
+            cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, %d threads, 1-thread scratch",
                       KERNEL_NAMES[ki], threads);
             for (int g = 0; g < N; g++) { /* one row at a time, out = resid in place */
                 memcpy(out + (size_t)g * OC, resid + (size_t)g * OC, sizeof(float) * OC);
@@ -328,6 +336,7 @@ Test(quant_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
         }
     }
     mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
+    mmg__q8_scratch_free(s1);
     mmg__q8_scratch_free(s);
     free(w.q), free(w.d), free(inp), free(bias), free(resid), free(want), free(out), free(xq);
 }

@@ -250,7 +250,7 @@ Test(q4_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
                                        IC / 32, xq, xd);
     }
     mmg__q8_scratch *s;
-    cr_assert_eq(mmg__q8_scratch_create(IC, &s), MMG_OK);
+    cr_assert_eq(mmg__q8_scratch_create(IC, 2, &s), MMG_OK);
     for (size_t ki = 0; ki < 3; ki++) {
         if (mmg__q8_kernel_force(KERNELS[ki])) continue;
         for (int threads = 1; threads <= 2; threads++) {
