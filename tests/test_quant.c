@@ -375,21 +375,28 @@ static void compare_logits(const mmg_model_config *c, const char *what) {
     /* token by token, 1 and 2 threads: the same bits, close to the prefill
      * (whose attention runs over a block of queries) */
     float *one = malloc(sizeof(float) * c->vocab_size), *two = malloc(sizeof(float) * c->vocab_size);
-    mmg_context *c1 = context(q, 1, 1), *c2 = context(q, 2, 1);
+    /* c3 is made for 1 thread and then given 2: its scratch grows */
+    mmg_context *c1 = context(q, 1, 1), *c2 = context(q, 2, 1), *c3 = context(q, 1, 1);
+    cr_assert_eq(mmg_context_set_threads(c3, 2), MMG_OK, "%s", mmg_last_error());
     if (c->n_encoder_layers > 0) {
         cr_assert_eq(mmg_context_encode(c1, 0, toks, 5), MMG_OK);
         cr_assert_eq(mmg_context_encode(c2, 0, toks, 5), MMG_OK);
+        cr_assert_eq(mmg_context_encode(c3, 0, toks, 5), MMG_OK);
     }
+    float *three = malloc(sizeof(float) * c->vocab_size);
     for (int t = 0; t < T; t++) {
         cr_assert_eq(mmg_context_decode(c1, 0, toks + t, 1, one, 0), MMG_OK, "%s", mmg_last_error());
         cr_assert_eq(mmg_context_decode(c2, 0, toks + t, 1, two, 0), MMG_OK, "%s", mmg_last_error());
+        cr_assert_eq(mmg_context_decode(c3, 0, toks + t, 1, three, 0), MMG_OK, "%s", mmg_last_error());
         cr_assert(same_bits(one, two, c->vocab_size), "%s: token %d, 1 vs 2 threads", what, t);
+        cr_assert(same_bits(two, three, c->vocab_size), "%s: token %d, 2 threads after 1", what, t);
         for (int j = 0; j < c->vocab_size; j++)
             cr_assert_float_eq(one[j], lq[(size_t)t * c->vocab_size + j], 1e-4, "%s: token %d", what, t);
     }
     mmg_context_free(c1);
     mmg_context_free(c2);
-    free(two);
+    mmg_context_free(c3);
+    free(two), free(three);
     /* the full forward (teacher forcing) agrees closely (other attention kernel) */
     if (c->n_encoder_layers == 0) {
         mmg_context *fc = context(q, 1, 1);
