@@ -347,6 +347,27 @@ def dequantize(data, fmt, n, numpy=False, lib=None):
     return out
 
 
+def _model_options(lib, quantize_embedding):
+    """mmg_model_options, initialized; the 1.6 mirror (checked as the
+    others are when the library loads) when quantize_embedding is asked
+    for, so an older library is never given a struct larger than its own."""
+    if not quantize_embedding:
+        o = S.ModelOptions()
+        lib.mmg_model_options_init(ctypes.byref(o), ctypes.sizeof(o))
+        return o
+    if not lib.mmg_abi_compatible(1, 6):
+        raise MmgenError(_lib.MMG_ERR_UNSUPPORTED, "quantize_embedding needs libmmgen ABI 1.6; this library is %s"
+                         % lib.mmg_version_string().decode())
+    if lib.mmg_struct_field_offset(b"mmg_model_options", b"quantize_embedding") != \
+            S.ModelOptions16.quantize_embedding.offset:
+        raise MmgenError(_lib.MMG_ERR_ABI, "struct mmg_model_options, field quantize_embedding: the library's "
+                         "layout differs from this package's")
+    o = S.ModelOptions16()
+    lib.mmg_model_options_init(ctypes.byref(o), ctypes.sizeof(o))
+    o.quantize_embedding = 1
+    return o
+
+
 def _weight_format(lib, weights):
     if weights not in _WEIGHTS:
         raise ValueError("weights must be None, 'f32', 'q8_0', 'q4_0' or 'f16', not %r" % (weights,))
@@ -377,16 +398,19 @@ class Model(_Handle):
         self._busy = threading.Lock()
 
     @classmethod
-    def load(cls, path, n_threads=0, lib=None, check_finite=False, weights=None):
+    def load(cls, path, n_threads=0, lib=None, check_finite=False, weights=None,
+             quantize_embedding=False):
         """Loads a safetensors model written by `mmgen train` or save().
 
         weights (mmg_model_options.weights): None loads the file as it is
         stored (a quantized file stays quantized); "f32" dequantizes (to
         train from it); "q8_0", "q4_0" or "f16" keep the linear layers'
-        weights in that type for inference (ABI.md, "Quantized weights")."""
+        weights in that type for inference (ABI.md, "Quantized weights").
+        quantize_embedding (mmg_model_options.quantize_embedding, ABI 1.6):
+        a quantized model keeps its token embedding in that type too, as
+        GGUF files do; ignored for F32 models."""
         lib = lib or _lib.get()
-        o = S.ModelOptions()
-        lib.mmg_model_options_init(ctypes.byref(o), ctypes.sizeof(o))
+        o = _model_options(lib, quantize_embedding)
         o.weights = _weight_format(lib, weights)
         h = ctypes.c_void_p()
         path = str(path)

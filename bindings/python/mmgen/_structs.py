@@ -83,6 +83,10 @@ class ModelOptions(ctypes.Structure):  # mmg_model_options, mmgen/model.h
                 ("weights", ctypes.c_int32)]  # since 1.3: mmg_weight_format
 
 
+class ModelOptions16(ModelOptions):  # mmg_model_options with the field ABI 1.6 appended
+    _fields_ = [("quantize_embedding", ctypes.c_int32)]
+
+
 class ParamInfo(ctypes.Structure):  # mmg_param_info, mmgen/model.h (since 1.3)
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("name", ctypes.c_char_p),

@@ -510,3 +510,23 @@ def test_weights_as_bytes(model_path):
     assert e.value.status == mmgen.MMG_ERR_RANGE
     with pytest.raises(ValueError, match="'q5_1'"):
         mmgen.quantize([1.0] * 32, "q5_1")
+
+
+def test_quantize_embedding(model_path):
+    """Model.load(weights=..., quantize_embedding=True) keeps the token
+    embedding in the weights' type too (ABI 1.6): its bytes are the library's
+    quantizer's on the F32 table, and the model still generates; an F32
+    model ignores the option."""
+    prompt = [1, 2, 3, 40]
+    with mmgen.Model.load(model_path) as f32:
+        table = f32.read_param("tok_emb.weight")
+        with mmgen.Model.load(model_path, quantize_embedding=True) as same:
+            assert same.read_param_data("tok_emb.weight") == ("f32", table.tobytes())
+    for ty in ("q8_0", "q4_0", "f16"):
+        with mmgen.Model.load(model_path, weights=ty, quantize_embedding=True) as q, \
+                mmgen.Model.load(model_path, weights=ty) as plain:
+            assert q.read_param_data("tok_emb.weight") == (ty, mmgen.quantize(table, ty))
+            assert plain.read_param_data("tok_emb.weight") == ("f32", table.tobytes())
+            assert q.read_param("tok_emb.weight") == mmgen.dequantize(mmgen.quantize(table, ty), ty, len(table))
+            out = q.generate(prompt, max_tokens=8, seed=3, **SAMPLING)
+            assert len(out) == 8 and all(0 <= t < q.config["vocab_size"] for t in out)
