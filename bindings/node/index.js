@@ -16,6 +16,10 @@
 //
 // Model (since 1.3):
 //   Model.load(path, { nThreads, checkFinite, weights: 'q8_0'|'q4_0'|'f16'|'f32' }), Model.loadMemory(buffer, { ... })
+//   Model.load(path, { weights, quantizeEmbedding: true })  the token embedding quantized too (1.6)
+//   m.readParamData(name)     { format, data }: the parameter as stored, GGUF's layout (1.6)
+//   mmgen.weightsSize(fmt, n), mmgen.quantize(values, fmt) -> Buffer,
+//   mmgen.dequantize(data, fmt, n) -> Float32Array  the library's quantizers (1.6)
 //   m.parameters()            Map name -> shape, e.g. 'tok_emb.weight' -> [300, 32]
 //   m.readParam(name)         a Float32Array copy, row-major
 //   m.writeParam(name, vals)  a Float32Array, typed array or Array of exactly the
@@ -24,7 +28,7 @@
 //                             throw MMG_ERR_NUMERIC naming the token id and position
 // A tied output projection is 'tok_emb.weight' (there is no 'lm_head.weight').
 const L = require('./lib/library.js');
-const { Plugin, Tokenizer, Model } = require('./lib/api.js');
+const { Plugin, Tokenizer, Model, weightsSize, quantize, dequantize } = require('./lib/api.js');
 const structs = require('./lib/structs.js');
 
 module.exports = {
@@ -43,5 +47,8 @@ module.exports = {
   Plugin,
   Tokenizer,
   Model,
+  weightsSize,
+  quantize,
+  dequantize,
   structs,
 };

@@ -226,6 +226,60 @@ const SAMPLING_FIELDS = { temperature: 'temperature', topK: 'top_k', topP: 'top_
 // mmg_weight_format by name: [value, the ABI minor that added it]
 const WEIGHTS = { f32: [1, 3], q8_0: [2, 3], q4_0: [3, 5], f16: [4, 5] };
 
+const WEIGHT_NAMES = Object.fromEntries(Object.entries(WEIGHTS).map(([name, [value]]) => [value, name]));
+
+/** The mmg_weight_format value of a format name for bytes. */
+function storedFormat(lib, fmt) {
+  if (fmt === undefined || fmt === null) {
+    throw new TypeError("format must be 'f32', 'q8_0', 'q4_0' or 'f16', not " + String(fmt));
+  }
+  return weightFormat(lib, fmt);
+}
+
+/** A Float32Array of `values` (a Float32Array is used as it is). */
+function floatArray(values, what) {
+  if (values instanceof Float32Array) return values;
+  if (Array.isArray(values) || (ArrayBuffer.isView(values) && !(values instanceof DataView))) {
+    return Float32Array.from(values);
+  }
+  throw new TypeError(`${what} takes a Float32Array, another typed array or an Array of numbers`);
+}
+
+/** Bytes that `n` weights take in format `fmt` ('f32', 'q8_0', 'q4_0',
+ * 'f16'; Q8_0 / Q4_0 in blocks of 32); 0 when n is not whole blocks
+ * (mmg_weights_size, ABI 1.6). */
+function weightsSize(fmt, n, { lib = L.get() } = {}) {
+  return Number(L.optional(lib, 'mmg_weights_size')(storedFormat(lib, fmt), n));
+}
+
+/** `values` (as writeParam takes them) in format `fmt` as a Buffer: the
+ * layout of GGUF tensors and of mmgen's files, made by the library's own
+ * quantizer. MMG_ERR_INVALID_ARG for a count that is not whole blocks,
+ * MMG_ERR_NUMERIC for a value the format cannot hold (mmg_quantize, ABI 1.6). */
+function quantize(values, fmt, { lib = L.get() } = {}) {
+  const fn = L.optional(lib, 'mmg_quantize');
+  const value = storedFormat(lib, fmt);
+  const src = floatArray(values, 'quantize');
+  const size = Number(L.optional(lib, 'mmg_weights_size')(value, src.length));
+  const out = Buffer.alloc(Math.max(size, 1)); // 0: the library names the problem
+  check(lib, fn(value, src.length ? src : new Float32Array(1), src.length, out, size),
+    `quantizing ${src.length} values to ${fmt}`);
+  return out.subarray(0, size);
+}
+
+/** The `n` floats that `data` (bytes of format `fmt`, as quantize() and
+ * Model.readParamData() give them) holds, as a Float32Array (mmg_dequantize,
+ * ABI 1.6). */
+function dequantize(data, fmt, n, { lib = L.get() } = {}) {
+  const fn = L.optional(lib, 'mmg_dequantize');
+  const value = storedFormat(lib, fmt);
+  const buf = asBuffer(data);
+  const out = new Float32Array(Math.max(n, 1));
+  check(lib, fn(value, buf.length ? buf : Buffer.alloc(1), buf.length, out, n),
+    `dequantizing ${buf.length} bytes of ${fmt}`);
+  return n ? out : new Float32Array(0);
+}
+
 function weightFormat(lib, weights) {
   if (weights === undefined || weights === null) return 0;
   if (!Object.prototype.hasOwnProperty.call(WEIGHTS, weights)) {
@@ -261,13 +315,30 @@ class Model extends Handle {
    * weights (mmg_model_options.weights): undefined loads the file as it is
    * stored (a quantized file stays quantized); 'f32' dequantizes (to train
    * from it); 'q8_0', 'q4_0' or 'f16' keep the linear layers' weights in
-   * that type for inference (ABI.md, "Quantized weights"). */
-  static load(path, { nThreads = 0, checkFinite = false, weights = undefined, lib = L.get() } = {}) {
+   * that type for inference (ABI.md, "Quantized weights").
+   * quantizeEmbedding (mmg_model_options.quantize_embedding, ABI 1.6): a
+   * quantized model keeps its token embedding in that type too, as GGUF
+   * files do; ignored for F32 models. */
+  static load(path, {
+    nThreads = 0, checkFinite = false, weights = undefined, quantizeEmbedding = false, lib = L.get(),
+  } = {}) {
     const value = weightFormat(lib, weights);
-    const [p, mo] = initStruct(S.ModelOptions, lib.mmg_model_options_init);
+    // The 1.6 struct only when its field is asked for: an older library
+    // never gets a struct larger than its own.
+    let type = S.ModelOptions;
+    if (quantizeEmbedding) {
+      if (!lib.mmg_abi_compatible(1, 6)) {
+        throw new MmgenError(Status.MMG_ERR_UNSUPPORTED,
+          `quantizeEmbedding needs libmmgen ABI 1.6; this library is ${lib.mmg_version_string()}`);
+      }
+      L.checkFields(lib, 'mmg_model_options', S.ModelOptions16);
+      type = S.ModelOptions16;
+    }
+    const [p, mo] = initStruct(type, lib.mmg_model_options_init);
     try {
       mo.weights = value;
-      koffi.encode(p, S.ModelOptions, mo);
+      if (quantizeEmbedding) mo.quantize_embedding = 1;
+      koffi.encode(p, type, mo);
       const out = [null];
       check(lib, lib.mmg_model_load(String(path), p, out), `loading ${path}`);
       return new Model(lib, out[0], nThreads, checkFinite);
@@ -361,6 +432,31 @@ class Model extends Handle {
     check(this._lib, this._lib.mmg_model_read_param(this._handle(), String(name), out, nElements),
       `reading parameter '${name}'`);
     return out;
+  }
+
+  /** Parameter `name` as the model stores it: { format, data }, format
+   * 'f32', or for a quantized model's linear weights (and token embedding)
+   * 'q8_0', 'q4_0' or 'f16'; data a Buffer in the layout of GGUF tensors
+   * (dequantize() turns it into floats). mmg_model_read_param_data, ABI 1.6. */
+  readParamData(name) {
+    const lib = this._lib;
+    const fn = L.optional(lib, 'mmg_model_read_param_data');
+    L.checkFields(lib, 'mmg_param_info', S.ParamInfo16);
+    const index = [null];
+    check(lib, lib.mmg_model_param_find(this._handle(), String(name), index), `parameter '${name}'`);
+    const p = koffi.alloc(S.ParamInfo16, 1);
+    let info;
+    try {
+      koffi.encode(p, S.ParamInfo16, { struct_size: koffi.sizeof(S.ParamInfo16) });
+      check(lib, lib.mmg_model_param_info(this._handle(), index[0], p), `parameter '${name}'`);
+      info = koffi.decode(p, S.ParamInfo16);
+    } finally {
+      koffi.free(p);
+    }
+    const size = Number(info.n_bytes);
+    const out = Buffer.alloc(Math.max(size, 1));
+    check(lib, fn(this._handle(), String(name), out, size), `reading parameter '${name}'`);
+    return { format: WEIGHT_NAMES[info.weights], data: out.subarray(0, size) };
   }
 
   /** Overwrites parameter `name` with `values` (a Float32Array, another typed
@@ -494,4 +590,4 @@ class Model extends Handle {
   }
 }
 
-module.exports = { Plugin, Tokenizer, Model, idsArray };
+module.exports = { Plugin, Tokenizer, Model, idsArray, weightsSize, quantize, dequantize };

@@ -104,6 +104,20 @@ const SIGNATURES = [
     ' void *prompts, void *prompt_lengths, void *seeds, void *out_tokens, void *out_lengths)',
 ];
 
+// Functions of later minors: name -> [signature, minor]. Declared on first
+// use (optional()) when the library serves that minor; a call through an older
+// library throws MMG_ERR_UNSUPPORTED naming the function.
+const OPTIONAL_SIGNATURES = {
+  // model.h, 1.6: weights as bytes in GGUF's layout
+  mmg_weights_size: ['uint64_t mmg_weights_size(int32_t weights, uint64_t n_elements)', 6],
+  mmg_quantize: ['int mmg_quantize(int32_t weights, const float *src, uint64_t n_elements, uint8_t *dst, ' +
+    'size_t dst_size)', 6],
+  mmg_dequantize: ['int mmg_dequantize(int32_t weights, const uint8_t *src, size_t src_size, float *dst, ' +
+    'uint64_t n_elements)', 6],
+  mmg_model_read_param_data: ['int mmg_model_read_param_data(void *model, const char *name, uint8_t *dst, ' +
+    'size_t dst_size)', 6],
+};
+
 function nameOf(sig) {
   return sig.match(/([A-Za-z_0-9]+)\s*\(/)[1];
 }
@@ -198,6 +212,33 @@ function get() {
   return current;
 }
 
+/** lib's function `name` of OPTIONAL_SIGNATURES, declared on first use;
+ * MmgenError(MMG_ERR_UNSUPPORTED) when the library is older than its minor. */
+function optional(lib, name) {
+  if (!lib[name]) {
+    const [sig, minor] = OPTIONAL_SIGNATURES[name];
+    if (!lib.mmg_abi_compatible(ABI_MAJOR, minor)) {
+      throw new MmgenError(Status.MMG_ERR_UNSUPPORTED,
+        `${name} needs libmmgen ABI ${ABI_MAJOR}.${minor}; this library is ${lib.mmg_version_string()}`);
+    }
+    lib[name] = lib.handle.func(sig);
+  }
+  return lib[name];
+}
+
+/** Throws MmgenError(MMG_ERR_ABI) unless each field of `mirror` (a koffi
+ * struct mirroring C struct `cname` with fields a later minor appended) sits
+ * where the library has it: checked when first used, as loading checks the
+ * 1.3 mirrors. */
+function checkFields(lib, cname, mirror) {
+  for (const field of Object.keys(mirror.members)) {
+    if (Number(lib.mmg_struct_field_offset(cname, field)) !== koffi.offsetof(mirror, field)) {
+      throw new MmgenError(Status.MMG_ERR_ABI, `struct ${cname}, field ${field}: the library's offset ` +
+        "differs from this module's");
+    }
+  }
+}
+
 /** Throws an MmgenError with this thread's mmg_last_error text unless OK. */
 function check(lib, status, doing) {
   if (status !== Status.MMG_OK) throw new MmgenError(status, lib.mmg_last_error() || '', doing);
@@ -206,4 +247,5 @@ function check(lib, status, doing) {
 module.exports = {
   ABI_MAJOR, ABI_MINOR, STATUS_NAMES, Status, MmgenError,
   findLibraryPath, checkAbi, checkLayouts, libraryStructNames, openLibrary, load, get, check,
+  optional, checkFields,
 };

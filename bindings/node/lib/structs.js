@@ -81,6 +81,28 @@ const ModelOptions = koffi.struct('mmg_model_options', { // mmgen/model.h
   weights: 'int32_t', // since 1.3: mmg_weight_format
 });
 
+// The same structs with the fields ABI 1.6 appended: used only with a 1.6
+// library, their fields checked when first used (library.checkFields).
+const ModelOptions16 = koffi.struct('mmg_model_options_16', {
+  struct_size: 'size_t',
+  seed: 'uint64_t',
+  init_std: 'float',
+  memory_limit: 'uint64_t',
+  init_scheme: 'int32_t',
+  weights: 'int32_t',
+  quantize_embedding: 'int32_t', // since 1.6
+});
+
+const ParamInfo16 = koffi.struct('mmg_param_info_16', {
+  struct_size: 'size_t',
+  name: 'const char *',
+  n_dims: 'int32_t',
+  shape: koffi.array('int64_t', PARAM_MAX_DIMS),
+  n_elements: 'uint64_t',
+  weights: 'int32_t', // since 1.6: mmg_weight_format of the stored bytes
+  n_bytes: 'uint64_t', // since 1.6
+});
+
 // C name -> [mirror, header]: what loading checks against mmg_struct_*, and
 // what the layout test compiles against.
 const MIRRORS = {
@@ -92,4 +114,7 @@ const MIRRORS = {
   mmg_model_options: [ModelOptions, 'mmgen/model.h'],
 };
 
-module.exports = { SamplingOptions, GenerateOptions, ContextOptions, ModelConfig, ParamInfo, ModelOptions, MIRRORS };
+module.exports = {
+  SamplingOptions, GenerateOptions, ContextOptions, ModelConfig, ParamInfo, ModelOptions, ModelOptions16,
+  ParamInfo16, MIRRORS,
+};

@@ -444,3 +444,63 @@ test('load({weights}) quantizes as `mmgen quantize` does', () => {
   }
   assert.throws(() => mmgen.Model.load(modelPath, { weights: 'q5_1' }), /weights must be .*q5_1/);
 });
+
+test('weights as bytes: readParamData, quantize, dequantize, weightsSize (ABI 1.6)', () => {
+  const linear = 'decoder.layers.0.ff.fc1.weight';
+  const w = withModel((m) => m.readParam(linear));
+  const q4 = mmgen.Model.load(modelPath, { weights: 'q4_0' });
+  try {
+    const { format, data } = q4.readParamData(linear);
+    assert.equal(format, 'q4_0');
+    assert.equal(data.length, (w.length / 32) * 18);
+    assert.equal(mmgen.weightsSize('q4_0', w.length), data.length);
+    assert.deepEqual(mmgen.quantize(w, 'q4_0'), data);
+    assert.deepEqual(mmgen.dequantize(data, 'q4_0', w.length), q4.readParam(linear));
+  } finally {
+    q4.close();
+  }
+  withModel((m) => {
+    const { format, data } = m.readParamData('tok_emb.weight');
+    const table = m.readParam('tok_emb.weight');
+    assert.equal(format, 'f32');
+    assert.deepEqual(data, Buffer.from(table.buffer, table.byteOffset, table.byteLength));
+  });
+  const halves = mmgen.quantize([1.0, -2.5, 65504.0], 'f16');
+  assert.equal(halves.toString('hex'), '003c00c1ff7b');
+  assert.deepEqual(Array.from(mmgen.dequantize(halves, 'f16', 3)), [1.0, -2.5, 65504.0]);
+  assert.equal(mmgen.weightsSize('q8_0', 33), 0);
+  assert.throws(() => mmgen.quantize(new Array(33).fill(1), 'q8_0'),
+    (e) => e.status === mmgen.Status.MMG_ERR_INVALID_ARG && e.lastError.includes('33 elements'));
+  assert.throws(() => mmgen.quantize(new Array(32).fill(NaN), 'q8_0'),
+    (e) => e.status === mmgen.Status.MMG_ERR_NUMERIC && e.lastError.includes('elements 0..31'));
+  assert.throws(() => mmgen.dequantize(Buffer.from('abc'), 'q8_0', 32),
+    (e) => e.status === mmgen.Status.MMG_ERR_RANGE);
+  assert.throws(() => mmgen.quantize([1.0], 'q5_1'), /q5_1/);
+  withModel((m) => assert.throws(() => m.readParamData('no.such.weight'),
+    (e) => e.status === mmgen.Status.MMG_ERR_NOT_FOUND));
+});
+
+test('load({quantizeEmbedding}) keeps the token embedding quantized (ABI 1.6)', () => {
+  const table = withModel((m) => m.readParam('tok_emb.weight'));
+  const tableBytes = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
+  const f32 = mmgen.Model.load(modelPath, { quantizeEmbedding: true }); // ignored for F32
+  try {
+    assert.deepEqual(f32.readParamData('tok_emb.weight'), { format: 'f32', data: tableBytes });
+  } finally {
+    f32.close();
+  }
+  for (const ty of ['q8_0', 'q4_0', 'f16']) {
+    const q = mmgen.Model.load(modelPath, { weights: ty, quantizeEmbedding: true });
+    const plain = mmgen.Model.load(modelPath, { weights: ty });
+    try {
+      assert.deepEqual(q.readParamData('tok_emb.weight'), { format: ty, data: mmgen.quantize(table, ty) });
+      assert.equal(plain.readParamData('tok_emb.weight').format, 'f32');
+      assert.deepEqual(q.readParam('tok_emb.weight'), mmgen.dequantize(mmgen.quantize(table, ty), ty, table.length));
+      const ids = q.generate({ promptIds: [1, 2, 3, 40], maxTokens: 8, seed: 3 });
+      assert.equal(ids.length, 8);
+    } finally {
+      q.close();
+      plain.close();
+    }
+  }
+});
