@@ -143,6 +143,30 @@ pub fn check_mirror(mirror: &Mirror) -> Result<()> {
     Ok(())
 }
 
+/// Checks that each named field of a mirror of fields a later minor appended
+/// (`mmg_model_options_16`, `mmg_param_info_16`) sits where C struct
+/// `cname` of the library has it: checked before first use, as `init`
+/// checks the 1.3 mirrors.
+pub fn check_fields(cname: &str, fields: &[(&'static str, usize)]) -> Result<()> {
+    let name = CString::new(cname).map_err(|_| abi_error(format!("bad struct name {:?}", cname)))?;
+    for &(field, offset) in fields {
+        let f = CString::new(field).map_err(|_| abi_error(format!("bad field name {:?}", field)))?;
+        // SAFETY: NUL-terminated names; the library only reads them.
+        let lib_offset = unsafe { sys::mmg_struct_field_offset(name.as_ptr(), f.as_ptr()) };
+        if lib_offset < 0 || lib_offset as u64 != offset as u64 {
+            return Err(abi_error(format!(
+                "{}.{}: the Rust mirror has it at offset {}, libmmgen {} at offset {}",
+                cname,
+                field,
+                offset,
+                library_version(),
+                lib_offset
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks every mirror of `mirrors()`.
 pub fn check_all() -> Result<()> {
     for m in mirrors() {

@@ -16,7 +16,10 @@ mod tokenizer;
 mod train;
 
 pub use error::{Error, Result, Status};
-pub use model::{Context, ContextOptions, GenerateOptions, Model, ModelConfig, ParamInfo, Sampling, Weights};
+pub use model::{
+    dequantize, quantize, weights_size, Context, ContextOptions, GenerateOptions, Model, ModelConfig, ParamInfo,
+    Sampling, Weights,
+};
 pub use tokenizer::{DecodeStream, Plugin, Tokenizer};
 pub use train::{TrainOptions, Trainer};
 

@@ -184,6 +184,78 @@ impl Weights {
             Weights::F16 => (4, 5),
         }
     }
+
+    fn from_raw(value: i32) -> Option<Weights> {
+        [Weights::F32, Weights::Q8_0, Weights::Q4_0, Weights::F16].into_iter().find(|w| w.raw().0 == value)
+    }
+
+    /// The value of a format bytes are in (not `AsStored`).
+    fn stored(self, doing: &str) -> Result<i32> {
+        if self == Weights::AsStored {
+            return Err(Error::new(
+                Status::INVALID_ARG,
+                "bytes are F32, Q8_0, Q4_0 or F16, not AsStored".to_string(),
+                doing.to_string(),
+            ));
+        }
+        Ok(self.raw().0)
+    }
+}
+
+/// `Status::UNSUPPORTED` unless the library serves ABI 1.6 (weights as
+/// bytes, the quantized token embedding).
+fn need_abi_1_6(doing: &str) -> Result<()> {
+    init()?;
+    // SAFETY: no arguments; any 1.x library has it.
+    if unsafe { sys::mmg_abi_compatible(1, 6) } == 0 {
+        return Err(Error::new(Status::UNSUPPORTED, "this needs libmmgen ABI 1.6".to_string(), doing.to_string()));
+    }
+    Ok(())
+}
+
+/// Bytes that `n_elements` weights take in `format` (Q8_0 / Q4_0 in blocks
+/// of 32); 0 when n_elements is not whole blocks (`mmg_weights_size`, ABI 1.6).
+pub fn weights_size(format: Weights, n_elements: u64) -> Result<u64> {
+    need_abi_1_6("weights_size")?;
+    let value = format.stored("weights_size")?;
+    // SAFETY: plain values.
+    Ok(unsafe { sys::mmg_weights_size(value, n_elements) })
+}
+
+/// `values` in `format` as bytes: the layout of GGUF tensors and of mmgen's
+/// files, made by the library's own quantizer (`mmg_quantize`, ABI 1.6).
+/// `Status::INVALID_ARG` for a count that is not whole blocks,
+/// `Status::NUMERIC` for a value the format cannot hold.
+pub fn quantize(values: &[f32], format: Weights) -> Result<Vec<u8>> {
+    need_abi_1_6("quantizing")?;
+    let value = format.stored("quantizing")?;
+    let n = values.len() as u64;
+    // SAFETY: plain values.
+    let size = unsafe { sys::mmg_weights_size(value, n) } as usize;
+    let mut out = vec![0u8; size.max(1)]; // 0: the library names the problem
+    let one = [0f32];
+    let src = if values.is_empty() { one.as_ptr() } else { values.as_ptr() };
+    // SAFETY: n readable floats (or a valid address for none), size writable bytes.
+    let st = unsafe { sys::mmg_quantize(value, src, n, out.as_mut_ptr() as *mut c_void, size) };
+    check(st, || format!("quantizing {} values to {:?}", n, format))?;
+    out.truncate(size);
+    Ok(out)
+}
+
+/// The `n_elements` floats that `data` (bytes of `format`, as [`quantize`]
+/// and [`Model::read_param_data`] give them) holds (`mmg_dequantize`, ABI 1.6).
+pub fn dequantize(data: &[u8], format: Weights, n_elements: usize) -> Result<Vec<f32>> {
+    need_abi_1_6("dequantizing")?;
+    let value = format.stored("dequantizing")?;
+    let mut out = vec![0f32; n_elements.max(1)];
+    let one = [0u8];
+    let src = if data.is_empty() { one.as_ptr() } else { data.as_ptr() };
+    // SAFETY: data.len() readable bytes (or a valid address for none), n_elements writable floats.
+    let st =
+        unsafe { sys::mmg_dequantize(value, src as *const c_void, data.len(), out.as_mut_ptr(), n_elements as u64) };
+    check(st, || format!("dequantizing {} bytes of {:?}", data.len(), format))?;
+    out.truncate(n_elements);
+    Ok(out)
 }
 
 impl Model {
@@ -216,6 +288,14 @@ impl Model {
     /// quantized tensors. `Status::UNSUPPORTED` when the library predates
     /// the format.
     pub fn load_with_weights(path: impl AsRef<Path>, weights: Weights) -> Result<Model> {
+        Model::load_quantized(path, weights, false)
+    }
+
+    /// [`Model::load_with_weights`], and with `quantize_embedding` a
+    /// quantized model keeps its token embedding in that type too, as GGUF
+    /// files do (`mmg_model_options.quantize_embedding`, ABI 1.6; ignored
+    /// for F32 models).
+    pub fn load_quantized(path: impl AsRef<Path>, weights: Weights, quantize_embedding: bool) -> Result<Model> {
         init()?;
         let path = path.as_ref();
         let (value, minor) = weights.raw();
@@ -228,11 +308,33 @@ impl Model {
             ));
         }
         let c = path_cstring(path)?;
-        let mut o = model_options();
-        o.weights = value;
         let mut out = ptr::null_mut();
-        // SAFETY: a path string, initialised options, an out-pointer.
-        let st = unsafe { sys::mmg_model_load(c.as_ptr(), &o, &mut out) };
+        let st = if quantize_embedding {
+            // The 1.6 struct only then: an older library never gets a
+            // struct larger than its own.
+            need_abi_1_6(&format!("loading {}", path.display()))?;
+            crate::layout::check_fields(
+                "mmg_model_options",
+                &[("quantize_embedding", crate::offset_of!(sys::mmg_model_options_16, quantize_embedding))],
+            )?;
+            // SAFETY: zeroed, then filled by the library's init with its size.
+            let mut o: sys::mmg_model_options_16 = unsafe { mem::zeroed() };
+            unsafe {
+                sys::mmg_model_options_init(
+                    &mut o as *mut sys::mmg_model_options_16 as *mut sys::mmg_model_options,
+                    mem::size_of::<sys::mmg_model_options_16>(),
+                )
+            };
+            o.base.weights = value;
+            o.quantize_embedding = 1;
+            // SAFETY: a path string, initialised 1.6 options (struct_size says so), an out-pointer.
+            unsafe { sys::mmg_model_load(c.as_ptr(), &o.base, &mut out) }
+        } else {
+            let mut o = model_options();
+            o.weights = value;
+            // SAFETY: a path string, initialised options, an out-pointer.
+            unsafe { sys::mmg_model_load(c.as_ptr(), &o, &mut out) }
+        };
         check(st, || format!("loading {}", path.display()))?;
         Ok(Model::from_raw(out))
     }
@@ -386,6 +488,49 @@ impl Model {
         let mut v = vec![0f32; info.n_elements];
         self.read_param_into(name, &mut v)?;
         Ok(v)
+    }
+
+    /// Parameter `name` as the model stores it: its format (`F32`, or for a
+    /// quantized model's linear weights and token embedding `Q8_0`, `Q4_0`
+    /// or `F16`) and its bytes in the layout of GGUF tensors ([`dequantize`]
+    /// turns them into floats). `mmg_model_read_param_data`, ABI 1.6.
+    pub fn read_param_data(&self, name: &str) -> Result<(Weights, Vec<u8>)> {
+        need_abi_1_6("read_param_data")?;
+        crate::layout::check_fields(
+            "mmg_param_info",
+            &[
+                ("weights", crate::offset_of!(sys::mmg_param_info_16, weights)),
+                ("n_bytes", crate::offset_of!(sys::mmg_param_info_16, n_bytes)),
+            ],
+        )?;
+        let index = self.find_param(name)?;
+        // SAFETY: zeroed plain data; struct_size tells the library it may fill the 1.6 fields.
+        let mut info: sys::mmg_param_info_16 = unsafe { mem::zeroed() };
+        info.base.struct_size = mem::size_of::<sys::mmg_param_info_16>();
+        let st = unsafe {
+            sys::mmg_model_param_info(
+                self.raw(),
+                index,
+                &mut info as *mut sys::mmg_param_info_16 as *mut sys::mmg_param_info,
+            )
+        };
+        check(st, || format!("parameter {:?}", name))?;
+        let size = info.n_bytes as usize;
+        let mut out = vec![0u8; size.max(1)];
+        let c = cstring(name, "parameter name")?;
+        // SAFETY: a model, a name, size writable bytes.
+        let st =
+            unsafe { sys::mmg_model_read_param_data(self.raw(), c.as_ptr(), out.as_mut_ptr() as *mut c_void, size) };
+        check(st, || format!("reading parameter {:?}", name))?;
+        out.truncate(size);
+        let format = Weights::from_raw(info.weights).ok_or_else(|| {
+            Error::new(
+                Status::UNSUPPORTED,
+                format!("stored format {} is not known here", info.weights),
+                name.to_string(),
+            )
+        })?;
+        Ok((format, out))
     }
 
     /// Copies parameter `name` into `dst`, which must hold exactly its

@@ -110,6 +110,15 @@ pub struct mmg_model_options {
     pub weights: i32, // since 1.3: mmg_weight_format
 }
 
+/// `mmg_model_options` with the field ABI 1.6 appended: passed only to a
+/// 1.6 library, its offset checked first (`layout::check_fields`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mmg_model_options_16 {
+    pub base: mmg_model_options,
+    pub quantize_embedding: i32,
+}
+
 /// mmgen/model.h (since 1.3)
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -119,6 +128,15 @@ pub struct mmg_param_info {
     pub n_dims: i32,
     pub shape: [i64; MMG_PARAM_MAX_DIMS],
     pub n_elements: u64,
+}
+
+/// `mmg_param_info` with the fields ABI 1.6 appended (as above).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mmg_param_info_16 {
+    pub base: mmg_param_info,
+    pub weights: i32, // mmg_weight_format of the stored bytes
+    pub n_bytes: u64,
 }
 
 /// mmgen/context.h
@@ -354,6 +372,29 @@ extern "C" {
     pub fn mmg_model_param_count(model: *const mmg_model) -> usize;
     pub fn mmg_model_param_info(model: *const mmg_model, index: usize, info: *mut mmg_param_info) -> mmg_status;
     pub fn mmg_model_param_find(model: *const mmg_model, name: *const c_char, out_index: *mut usize) -> mmg_status;
+    // model.h, ABI 1.6 (linker node MMGEN_1.6): weights as bytes in GGUF's
+    // layout. Callers check mmg_abi_compatible(1, 6) first.
+    pub fn mmg_weights_size(weights: i32, n_elements: u64) -> u64;
+    pub fn mmg_model_read_param_data(
+        model: *const mmg_model,
+        name: *const c_char,
+        dst: *mut c_void,
+        dst_size: usize,
+    ) -> mmg_status;
+    pub fn mmg_quantize(
+        weights: i32,
+        src: *const f32,
+        n_elements: u64,
+        dst: *mut c_void,
+        dst_size: usize,
+    ) -> mmg_status;
+    pub fn mmg_dequantize(
+        weights: i32,
+        src: *const c_void,
+        src_size: usize,
+        dst: *mut f32,
+        n_elements: u64,
+    ) -> mmg_status;
     pub fn mmg_model_read_param(
         model: *const mmg_model,
         name: *const c_char,

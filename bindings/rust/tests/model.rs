@@ -270,7 +270,12 @@ fn load_with_weights_quantizes_as_the_cli_does() {
         let mut a = Model::load_with_weights(&path, weights).unwrap();
         let b = Model::load(&file).unwrap();
         let eos = eos_of(&a);
-        assert_eq!(a.generate(&PROMPT, &options(3, eos)).unwrap(), b.generate(&PROMPT, &options(3, eos)).unwrap(), "{}", ty);
+        assert_eq!(
+            a.generate(&PROMPT, &options(3, eos)).unwrap(),
+            b.generate(&PROMPT, &options(3, eos)).unwrap(),
+            "{}",
+            ty
+        );
         assert_eq!(a.read_param(linear).unwrap(), b.read_param(linear).unwrap(), "{}", ty);
         assert_ne!(a.read_param(linear).unwrap(), reference, "{}: still the F32 weights", ty);
         let e = a.write_param(linear, &reference).unwrap_err();
@@ -282,4 +287,54 @@ fn load_with_weights_quantizes_as_the_cli_does() {
     }
     let same = Model::load_with_weights(&path, Weights::AsStored).unwrap();
     assert_eq!(same.read_param(linear).unwrap(), reference);
+}
+
+#[test]
+fn weights_as_bytes() {
+    let path = common::model_path();
+    let linear = "decoder.layers.0.ff.fc1.weight";
+    let f32_model = Model::load(&path).unwrap();
+    let w = f32_model.read_param(linear).unwrap();
+    let q4 = Model::load_with_weights(&path, Weights::Q4_0).unwrap();
+    let (format, data) = q4.read_param_data(linear).unwrap();
+    assert_eq!(format, Weights::Q4_0);
+    assert_eq!(data.len(), w.len() / 32 * 18);
+    assert_eq!(mmgen::weights_size(Weights::Q4_0, w.len() as u64).unwrap(), data.len() as u64);
+    assert_eq!(mmgen::quantize(&w, Weights::Q4_0).unwrap(), data);
+    assert_eq!(mmgen::dequantize(&data, Weights::Q4_0, w.len()).unwrap(), q4.read_param(linear).unwrap());
+    let (format, data) = f32_model.read_param_data("tok_emb.weight").unwrap();
+    let table = f32_model.read_param("tok_emb.weight").unwrap();
+    assert_eq!(format, Weights::F32);
+    assert_eq!(data, table.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>());
+    let halves = mmgen::quantize(&[1.0, -2.5, 65504.0], Weights::F16).unwrap();
+    assert_eq!(halves, [0x00, 0x3c, 0x00, 0xc1, 0xff, 0x7b]);
+    assert_eq!(mmgen::dequantize(&halves, Weights::F16, 3).unwrap(), [1.0, -2.5, 65504.0]);
+    let e = mmgen::quantize(&[1.0; 33], Weights::Q8_0).unwrap_err();
+    assert_eq!(e.status(), Status::INVALID_ARG);
+    assert!(e.message().contains("33 elements"), "{}", e);
+    let e = mmgen::quantize(&[f32::NAN; 32], Weights::Q8_0).unwrap_err();
+    assert_eq!(e.status(), Status::NUMERIC);
+    assert_eq!(mmgen::dequantize(b"abc", Weights::Q8_0, 32).unwrap_err().status(), Status::RANGE);
+    assert_eq!(mmgen::quantize(&[1.0; 32], Weights::AsStored).unwrap_err().status(), Status::INVALID_ARG);
+    assert_eq!(q4.read_param_data("no.such.weight").unwrap_err().status(), Status::NOT_FOUND);
+}
+
+#[test]
+fn load_quantized_keeps_the_token_embedding_quantized() {
+    let path = common::model_path();
+    let table = Model::load(&path).unwrap().read_param("tok_emb.weight").unwrap();
+    let table_bytes: Vec<u8> = table.iter().flat_map(|x| x.to_ne_bytes()).collect();
+    // ignored for F32 models
+    let same = Model::load_quantized(&path, Weights::AsStored, true).unwrap();
+    assert_eq!(same.read_param_data("tok_emb.weight").unwrap(), (Weights::F32, table_bytes.clone()));
+    for weights in [Weights::Q8_0, Weights::Q4_0, Weights::F16] {
+        let q = Model::load_quantized(&path, weights, true).unwrap();
+        let plain = Model::load_with_weights(&path, weights).unwrap();
+        let blocks = mmgen::quantize(&table, weights).unwrap();
+        assert_eq!(q.read_param_data("tok_emb.weight").unwrap(), (weights, blocks.clone()), "{:?}", weights);
+        assert_eq!(plain.read_param_data("tok_emb.weight").unwrap().0, Weights::F32);
+        assert_eq!(q.read_param("tok_emb.weight").unwrap(), mmgen::dequantize(&blocks, weights, table.len()).unwrap());
+        let eos = eos_of(&q);
+        assert!(!q.generate(&PROMPT, &options(3, eos)).unwrap().is_empty(), "{:?}", weights);
+    }
 }
