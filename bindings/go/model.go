@@ -165,8 +165,21 @@ const (
 // one. A quantized model is for inference: WriteParam refuses its quantized
 // tensors. StatusUnsupported when the library predates the format.
 func LoadModelWeights(path string, w Weights) (*Model, error) {
+	return LoadModelQuantized(path, w, false)
+}
+
+// LoadModelQuantized is LoadModelWeights, and with quantizeEmbedding a
+// quantized model keeps its token embedding in that type too, as GGUF files
+// do (mmg_model_options.quantize_embedding, ABI 1.6; ignored for F32
+// models). StatusUnsupported from a library older than 1.6.
+func LoadModelQuantized(path string, w Weights, quantizeEmbedding bool) (*Model, error) {
 	if err := ready(); err != nil {
 		return nil, err
+	}
+	if quantizeEmbedding {
+		if err := needABI16("loading " + path); err != nil {
+			return nil, err
+		}
 	}
 	minor := C.uint32_t(3)
 	switch w {
@@ -185,6 +198,9 @@ func LoadModelWeights(path string, w Weights) (*Model, error) {
 	var o C.mmg_model_options
 	C.mmg_model_options_init(&o, C.size_t(unsafe.Sizeof(o)))
 	o.weights = C.int32_t(w)
+	if quantizeEmbedding {
+		o.quantize_embedding = 1
+	}
 	var h *C.mmg_model
 	if err := call("loading "+path, func() C.mmg_status { return C.mmg_model_load(cpath, &o, &h) }); err != nil {
 		return nil, err
@@ -465,6 +481,130 @@ func (m *Model) ReadParam(name string) ([]float32, error) {
 		return nil, err
 	}
 	return dst, nil
+}
+
+// needABI16 is StatusUnsupported unless the library serves ABI 1.6 (weights
+// as bytes, the quantized token embedding).
+func needABI16(op string) error {
+	if C.mmg_abi_compatible(1, 6) == 0 {
+		return newError(StatusUnsupported, op, "this needs libmmgen ABI 1.6")
+	}
+	return nil
+}
+
+// storedFormat checks that w names a format bytes are in (not WeightsAsStored).
+func storedFormat(w Weights, op string) error {
+	switch w {
+	case WeightsF32, WeightsQ8_0, WeightsQ4_0, WeightsF16:
+		return needABI16(op)
+	}
+	return newError(StatusInvalidArg, op, fmt.Sprintf("bytes are F32, Q8_0, Q4_0 or F16, not weight format %d", int32(w)))
+}
+
+// WeightsSize is the number of bytes n weights take in format w (Q8_0 and
+// Q4_0 in blocks of 32); 0 when n is not whole blocks (mmg_weights_size,
+// ABI 1.6).
+func WeightsSize(w Weights, n int) (int, error) {
+	if err := ready(); err != nil {
+		return 0, err
+	}
+	if err := storedFormat(w, "WeightsSize"); err != nil {
+		return 0, err
+	}
+	return int(C.mmg_weights_size(C.int32_t(w), C.uint64_t(n))), nil
+}
+
+// Quantize returns values in format w: the layout of GGUF tensors and of
+// mmgen's files, made by the library's own quantizer (mmg_quantize, ABI 1.6).
+// StatusInvalidArg for a count that is not whole blocks, StatusNumeric for a
+// value the format cannot hold.
+func Quantize(values []float32, w Weights) ([]byte, error) {
+	op := fmt.Sprintf("quantizing %d values", len(values))
+	if err := ready(); err != nil {
+		return nil, err
+	}
+	if err := storedFormat(w, op); err != nil {
+		return nil, err
+	}
+	size := int(C.mmg_weights_size(C.int32_t(w), C.uint64_t(len(values))))
+	out := make([]byte, size+1) // +1: an address even for 0 bytes; the library names the problem
+	src := values
+	if len(src) == 0 {
+		src = []float32{0}
+	}
+	err := call(op, func() C.mmg_status {
+		return C.mmg_quantize(C.int32_t(w), (*C.float)(&src[0]), C.uint64_t(len(values)), unsafe.Pointer(&out[0]),
+			C.size_t(size))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out[:size], nil
+}
+
+// Dequantize returns the n floats that data (bytes of format w, as Quantize
+// and ReadParamData give them) holds (mmg_dequantize, ABI 1.6).
+func Dequantize(data []byte, w Weights, n int) ([]float32, error) {
+	op := fmt.Sprintf("dequantizing %d bytes", len(data))
+	if err := ready(); err != nil {
+		return nil, err
+	}
+	if err := storedFormat(w, op); err != nil {
+		return nil, err
+	}
+	out := make([]float32, n+1)
+	src := data
+	if len(src) == 0 {
+		src = []byte{0}
+	}
+	err := call(op, func() C.mmg_status {
+		return C.mmg_dequantize(C.int32_t(w), unsafe.Pointer(&src[0]), C.size_t(len(data)), (*C.float)(&out[0]),
+			C.uint64_t(n))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out[:n], nil
+}
+
+// ReadParamData returns parameter name as the model stores it: its format
+// (WeightsF32, or for a quantized model's linear weights and token embedding
+// WeightsQ8_0, WeightsQ4_0 or WeightsF16) and its bytes in the layout of GGUF
+// tensors (Dequantize turns them into floats). mmg_model_read_param_data,
+// ABI 1.6.
+func (m *Model) ReadParamData(name string) (Weights, []byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op := fmt.Sprintf("reading parameter %q", name)
+	h, err := m.handle(op)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := needABI16(op); err != nil {
+		return 0, nil, err
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var idx C.size_t
+	var p C.mmg_param_info
+	p.struct_size = C.size_t(unsafe.Sizeof(p))
+	err = call(op, func() C.mmg_status {
+		if st := C.mmg_model_param_find(h, cname, &idx); st != C.MMG_OK {
+			return st
+		}
+		return C.mmg_model_param_info(h, idx, &p)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]byte, int(p.n_bytes)+1)
+	err = call(op, func() C.mmg_status {
+		return C.mmg_model_read_param_data(h, cname, unsafe.Pointer(&out[0]), C.size_t(p.n_bytes))
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return Weights(p.weights), out[:p.n_bytes], nil
 }
 
 // WriteParam overwrites parameter name with values, which must hold exactly

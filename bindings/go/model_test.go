@@ -1,6 +1,8 @@
 package mmgen
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -433,4 +435,102 @@ func TestLoadModelWeights(t *testing.T) {
 	}
 	_, err = LoadModelWeights(modelPath, Weights(9))
 	wantError(t, err, StatusInvalidArg, "unknown weight format 9")
+}
+
+// Weights as bytes (ABI 1.6): ReadParamData gives a quantized model's blocks,
+// which Quantize makes from the F32 weights and Dequantize turns back into
+// the floats ReadParam gives.
+func TestWeightsAsBytes(t *testing.T) {
+	const linear = "decoder.layers.0.ff.fc1.weight"
+	f32 := loadModel(t)
+	w, err := f32.ReadParam(linear)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q4, err := LoadModelWeights(modelPath, WeightsQ4_0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q4.Close()
+	format, data, err := q4.ReadParamData(linear)
+	if err != nil || format != WeightsQ4_0 || len(data) != len(w)/32*18 {
+		t.Fatalf("ReadParamData: format %d, %d bytes, %v", format, len(data), err)
+	}
+	if n, err := WeightsSize(WeightsQ4_0, len(w)); err != nil || n != len(data) {
+		t.Fatalf("WeightsSize: %d, %v", n, err)
+	}
+	if q, err := Quantize(w, WeightsQ4_0); err != nil || !bytes.Equal(q, data) {
+		t.Fatalf("Quantize differs from the model's blocks (%v)", err)
+	}
+	back, err := Dequantize(data, WeightsQ4_0, len(w))
+	want, _ := q4.ReadParam(linear)
+	if err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("Dequantize differs from ReadParam (%v)", err)
+	}
+	format, data, err = f32.ReadParamData("tok_emb.weight")
+	table, _ := f32.ReadParam("tok_emb.weight")
+	if err != nil || format != WeightsF32 || len(data) != 4*len(table) ||
+		math.Float32frombits(binary.LittleEndian.Uint32(data[4:])) != table[1] {
+		t.Fatalf("tok_emb.weight as bytes: format %d, %d bytes, %v", format, len(data), err)
+	}
+	halves, err := Quantize([]float32{1.0, -2.5, 65504.0}, WeightsF16)
+	if err != nil || !bytes.Equal(halves, []byte{0x00, 0x3c, 0x00, 0xc1, 0xff, 0x7b}) {
+		t.Fatalf("F16 halves: % x, %v", halves, err)
+	}
+	if f, err := Dequantize(halves, WeightsF16, 3); err != nil || !reflect.DeepEqual(f, []float32{1.0, -2.5, 65504.0}) {
+		t.Fatalf("F16 back: %v, %v", f, err)
+	}
+	_, err = Quantize(make([]float32, 33), WeightsQ8_0)
+	wantError(t, err, StatusInvalidArg, "33 elements")
+	nans := make([]float32, 32)
+	for i := range nans {
+		nans[i] = float32(math.NaN())
+	}
+	_, err = Quantize(nans, WeightsQ8_0)
+	wantError(t, err, StatusNumeric, "elements 0..31")
+	_, err = Dequantize([]byte("abc"), WeightsQ8_0, 32)
+	wantError(t, err, StatusRange)
+	_, err = Quantize(make([]float32, 32), WeightsAsStored)
+	wantError(t, err, StatusInvalidArg, "not weight format 0")
+	_, _, err = q4.ReadParamData("no.such.weight")
+	wantError(t, err, StatusNotFound)
+}
+
+// LoadModelQuantized(..., true) keeps the token embedding in the weights'
+// type (ABI 1.6); an F32 model ignores it.
+func TestLoadModelQuantizedEmbedding(t *testing.T) {
+	table, err := loadModel(t).ReadParam("tok_emb.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := LoadModelQuantized(modelPath, WeightsAsStored, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer same.Close()
+	if format, _, err := same.ReadParamData("tok_emb.weight"); err != nil || format != WeightsF32 {
+		t.Fatalf("an F32 model: format %d, %v", format, err)
+	}
+	for _, w := range []Weights{WeightsQ8_0, WeightsQ4_0, WeightsF16} {
+		q, err := LoadModelQuantized(modelPath, w, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		blocks, err := Quantize(table, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		format, data, err := q.ReadParamData("tok_emb.weight")
+		if err != nil || format != w || !bytes.Equal(data, blocks) {
+			t.Fatalf("weights %d: the embedding is format %d (%v), not the quantizer's blocks", w, format, err)
+		}
+		back, _ := Dequantize(blocks, w, len(table))
+		if got, err := q.ReadParam("tok_emb.weight"); err != nil || !reflect.DeepEqual(got, back) {
+			t.Fatalf("weights %d: ReadParam is not the dequantized blocks (%v)", w, err)
+		}
+		if ids, err := q.Generate([]int32{1, 2, 3, 40}, MaxTokens(8), Seed(3)); err != nil || len(ids) == 0 {
+			t.Fatalf("weights %d: generate %v, %v", w, ids, err)
+		}
+	}
 }
