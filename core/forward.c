@@ -147,8 +147,8 @@ mmg_status mmg__activations_create(const mmg_model *m, int B, int Ts, int Tt, ui
     a->mem = mmg__calloc(a->n_floats, sizeof(float));
     const int scratch = mmg__quant_needs_scratch(m->quant);
     if (scratch)
-        mmg__q8_scratch_create(m->cfg.d_model > m->cfg.d_ff ? m->cfg.d_model : m->cfg.d_ff, omp_get_max_threads(),
-                               &a->q8);
+        mmg__q8_scratch_create(m->cfg.d_model > m->cfg.d_ff ? m->cfg.d_model : m->cfg.d_ff,
+                               omp_get_max_threads(), &a->q8);
     if (!a->enc || !a->dec || !a->src_len || !a->tgt_len || !a->mem || (scratch && !a->q8)) {
         mmg__activations_free(a);
         return mmg__error(MMG_ERR_NOMEM, "out of memory allocating %zu bytes of activations",

@@ -161,8 +161,8 @@ mmg_status mmg_context_create(const mmg_model *model, const mmg_context_options 
     if (enc) ctx->x_cache = mmg__malloc(2 * cache * sizeof(float));
     ctx->mem = mmg__malloc((size_t)R * (7 * C + F) * sizeof(float));
     if (scratch) mmg__q8_scratch_create(c->d_model > c->d_ff ? c->d_model : c->d_ff, threads, &ctx->q8);
-    if (!ctx->pos || !ctx->n_src || !ctx->att_rows || !ctx->k_cache || !ctx->v_cache || (enc && !ctx->x_cache) ||
-        !ctx->mem || (scratch && !ctx->q8) ||
+    if (!ctx->pos || !ctx->n_src || !ctx->att_rows || !ctx->k_cache || !ctx->v_cache ||
+        (enc && !ctx->x_cache) || !ctx->mem || (scratch && !ctx->q8) ||
         alloc_att_scratch(ctx, threads)) {
         ctx->model = NULL;
         mmg_context_free(ctx);
@@ -444,9 +444,11 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
             memcpy(kc + (size_t)pos * C, ctx->qkv + (size_t)g * 3 * C + C, sizeof(float) * (size_t)C);
             memcpy(vc + (size_t)pos * C, ctx->qkv + (size_t)g * 3 * C + 2 * C,
                    sizeof(float) * (size_t)C);
-            ctx->att_rows[g] = (mmg__att_query){ctx->y + (size_t)g * C, ctx->qkv + (size_t)g * 3 * C, kc, vc, pos + 1};
+            ctx->att_rows[g] =
+                (mmg__att_query){ctx->y + (size_t)g * C, ctx->qkv + (size_t)g * 3 * C, kc, vc, pos + 1};
         }
-        mmg__attention_decode(ctx->att_rows, G, H, hs, C, C, ctx->att, (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+        mmg__attention_decode(ctx->att_rows, G, H, hs, C, C, ctx->att,
+                              (size_t)MMG__ATT_BLOCK_Q * ctx->T);
         rows_linear(ctx, ctx->x2, ctx->y, p->sa_out_w, p->sa_out_q, p->sa_out_b, ctx->x, G, C, C);
         sublayer_out(ctx, p->sa_ln_w, p->sa_ln_b, G);
         if (has_enc) {

@@ -367,8 +367,11 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
         for (int g = 0; g < n; g++)
             mmg__q8_quantize_act(inp + (size_t)(g0 + g) * IC, IC, scratch->q + (size_t)g * IC,
                                  scratch->d + (size_t)g * nb, scratch->s + (size_t)g * nb);
-        const int threads = omp_get_max_threads() < scratch->threads ? omp_get_max_threads() : scratch->threads;
-#pragma omp parallel for schedule(static) num_threads(threads) if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
+        /* at most one thread per work area */
+        const int threads = omp_get_max_threads() < scratch->threads ? omp_get_max_threads()
+                                                                     : scratch->threads;
+#pragma omp parallel for schedule(static) num_threads(threads) \
+    if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
         for (int jb = 0; jb < n_blocks; jb++) {
             uint8_t *work = (uint8_t *)scratch->work + (size_t)omp_get_thread_num() * MMG__Q8_WORK_BYTES;
             const int r0 = jb * Q8_ROWS_BLOCK;
@@ -381,7 +384,8 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
                 int s = 0;
                 for (; s + MMG__Q8_MULTI_ROWS <= rows; s += MMG__Q8_MULTI_ROWS)
                     multi(out + (size_t)g0 * OC + r0 + s, (size_t)OC, has_base, wq + (size_t)s * row_bytes,
-                          row_bytes, wd + (size_t)s * nb, nb, scratch->q, scratch->d, scratch->s, (size_t)IC, n, work);
+                          row_bytes, wd + (size_t)s * nb, nb, scratch->q, scratch->d, scratch->s, (size_t)IC, n,
+                          work);
                 for (int g = 0; s < rows && g < n; g++) {
                     float *o = out + (size_t)(g0 + g) * OC + r0 + s;
                     kernel(o, has_base ? o : NULL, wq + (size_t)s * row_bytes, wd + (size_t)s * nb, rows - s, nb,
