@@ -320,7 +320,7 @@ static void chunk_layer(mmg_context *ctx, const mmg__layer *p, int n, int pos, f
     if (xkv) {
         in = sublayer_in(ctx, p->ca_ln_w, p->ca_ln_b, n);
         linear(ctx, ctx->qkv, in, p->ca_q_w, p->ca_q_q, p->ca_q_b, NULL, n, C, C);
-        if (n == 1 && k_cache) {
+        if (n == 1) { /* decoding */
             ctx->att_rows[0] = (mmg__att_query){ctx->y, ctx->qkv, xkv, xkv + C, n_src};
             mmg__attention_decode(ctx->att_rows, 1, H, hs, 2 * C, 2 * C, ctx->att,
                                   (size_t)MMG__ATT_BLOCK_Q * ctx->T);

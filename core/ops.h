@@ -123,9 +123,10 @@ void mmg__attention_forward_ex(float *out, float *att, float *scratch, const flo
                                int causal, int q_pos0, const uint8_t *drop_mask, float drop_p);
 
 /* Attention for decoding: one query row per sequence, every head, over that
- * sequence's keys so far; what mmg__attention_forward computes with Tq = 1
- * and causal masking, without its matrix-product calls (a matrix product
- * packs its operands, which for one row costs more than the work). Rows are
+ * sequence's first n_keys keys (its self-attention cache so far, or its
+ * encoded source); what mmg__attention_forward computes for one query row,
+ * without its matrix-product calls (a matrix product packs its operands,
+ * which for one row costs more than the work). Rows are
  * independent and each (row, head) pair is one task, whatever the thread
  * count, so a row's result never depends on the rows beside it.
  *   rows[r].out   (H*hs) heads concatenated
