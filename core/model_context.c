@@ -284,6 +284,15 @@ static void sublayer_out(mmg_context *ctx, const float *ln_w, const float *ln_b,
     }
 }
 
+/* Attention of the first G query rows in ctx->att_rows, keys and values
+ * kv_stride floats apart, in the context's attention scratch: decoding one
+ * token, alone or for a batch of slots, goes through this one call. */
+static void attend_rows(mmg_context *ctx, int G, int kv_stride) {
+    const mmg_model *m = ctx->model;
+    mmg__attention_decode(ctx->att_rows, G, m->cfg.n_heads, m->hs, kv_stride, kv_stride, ctx->att,
+                          (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+}
+
 /* Runs one layer over the chunk in ctx->x (n rows at absolute positions
  * pos..pos+n-1). Self-attention keys/values: when k_cache is NULL (encoder)
  * they are the chunk's own (bidirectional); else the chunk's are appended to
@@ -304,8 +313,7 @@ static void chunk_layer(mmg_context *ctx, const mmg__layer *p, int n, int pos, f
         }
         if (n == 1) { /* decoding: as a batched step does for each of its rows */
             ctx->att_rows[0] = (mmg__att_query){ctx->y, ctx->qkv, k_cache, v_cache, pos + 1};
-            mmg__attention_decode(ctx->att_rows, 1, H, hs, C, C, ctx->att,
-                                  (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+            attend_rows(ctx, 1, C);
         } else {
             mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, 3 * C, k_cache, C, v_cache, C,
                                    NULL, 1, H, n, pos + n, hs, 1, pos);
@@ -322,8 +330,7 @@ static void chunk_layer(mmg_context *ctx, const mmg__layer *p, int n, int pos, f
         linear(ctx, ctx->qkv, in, p->ca_q_w, p->ca_q_q, p->ca_q_b, NULL, n, C, C);
         if (n == 1) { /* decoding */
             ctx->att_rows[0] = (mmg__att_query){ctx->y, ctx->qkv, xkv, xkv + C, n_src};
-            mmg__attention_decode(ctx->att_rows, 1, H, hs, 2 * C, 2 * C, ctx->att,
-                                  (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+            attend_rows(ctx, 1, 2 * C);
         } else {
             mmg__attention_forward(ctx->y, NULL, ctx->att, ctx->qkv, C, xkv, 2 * C, xkv + C, 2 * C,
                                    NULL, 1, H, n, n_src, hs, 0, 0);
@@ -429,7 +436,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
                                      int G, float *logits) {
     const mmg_model *m = ctx->model;
     const mmg_model_config *c = &m->cfg;
-    const int C = c->d_model, H = c->n_heads, hs = m->hs, F = c->d_ff, V = c->vocab_size;
+    const int C = c->d_model, F = c->d_ff, V = c->vocab_size;
     const int has_enc = c->n_encoder_layers > 0;
     for (int g = 0; g < G; g++)
         mmg__model_embed(m, ctx->x + (size_t)g * C, tokens + g, 1, 1, ctx->pos[slots[g]]);
@@ -447,8 +454,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
             ctx->att_rows[g] =
                 (mmg__att_query){ctx->y + (size_t)g * C, ctx->qkv + (size_t)g * 3 * C, kc, vc, pos + 1};
         }
-        mmg__attention_decode(ctx->att_rows, G, H, hs, C, C, ctx->att,
-                              (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+        attend_rows(ctx, G, C);
         rows_linear(ctx, ctx->x2, ctx->y, p->sa_out_w, p->sa_out_q, p->sa_out_b, ctx->x, G, C, C);
         sublayer_out(ctx, p->sa_ln_w, p->sa_ln_b, G);
         if (has_enc) {
@@ -459,8 +465,7 @@ mmg_status mmg__context_decode_batch(mmg_context *ctx, const int32_t *slots, con
                 ctx->att_rows[g] = (mmg__att_query){ctx->y + (size_t)g * C, ctx->qkv + (size_t)g * C,
                                                     xkv, xkv + C, ctx->n_src[slots[g]]};
             }
-            mmg__attention_decode(ctx->att_rows, G, H, hs, 2 * C, 2 * C, ctx->att,
-                                  (size_t)MMG__ATT_BLOCK_Q * ctx->T);
+            attend_rows(ctx, G, 2 * C);
             rows_linear(ctx, ctx->x2, ctx->y, p->ca_out_w, p->ca_out_q, p->ca_out_b, ctx->x, G, C,
                         C);
             sublayer_out(ctx, p->ca_ln_w, p->ca_ln_b, G);
