@@ -466,14 +466,7 @@ class Model extends Handle {
    * included (see checkFinite). Writing 'tok_emb.weight' of a model with a
    * tied output changes the output projection too. */
   writeParam(name, values) {
-    let src;
-    if (values instanceof Float32Array) {
-      src = values;
-    } else if (Array.isArray(values) || (ArrayBuffer.isView(values) && !(values instanceof DataView))) {
-      src = Float32Array.from(values);
-    } else {
-      throw new TypeError('writeParam takes a Float32Array, another typed array or an Array of numbers');
-    }
+    const src = floatArray(values, 'writeParam');
     const n = src.length;
     check(this._lib, this._lib.mmg_model_write_param(this._handle(), String(name),
       n ? src : new Float32Array(1), n), `writing parameter '${name}'`);
