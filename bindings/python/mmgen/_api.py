@@ -438,8 +438,7 @@ class Model(_Handle):
         c = S.ModelConfig()
         lib.mmg_model_config_init(ctypes.byref(c), ctypes.sizeof(c))
         check(lib, lib.mmg_model_config_from_json(text, len(text), ctypes.byref(c)), "model config")
-        o = S.ModelOptions()
-        lib.mmg_model_options_init(ctypes.byref(o), ctypes.sizeof(o))
+        o = _model_options(lib, False)
         o.seed = seed
         if init_std is not None:
             o.init_std = init_std
