@@ -340,6 +340,58 @@ static void q4_rows_to_q8(const uint8_t *q, size_t n_blocks, int8_t *out) {
 #endif
 }
 
+void mmg__q4_arrange_act(const int8_t *xq, int nb, int8_t *out) {
+    memset(out, 0, mmg__q4_arranged_bytes(nb));
+    for (int b = 0; b < nb; b++) {
+        int8_t *g = out + (size_t)(b / 4) * 128 + (size_t)(b % 4) * 16;
+        memcpy(g, xq + (size_t)b * 32, 16);
+        memcpy(g + 64, xq + (size_t)b * 32 + 16, 16);
+    }
+}
+
+/* One input row (decoding) against W, each thread one run of W's rows,
+ * with the kernels made for it: Q4_0 4 blocks a load (the row laid out
+ * once, in the first work area, which decoding does not use otherwise),
+ * Q8_0 four rows in lockstep as four streams (the rows left over one at a
+ * time). Returns 0, having done nothing, when the kernel in use has neither
+ * for W's type. */
+static int decode_row(float *out, int has_base, const mmg__qmatrix *w, size_t row_bytes, int threads,
+                      const mmg__q8_scratch *scratch) {
+    const int nb = w->cols / MMG__QUANT_BLOCK;
+    const mmg__q8_rows_fn q4 = w->type == MMG__QUANT_Q4_0 && mmg__q4_arranged_bytes(nb) <= MMG__Q8_WORK_BYTES
+                                   ? mmg__quant_kernel_q4_decode()
+                                   : NULL;
+    const mmg__q8_rows4_fn rows4 = mmg__quant_kernel_rows4(w->type);
+    if (!q4 && !rows4) return 0;
+    const mmg__q8_rows_fn kernel = mmg__quant_kernel_rows(w->type);
+    const int8_t *x = scratch->q;
+    if (q4) {
+        mmg__q4_arrange_act(scratch->q, nb, (int8_t *)scratch->work);
+        x = (const int8_t *)scratch->work;
+    }
+#pragma omp parallel num_threads(threads) if ((size_t)w->rows * w->cols >= Q8_PAR_MIN)
+    {
+        const int T = omp_get_num_threads(), t = omp_get_thread_num();
+        const int lo = (int)((long)w->rows * t / T), hi = (int)((long)w->rows * (t + 1) / T);
+        int r = lo;
+        if (q4) {
+            q4(out + r, has_base ? out + r : NULL, w->q + (size_t)r * row_bytes, w->d + (size_t)r * nb, hi - r, nb,
+               x, scratch->d, scratch->s);
+            r = hi;
+        } else {
+            const size_t h = (size_t)(hi - lo) / 4;
+            for (; r < lo + (int)h; r++)
+                rows4(out + r, has_base ? out + r : NULL, w->q + (size_t)r * row_bytes, w->d + (size_t)r * nb, h, nb,
+                      x, scratch->d, scratch->s);
+            r = lo + (int)(4 * h);
+        }
+        if (r < hi)
+            kernel(out + r, has_base ? out + r : NULL, w->q + (size_t)r * row_bytes, w->d + (size_t)r * nb, hi - r,
+                   nb, x, scratch->d, scratch->s);
+    }
+    return 1;
+}
+
 void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
                        const float *resid, int N, mmg__q8_scratch *scratch) {
     const int IC = w->cols, OC = w->rows, nb = IC / MMG__QUANT_BLOCK;
@@ -370,6 +422,7 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
         /* at most one thread per work area */
         const int threads = omp_get_max_threads() < scratch->threads ? omp_get_max_threads()
                                                                      : scratch->threads;
+        if (n == 1 && decode_row(out + (size_t)g0 * OC, has_base, w, row_bytes, threads, scratch)) continue;
 #pragma omp parallel for schedule(static) num_threads(threads) \
     if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
         for (int jb = 0; jb < n_blocks; jb++) {

@@ -169,8 +169,9 @@ void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t
  * resid (N, OC) and bias (OC) may each be NULL; out may equal resid, not inp.
  * IC must be a multiple of 32 within the scratch's cols. OpenMP splits the
  * output columns in fixed blocks of 64 rows of W, each block read once for
- * all rows of a chunk of the input; every output is the same whatever the
- * thread count, N or the kernel. Uses the calling thread's OpenMP thread
+ * all rows of a chunk of the input (one input row: each thread one run of
+ * W's rows, as four streams where the kernel has them); every output is the
+ * same whatever the thread count, N or the kernel. Uses the calling thread's OpenMP thread
  * count, at most the scratch's `threads`. */
 void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
                     const float *resid, int N, mmg__q8_scratch *scratch);
@@ -195,6 +196,12 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
 typedef void (*mmg__q8_rows_fn)(float *out, const float *base, const int8_t *wq,
                                 const uint16_t *wd, int n, int nb, const int8_t *xq,
                                 const float *xd, const int32_t *xs);
+
+/* The rows function's outputs 0, h, 2h and 3h (rows 0, h, 2h, 3h of W
+ * from (wq, wd)), the four rows read in lockstep as four streams; each
+ * output has the bits the rows function gives it. */
+typedef void (*mmg__q8_rows4_fn)(float *out, const float *base, const int8_t *wq, const uint16_t *wd,
+                                 size_t h, int nb, const int8_t *xq, const float *xd, const int32_t *xs);
 
 /* Several input rows against 16 weight rows (prefill, decode_batch):
  * out[g * ldo + r] = (has_base ? out[g * ldo + r] : 0) + dot(row r of W,
@@ -234,6 +241,19 @@ int mmg__q8_kernel_force(mmg__q8_kernel k);
 const char *mmg__q8_kernel_name(void);
 /* The function of the kernel in use for weights of `type`. [thread-safe] */
 mmg__q8_rows_fn mmg__quant_kernel_rows(int type);
+/* The four-streams function of the kernel in use for `type`, or NULL when
+ * it has none (today: Q8_0 on AVX-512 VNNI only). [thread-safe] */
+mmg__q8_rows4_fn mmg__quant_kernel_rows4(int type);
+/* Q4_0 against one activation row laid out by mmg__q4_arrange_act (xq of
+ * the rows function), or NULL when the kernel in use has none. Each output
+ * has the rows function's bits. [thread-safe] */
+mmg__q8_rows_fn mmg__quant_kernel_q4_decode(void);
+/* Lays out the nb blocks of one quantized activation row for
+ * mmg__quant_kernel_q4_decode: per 4 blocks, values 0-15 of each, then
+ * values 16-31 of each; the last group padded with zeros. Writes
+ * mmg__q4_arranged_bytes(nb) bytes. */
+void mmg__q4_arrange_act(const int8_t *xq, int nb, int8_t *out);
+static inline size_t mmg__q4_arranged_bytes(int nb) { return (size_t)(nb + 3) / 4 * 128; }
 /* The several-rows function of the kernel in use for `type` (Q8_0, Q4_0),
  * or NULL when it has none (use the rows function per input row).
  * [thread-safe] */

@@ -285,6 +285,138 @@ TARGET_AVX512 static void rows_avx512_q4(float *out, const float *base, const in
     rows_avx512_any(out, base, wq, wd, n, nb, xq, xd, xs, 1);
 }
 
+/* rows_avx512_any's products for the four rows 0, h, 2h and 3h from (wq,
+ * wd, out, base), read in lockstep, 16 blocks of each row in turn: four
+ * long streams, which the hardware prefetcher follows where it falls behind
+ * on one (see gemv.c's DRIVE_STREAMS; no software prefetch needed). Each
+ * row's operations are rows_avx512_any's, in its order, so each output has
+ * its bits. Q8_0 only: Q4_0's rows are computed slower than memory brings
+ * them, and four streams measured no faster (GPT-2-small decode, 1 thread,
+ * 3 alternated rounds: 170-225 vs 183-219 tok/s).
+ * GPT-2-small's 49 Q8_0 matrices streamed for one input row, 1 thread:
+ * 14.1-14.4 GB/s one row at a time, 21.4-23.4 as four streams; 2 threads
+ * 25.5-26.2 vs 29.1-30.8. Decode, 1 thread, 3 alternated rounds: 109-132
+ * -> 148-174 tok/s. */
+TARGET_AVX512 static void rows4_avx512(float *out, const float *base, const int8_t *wq, const uint16_t *wd,
+                                       size_t h, int nb, const int8_t *xq, const float *xd, const int32_t *xs) {
+    enum { streams = 4, vb = MMG__QUANT_BLOCK }; /* Q8_0: a value byte each */
+    const size_t row_bytes = (size_t)nb * vb;
+    __m512 acc[4];
+    for (int i = 0; i < streams; i++) acc[i] = _mm512_setzero_ps();
+    int b = 0;
+    for (; b + 16 <= nb; b += 16) {
+        const __m512 xdv = _mm512_loadu_ps(xd + b);
+#pragma GCC unroll 4
+        for (int i = 0; i < streams; i++) {
+            const int8_t *w = wq + (size_t)i * h * row_bytes + (size_t)b * vb;
+            const __m512i isum = sums16_avx512(w, xq + b * 32, xs + b, 16, 0, 0);
+            const __m512 s = _mm512_mul_ps(
+                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wd + (size_t)i * h * nb + b))), xdv);
+            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
+            MMG__FP_BARRIER(p);
+            acc[i] = _mm512_add_ps(acc[i], p);
+        }
+    }
+    if (b < nb) {
+        const int count = nb - b;
+        const __mmask16 live = (__mmask16)((1u << count) - 1);
+        const __m512 xdv = _mm512_maskz_loadu_ps(live, xd + b);
+#pragma GCC unroll 4
+        for (int i = 0; i < streams; i++) {
+            const int8_t *w = wq + (size_t)i * h * row_bytes + (size_t)b * vb;
+            const __m512i isum = count <= 8 ? sums16_avx512(w, xq + b * 32, xs + b, count, 1, 0)
+                                            : sums16_avx512(w, xq + b * 32, xs + b, count, 0, 0);
+            const __m512 s =
+                _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, wd + (size_t)i * h * nb + b)), xdv);
+            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
+            MMG__FP_BARRIER(p);
+            acc[i] = _mm512_add_ps(acc[i], p);
+        }
+    }
+    for (int i = 0; i < streams; i++) {
+        const __m512 a = acc[i];
+        const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(a),
+                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+        out[(size_t)i * h] = base ? base[(size_t)i * h] + dot : dot;
+    }
+}
+
+/* Q4_0 decoding, 4 blocks per 64-byte load. The 16 value bytes of each
+ * block sit back to back, so one load holds 4 blocks' nibbles: n & 15 are
+ * values 0-15 of each, n >> 4 values 16-31. mmg__q4_arrange_act lays the
+ * activation row out to match (per 4 blocks: values 0-15 of each, then
+ * 16-31 of each), once per row for every weight row, so no weight byte
+ * moves between lanes: per 4 blocks two vpdpbusd leave each block's 32
+ * products as 4 int32 partial sums in its 128-bit lane. A block's integer
+ * sum is exact in any order, so each output keeps rows_avx512_q4's bits.
+ * Half the instructions per block of widening each block to bytes: from L2
+ * (768 x 768), 1 thread, 14.6-18.7 -> 22.8-31.1 GB/s; GPT-2-small decode, 1
+ * thread, 3 alternated rounds: 188-222 -> 227-274 tok/s. */
+TARGET_AVX512 __attribute__((always_inline)) static inline __m512i
+q4_sums16(const uint8_t *w, const int8_t *xa, const int32_t *xs, int count) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512i z[4];
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        const int left = count - 4 * g; /* blocks of this group that exist */
+        if (left <= 0) {
+            z[g] = _mm512_setzero_si512();
+            continue;
+        }
+        const __m512i v = left >= 4 ? _mm512_loadu_si512(w + 64 * g)
+                                    : _mm512_maskz_loadu_epi8((__mmask64)((1ull << (16 * left)) - 1), w + 64 * g);
+        const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        z[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xa + 128 * g)),
+                                   hi, _mm512_loadu_si512(xa + 128 * g + 64));
+    }
+    /* 4 x 4 transpose-and-add per 128-bit lane: lane 4c + j = the sum of
+     * z[j]'s lane c, block 4j + c */
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[0], z[1]), _mm512_unpackhi_epi32(z[0], z[1]));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[2], z[3]), _mm512_unpackhi_epi32(z[2], z[3]));
+    const __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i sums = _mm512_permutexvar_epi32(order, t);
+    const __mmask16 live = count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1);
+    return _mm512_sub_epi32(sums, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(live, xs), 3));
+}
+
+TARGET_AVX512 static void q4_decode_avx512(float *out, const float *base, const int8_t *wq, const uint16_t *wd,
+                                           int n, int nb, const int8_t *xa, const float *xd, const int32_t *xs) {
+    for (int r = 0; r < n; r++) {
+        const uint8_t *w = (const uint8_t *)wq + (size_t)r * nb * 16;
+        const uint16_t *dw = wd + (size_t)r * nb;
+        __m512 acc = _mm512_setzero_ps();
+        int b = 0;
+        for (; b + 16 <= nb; b += 16) {
+            const __m512i isum = q4_sums16(w + b * 16, xa + b * 32, xs + b, 16);
+            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw + b))),
+                                           _mm512_loadu_ps(xd + b));
+            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
+            MMG__FP_BARRIER(p);
+            acc = _mm512_add_ps(acc, p);
+        }
+        if (b < nb) {
+            const int count = nb - b;
+            const __mmask16 live = (__mmask16)((1u << count) - 1);
+            const __m512i isum = q4_sums16(w + b * 16, xa + b * 32, xs + b, count);
+            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, dw + b)),
+                                           _mm512_maskz_loadu_ps(live, xd + b));
+            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
+            MMG__FP_BARRIER(p);
+            acc = _mm512_add_ps(acc, p);
+        }
+        const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
+                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+        out[r] = base ? base[r] + dot : dot;
+    }
+}
+
 static int cpu_has_f16c(void) {
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
@@ -502,6 +634,21 @@ mmg__q8_multi_fn mmg__quant_kernel_multi(int type) {
     if (current() == MMG__Q8_KERNEL_AVX512 && type == MMG__QUANT_Q8_0) return multi_avx512;
 #endif
     (void)type;
+    return NULL;
+}
+
+mmg__q8_rows4_fn mmg__quant_kernel_rows4(int type) {
+#ifdef MMG__Q8_X86
+    if (current() == MMG__Q8_KERNEL_AVX512 && type == MMG__QUANT_Q8_0) return rows4_avx512;
+#endif
+    (void)type;
+    return NULL;
+}
+
+mmg__q8_rows_fn mmg__quant_kernel_q4_decode(void) {
+#ifdef MMG__Q8_X86
+    if (current() == MMG__Q8_KERNEL_AVX512) return q4_decode_avx512;
+#endif
     return NULL;
 }
 

@@ -265,6 +265,50 @@ Test(quant_kernels, several_rows_kernel_equals_the_rows_kernel) {
     mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
 }
 
+/* The four-streams function (decoding; AVX-512 VNNI, Q8_0) gives rows 0, h,
+ * 2h and 3h the rows kernel's bits and writes nothing else: block counts
+ * around the 16 accumulators, strides of 1 to 7 rows, with and without a
+ * base. */
+Test(quant_kernels, four_streams_kernel_equals_the_rows_kernel) {
+    if (mmg__q8_kernel_force(MMG__Q8_KERNEL_AVX512) != 0) {
+        cr_log_info("AVX-512 VNNI not supported on this CPU: the four-streams kernel is not used");
+        return;
+    }
+    cr_assert(mmg__quant_kernel_rows4(MMG__QUANT_Q4_0) == NULL);
+    mmg__q8_rows4_fn rows4 = mmg__quant_kernel_rows4(MMG__QUANT_Q8_0);
+    mmg__q8_rows_fn rows_fn = mmg__quant_kernel_rows(MMG__QUANT_Q8_0);
+    cr_assert(rows4 != NULL);
+    const int nbs[] = {1, 5, 8, 9, 15, 16, 17, 24, 33, 96};
+    for (size_t t = 0; t < sizeof nbs / sizeof *nbs; t++) {
+        const int nb = nbs[t], cols = nb * 32, R = 4 * 7 + 1;
+        int8_t *wq = malloc((size_t)R * cols), *xq = malloc((size_t)cols);
+        uint16_t *wd = malloc(sizeof(uint16_t) * (size_t)R * nb);
+        float *x = malloc(sizeof(float) * cols), *xd = malloc(sizeof(float) * nb);
+        int32_t *xs = malloc(sizeof(int32_t) * nb);
+        random_weights(wq, wd, R, nb);
+        for (int i = 0; i < cols; i++) x[i] = frand() * (i % 64 < 32 ? 3.0f : 0.01f);
+        mmg__q8_quantize_act(x, cols, xq, xd, xs);
+        for (size_t h = 1; h <= 7; h++) {
+            for (int with_base = 0; with_base <= 1; with_base++) {
+                float got[4 * 7 + 1], want[4 * 7 + 1], base[4 * 7 + 1];
+                for (int i = 0; i < R; i++) got[i] = want[i] = base[i] = frand();
+                /* rows 1, 1 + h, 1 + 2h, 1 + 3h: not the first row, so a write before it shows */
+                rows4(got + 1, with_base ? got + 1 : NULL, wq + (size_t)cols, wd + nb, h, nb, xq, xd, xs);
+                for (int i = 0; i < 4; i++) {
+                    const size_t r = 1 + i * h;
+                    rows_fn(want + r, with_base ? base + r : NULL, wq + r * cols, wd + r * nb, 1, nb, xq, xd, xs);
+                }
+                cr_assert(same_bits(got, want, (size_t)R),
+                          "%d blocks, stride %zu rows, base %d: differs from the rows kernel (or wrote another "
+                          "row)",
+                          nb, h, with_base);
+            }
+        }
+        free(wq), free(xq), free(wd), free(x), free(xd), free(xs);
+    }
+    mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
+}
+
 /* A NaN activation poisons every output it touches; zeros give zeros. */
 Test(quant_kernels, non_finite_and_zero_inputs) {
     const int nb = 20, rows = 3, cols = nb * 32;
@@ -293,7 +337,10 @@ Test(quant_kernels, non_finite_and_zero_inputs) {
  * row at a time: the same bits, and equal to the reference plus bias and
  * residual. */
 Test(quant_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
-    const int IC = 96 * 32, OC = 200, N = 70; /* N > the scratch's 64 rows */
+    /* N > the scratch's 64 rows, its last chunk one row (decoded as one);
+     * OC not a multiple of 4 or 64 (decoding's four streams leave rows over,
+     * as the 64-row blocks do) */
+    const int IC = 96 * 32, OC = 203, N = 65;
     mmg__qmatrix w = {malloc((size_t)OC * IC), malloc(sizeof(uint16_t) * OC * (IC / 32)), OC, IC, MMG__QUANT_Q8_0};
     random_weights(w.q, w.d, OC, IC / 32);
     float *inp = malloc(sizeof(float) * N * IC), *bias = malloc(sizeof(float) * OC);

@@ -224,12 +224,54 @@ Test(q4_kernels, every_kernel_equals_the_reference_bit_for_bit) {
     cr_assert_geq(tested, 1);
 }
 
+/* The decoding kernel (AVX-512 VNNI: 4 blocks a load, the activation laid
+ * out by mmg__q4_arrange_act) gives every row the rows kernel's bits, block
+ * counts around its groups of 4 and 16, with and without a base; the
+ * weights and the laid-out row exactly sized, so ASan sees a read past
+ * either. */
+Test(q4_kernels, decoding_kernel_equals_the_rows_kernel) {
+    if (mmg__q8_kernel_force(MMG__Q8_KERNEL_AVX512) != 0) {
+        cr_log_info("AVX-512 VNNI not supported on this CPU: the Q4_0 decoding kernel is not used");
+        return;
+    }
+    mmg__q8_rows_fn q4 = mmg__quant_kernel_q4_decode(), rows_fn = mmg__quant_kernel_rows(MMG__QUANT_Q4_0);
+    cr_assert(q4 != NULL);
+    const int nbs[] = {1, 2, 3, 4, 5, 7, 8, 13, 15, 16, 17, 20, 24, 31, 33, 96, 99};
+    for (size_t t = 0; t < sizeof nbs / sizeof *nbs; t++) {
+        const int nb = nbs[t], rows = 13, cols = nb * 32;
+        uint8_t *wq = malloc((size_t)rows * nb * 16);
+        uint16_t *wd = malloc(sizeof(uint16_t) * (size_t)rows * nb);
+        float *x = malloc(sizeof(float) * cols), *xd = malloc(sizeof(float) * nb);
+        int8_t *xq = malloc((size_t)cols), *xa = malloc(mmg__q4_arranged_bytes(nb));
+        int32_t *xs = malloc(sizeof(int32_t) * nb);
+        random_weights(wq, wd, rows, nb);
+        for (int i = 0; i < cols; i++) x[i] = frand() * (i % 64 < 32 ? 3.0f : 0.01f);
+        mmg__q8_quantize_act(x, cols, xq, xd, xs);
+        mmg__q4_arrange_act(xq, nb, xa);
+        for (int with_base = 0; with_base <= 1; with_base++) {
+            float got[13], want[13];
+            for (int r = 0; r < rows; r++) got[r] = want[r] = frand();
+            q4(got, with_base ? got : NULL, (const int8_t *)wq, wd, rows, nb, xa, xd, xs);
+            rows_fn(want, with_base ? want : NULL, (const int8_t *)wq, wd, rows, nb, xq, xd, xs);
+            cr_assert(same_bits(got, want, rows), "%d blocks, base %d: differs from the rows kernel", nb, with_base);
+            for (int r = 0; r < rows; r++)
+                if (!with_base)
+                    cr_assert_eq(got[r], ref_dot(wq + (size_t)r * nb * 16, wd + (size_t)r * nb, nb, xq, xd));
+        }
+        free(wq), free(wd), free(x), free(xd), free(xq), free(xa), free(xs);
+    }
+    mmg__q8_kernel_force(MMG__Q8_KERNEL_AUTO);
+}
+
 /* The linear layer: every kernel, 1 and 2 threads, a batch of rows (whose
  * Q4_0 weights are widened to bytes a few rows at a time) or one row at a
  * time (read as 4-bit values): the same bits, equal to the reference plus
  * bias and residual. */
 Test(q4_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
-    const int IC = 96 * 32, OC = 200, N = 70; /* N > the scratch's 64 rows */
+    /* N > the scratch's 64 rows, its last chunk one row (decoded as one);
+     * OC not a multiple of 4 or 64; IC 99 blocks: the 4-blocks kernel's
+     * tail, a group of 3 */
+    const int IC = 99 * 32, OC = 203, N = 65;
     mmg__qmatrix w = {malloc((size_t)OC * IC / 2), malloc(sizeof(uint16_t) * OC * (IC / 32)), OC, IC,
                       MMG__QUANT_Q4_0};
     random_weights((uint8_t *)w.q, w.d, OC, IC / 32);
@@ -240,8 +282,8 @@ Test(q4_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
     for (int i = 0; i < OC; i++) bias[i] = frand();
     for (int i = 0; i < N * OC; i++) resid[i] = frand();
     int8_t *xq = malloc(IC);
-    float xd[96];
-    int32_t xs[96];
+    float xd[99];
+    int32_t xs[99];
     for (int g = 0; g < N; g++) {
         mmg__q8_quantize_act(inp + (size_t)g * IC, IC, xq, xd, xs);
         for (int r = 0; r < OC; r++)
