@@ -6,8 +6,9 @@
 #
 # LLAMA_CPP (or $LLAMA_CPP_SRC) is llama.cpp's source: a bare git directory
 # (such as a mirror from `git clone --mirror https://github.com/ggml-org/llama.cpp`)
-# or a checkout. From a git directory the pinned tag b4748 is built when the
-# repository has it, else its HEAD; the commit is recorded either way. The
+# or a checkout. From a git directory the pinned tag b4748 (or its commit,
+# c392e50, when the tag is absent) is built when the repository has it, else
+# its HEAD; the commit is recorded either way. The
 # build goes to $LLAMA_BUILD_DIR (default build-llama/ in the repository, which
 # git ignores): llama-bench and libllama only, static, -DGGML_NATIVE=ON, plus
 # bench_llama_logits.c compiled against libllama. A finished build is reused.
@@ -48,6 +49,7 @@ llb=${LLAMA_BUILD_DIR:-$root/build-llama}
 threads=${THREADS:-"1 2"}
 rounds=${ROUNDS:-3}
 pin=b4748
+pin_commit=c392e5094deaf2d1a7c18683214f007fad3fe42b # the commit tag b4748 names
 data=${MMGEN_DATA:-$root/../shared/data}
 
 # ---- llama.cpp ---------------------------------------------------------------
@@ -69,6 +71,8 @@ EOF
   gitdir= srcdir=
   if [ ! -f "$llsrc/CMakeLists.txt" ] && git --git-dir="$llsrc" rev-parse -q --verify HEAD > /dev/null 2>&1; then
     rev=HEAD
+    # the tag, or its commit (a snapshot without tags may still hold it)
+    git --git-dir="$llsrc" rev-parse -q --verify "$pin_commit^{commit}" > /dev/null && rev=$pin_commit
     git --git-dir="$llsrc" rev-parse -q --verify "refs/tags/$pin" > /dev/null && rev=$pin
     echo "llama.cpp: extracting $rev of $llsrc into $llb/src" >&2
     mkdir -p "$llb"
