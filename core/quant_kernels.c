@@ -225,6 +225,26 @@ sums16_avx512(const int8_t *w, const int8_t *x, const int32_t *xs, int count, co
     return _mm512_sub_epi32(sums, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(live, xs), q4 ? 3 : 7));
 }
 
+/* acc + (d_w * d_x) * isum for 16 blocks, the definition's float step: a
+ * separate multiply and add (MMG__FP_BARRIER); lanes outside `live` load
+ * d_w = 0 (and the caller's xd 0), so they add 0 * 0. */
+TARGET_AVX512 __attribute__((always_inline)) static inline __m512
+add_scaled16(__m512 acc, __m512i isum, const uint16_t *dw, __m512 xd, __mmask16 live) {
+    const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, dw)), xd);
+    __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
+    MMG__FP_BARRIER(p);
+    return _mm512_add_ps(acc, p);
+}
+
+/* The 16 accumulators summed as the definition's fixed tree. */
+TARGET_AVX512 __attribute__((always_inline)) static inline float sum16_tree(__m512 acc) {
+    const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
+                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+    const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+    const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+}
+
 /* Decoding reads Q8_0 rows as one stream faster than the hardware
  * prefetcher alone brings them: each row first asks for the lines this far
  * ahead (past the matrix's end it fetches nothing that matters; a prefetch
@@ -247,28 +267,16 @@ rows_avx512_any(float *out, const float *base, const int8_t *wq, const uint16_t 
         int b = 0;
         for (; b + 16 <= nb; b += 16) {
             const __m512i isum = sums16_avx512(w + b * vb, xq + b * 32, xs + b, 16, 0, q4);
-            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw + b))),
-                                           _mm512_loadu_ps(xd + b));
-            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
-            MMG__FP_BARRIER(p);
-            acc = _mm512_add_ps(acc, p);
+            acc = add_scaled16(acc, isum, dw + b, _mm512_loadu_ps(xd + b), 0xffff);
         }
         if (b < nb) {
             const int count = nb - b;
             const __mmask16 live = (__mmask16)((1u << count) - 1);
             const __m512i isum = count <= 8 ? sums16_avx512(w + b * vb, xq + b * 32, xs + b, count, 1, q4)
                                             : sums16_avx512(w + b * vb, xq + b * 32, xs + b, count, 0, q4);
-            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, dw + b)),
-                                           _mm512_maskz_loadu_ps(live, xd + b));
-            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
-            MMG__FP_BARRIER(p);
-            acc = _mm512_add_ps(acc, p);
+            acc = add_scaled16(acc, isum, dw + b, _mm512_maskz_loadu_ps(live, xd + b), live);
         }
-        const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
-                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
-        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
-        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
-        const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+        const float dot = sum16_tree(acc);
         out[r] = base ? base[r] + dot : dot;
     }
 }
@@ -310,11 +318,7 @@ TARGET_AVX512 static void rows4_avx512(float *out, const float *base, const int8
         for (int i = 0; i < streams; i++) {
             const int8_t *w = wq + (size_t)i * h * row_bytes + (size_t)b * vb;
             const __m512i isum = sums16_avx512(w, xq + b * 32, xs + b, 16, 0, 0);
-            const __m512 s = _mm512_mul_ps(
-                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wd + (size_t)i * h * nb + b))), xdv);
-            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
-            MMG__FP_BARRIER(p);
-            acc[i] = _mm512_add_ps(acc[i], p);
+            acc[i] = add_scaled16(acc[i], isum, wd + (size_t)i * h * nb + b, xdv, 0xffff);
         }
     }
     if (b < nb) {
@@ -326,20 +330,11 @@ TARGET_AVX512 static void rows4_avx512(float *out, const float *base, const int8
             const int8_t *w = wq + (size_t)i * h * row_bytes + (size_t)b * vb;
             const __m512i isum = count <= 8 ? sums16_avx512(w, xq + b * 32, xs + b, count, 1, 0)
                                             : sums16_avx512(w, xq + b * 32, xs + b, count, 0, 0);
-            const __m512 s =
-                _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, wd + (size_t)i * h * nb + b)), xdv);
-            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
-            MMG__FP_BARRIER(p);
-            acc[i] = _mm512_add_ps(acc[i], p);
+            acc[i] = add_scaled16(acc[i], isum, wd + (size_t)i * h * nb + b, xdv, live);
         }
     }
     for (int i = 0; i < streams; i++) {
-        const __m512 a = acc[i];
-        const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(a),
-                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
-        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
-        const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+        const float dot = sum16_tree(acc[i]);
         out[(size_t)i * h] = base ? base[(size_t)i * h] + dot : dot;
     }
 }
@@ -392,27 +387,15 @@ TARGET_AVX512 static void q4_decode_avx512(float *out, const float *base, const 
         int b = 0;
         for (; b + 16 <= nb; b += 16) {
             const __m512i isum = q4_sums16(w + b * 16, xa + b * 32, xs + b, 16);
-            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw + b))),
-                                           _mm512_loadu_ps(xd + b));
-            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
-            MMG__FP_BARRIER(p);
-            acc = _mm512_add_ps(acc, p);
+            acc = add_scaled16(acc, isum, dw + b, _mm512_loadu_ps(xd + b), 0xffff);
         }
         if (b < nb) {
             const int count = nb - b;
             const __mmask16 live = (__mmask16)((1u << count) - 1);
             const __m512i isum = q4_sums16(w + b * 16, xa + b * 32, xs + b, count);
-            const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, dw + b)),
-                                           _mm512_maskz_loadu_ps(live, xd + b));
-            __m512 p = _mm512_mul_ps(s, _mm512_cvtepi32_ps(isum));
-            MMG__FP_BARRIER(p);
-            acc = _mm512_add_ps(acc, p);
+            acc = add_scaled16(acc, isum, dw + b, _mm512_maskz_loadu_ps(live, xd + b), live);
         }
-        const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
-                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
-        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
-        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
-        const float dot = _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+        const float dot = sum16_tree(acc);
         out[r] = base ? base[r] + dot : dot;
     }
 }
