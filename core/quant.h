@@ -170,9 +170,10 @@ void mmg__q8_quantize_act(const float *x, int cols, int8_t *q, float *d, int32_t
  * IC must be a multiple of 32 within the scratch's cols. OpenMP splits the
  * output columns in fixed blocks of 64 rows of W, each block read once for
  * all rows of a chunk of the input (one input row: each thread one run of
- * W's rows, as four streams where the kernel has them); every output is the
- * same whatever the thread count, N or the kernel. Uses the calling thread's OpenMP thread
- * count, at most the scratch's `threads`. */
+ * W's rows, through the one-row kernels where the kernel in use has them);
+ * every output is the same whatever the thread count, N or the kernel. Uses
+ * the calling thread's OpenMP thread count, at most the scratch's
+ * `threads`. */
 void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, const float *bias,
                     const float *resid, int N, mmg__q8_scratch *scratch);
 
