@@ -378,11 +378,19 @@ q4_sums16(const uint8_t *w, const int8_t *xa, const int32_t *xs, int count) {
     return _mm512_sub_epi32(sums, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(live, xs), 3));
 }
 
+/* As Q8_PREFETCH_BYTES: computed this fast, Q4_0 rows also come faster
+ * when each row first asks for the lines this far ahead. GPT-2-small
+ * decode, 3 alternated rounds: 1 thread 226-273 tok/s without, 239-288 at
+ * 4 KB (6 and 8 KB no better); 2 threads 383-454 -> 428-466. */
+#define Q4_PREFETCH_BYTES 4096
+
 TARGET_AVX512 static void q4_decode_avx512(float *out, const float *base, const int8_t *wq, const uint16_t *wd,
                                            int n, int nb, const int8_t *xa, const float *xd, const int32_t *xs) {
     for (int r = 0; r < n; r++) {
         const uint8_t *w = (const uint8_t *)wq + (size_t)r * nb * 16;
         const uint16_t *dw = wd + (size_t)r * nb;
+        for (int l = 0; l < nb * 16; l += 64) /* see Q4_PREFETCH_BYTES */
+            _mm_prefetch((const char *)(w + Q4_PREFETCH_BYTES + l), _MM_HINT_T0);
         __m512 acc = _mm512_setzero_ps();
         int b = 0;
         for (; b + 16 <= nb; b += 16) {
