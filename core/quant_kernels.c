@@ -298,9 +298,9 @@ TARGET_AVX512 static void rows_avx512_q4(float *out, const float *base, const in
  * long streams, which the hardware prefetcher follows where it falls behind
  * on one (see gemv.c's DRIVE_STREAMS; no software prefetch needed). Each
  * row's operations are rows_avx512_any's, in its order, so each output has
- * its bits. Q8_0 only: Q4_0's rows are computed slower than memory brings
- * them, and four streams measured no faster (GPT-2-small decode, 1 thread,
- * 3 alternated rounds: 170-225 vs 183-219 tok/s).
+ * its bits. Q8_0 only: Q4_0 decodes through q4_decode_avx512, and four
+ * streams of it measured about +5% on 1 thread and slower on 2 (243-288 vs
+ * 332-387 tok/s in one round).
  * GPT-2-small's 49 Q8_0 matrices streamed for one input row, 1 thread:
  * 14.1-14.4 GB/s one row at a time, 21.4-23.4 as four streams; 2 threads
  * 25.5-26.2 vs 29.1-30.8. Decode, 1 thread, 3 alternated rounds: 109-132
