@@ -372,7 +372,7 @@ static int decode_row(float *out, int has_base, const mmg__qmatrix *w, size_t ro
 #pragma omp parallel num_threads(threads) if ((size_t)w->rows * w->cols >= Q8_PAR_MIN)
     {
         const int T = omp_get_num_threads(), t = omp_get_thread_num();
-        const int lo = (int)((long)w->rows * t / T), hi = (int)((long)w->rows * (t + 1) / T);
+        const int lo = (int)((int64_t)w->rows * t / T), hi = (int)((int64_t)w->rows * (t + 1) / T);
         int r = lo;
         if (q4) {
             q4(out + r, has_base ? out + r : NULL, w->q + (size_t)r * row_bytes, w->d + (size_t)r * nb, hi - r, nb,
