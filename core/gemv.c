@@ -117,10 +117,11 @@ static inline void store(float *out, int ldo, int beta, int i, int g, float d) {
  * 12.7 -> 8.3 ms; 768 x 3072, 8 rows, slower with it). */
 #define PREFETCH_MAX_K 1024
 
-/* Up to this many input rows a matrix is read as four streams, each tile
- * asking for the line this far ahead in each (see DRIVE_STREAMS). */
+/* Up to this many input rows a matrix is read as four streams; with more
+ * than one, each tile asks for the line this far ahead in each, into L2
+ * (see DRIVE_STREAMS). */
 #define STREAMS_MAX_G 8
-#define STREAM_PREFETCH_BYTES 4096
+#define STREAM_PREFETCH_BYTES 8192
 
 TARGET_AVX512 static inline float reduce16_avx512(__m512 a) {
     __m256 lo = _mm512_castps512_ps256(a);
@@ -149,7 +150,7 @@ TARGET_AVX512 static inline __m512 tail512_f16(__mmask16 m, const uint16_t *p) {
 #define TILE512(RW, GX) TILE512_T(RW, GX, , float, LOAD512_F32, TAIL512_F32, GX > 1 && near)
 #define TILE512_T(RW, GX, SUF, WT, LOADW, TAILW, PF)                                           \
     TARGET_AVX512 static void t512##SUF##_##RW##_##GX(float *out, int ldo, int beta, const WT *w, \
-                                               size_t h, int K, const float *x) {              \
+                                               size_t h, int far, int K, const float *x) {     \
         __m512 acc[RW][GX];                                                                    \
         UNROLL for (int i = 0; i < RW; i++)                                                           \
             UNROLL for (int g = 0; g < GX; g++) acc[i][g] = _mm512_setzero_ps();                      \
@@ -162,8 +163,8 @@ TARGET_AVX512 static inline __m512 tail512_f16(__mmask16 m, const uint16_t *p) {
             UNROLL for (int i = 0; i < RW; i++) {                                                     \
                 __m512 wv = LOADW(w + (size_t)i * h * K + k);                                  \
                 if (PF) _mm_prefetch((const char *)(w + (size_t)(i + RW) * K + k), _MM_HINT_T0); \
-                if (GX > 1 && h > 1) /* see STREAM_PREFETCH_BYTES */                        \
-                    _mm_prefetch((const char *)(w + (size_t)i * h * K + k) + STREAM_PREFETCH_BYTES, _MM_HINT_T0); \
+                if (far) /* see STREAM_PREFETCH_BYTES */                                      \
+                    _mm_prefetch((const char *)(w + (size_t)i * h * K + k) + STREAM_PREFETCH_BYTES, _MM_HINT_T1); \
                 UNROLL for (int g = 0; g < GX; g++) acc[i][g] = _mm512_fmadd_ps(wv, xv[g], acc[i][g]); \
             }                                                                                  \
         }                                                                                      \
@@ -205,26 +206,34 @@ TILE512_T(1, 1, _f16, uint16_t, LOAD512_F16, TAIL512_F16, 0)
  * computes longer per line and reads its rows again for every four inputs,
  * so it also asks for the line STREAM_PREFETCH_BYTES ahead in each stream
  * (GPT-2-small, 8 sequences decoded together, 1 thread: 207-219 tok/s
- * without, 230-300 at 2-6 KB). Prompts (many inputs) keep adjacent rows:
- * there the rows are read from cache many times over, and four streams were
- * slower (F16 prefill 128, 1 thread: 460-605 tok/s vs 580-746). */
+ * without, 230-300 at 2-6 KB into L1). Into L2, not L1: the lines asked for
+ * 4 KB ahead in four streams, on top of the inputs (8 x 3 KB) and the tile's
+ * rows, overflow L1 and evict what the tile is about to read (all of
+ * GPT-2-small's F32 matrices, 8 inputs, 1 thread, Zen 4: 43-51 GFLOP/s into
+ * L1 at 1-4 KB, 66-72 into L2 at 4-16 KB; 2 inputs 20-21 -> 24-28, where
+ * the one-input tiles now ask too). One input alone stays without: the
+ * hardware prefetcher keeps up with it, and asking cost 3%. Prompts (many
+ * inputs) keep adjacent rows: there the rows are read from cache many times
+ * over, and four streams were slower (F16 prefill 128, 1 thread: 460-605
+ * tok/s vs 580-746). */
 #define DRIVE_STREAMS(TILE, GX)                                                                 \
     const size_t h = G <= STREAMS_MAX_G && n >= 8 ? (size_t)n / 4 : 1;                          \
     const size_t tiles = h > 1 ? h : (size_t)n / 4;                                             \
+    const int far = h > 1 && G > 1;                                                             \
     for (size_t t = 0; t < tiles; t++) {                                                        \
         const size_t r = h > 1 ? t : 4 * t;                                                     \
         int g = 0;                                                                              \
         for (; g + GX <= G; g += GX)                                                            \
-            TILE##_4_##GX(out + (size_t)g * ldo + r, ldo, beta, w + r * K, h, K, x + (size_t)g * K); \
+            TILE##_4_##GX(out + (size_t)g * ldo + r, ldo, beta, w + r * K, h, far, K, x + (size_t)g * K); \
         for (; g < G; g++)                                                                      \
-            TILE##_4_1(out + (size_t)g * ldo + r, ldo, beta, w + r * K, h, K, x + (size_t)g * K); \
+            TILE##_4_1(out + (size_t)g * ldo + r, ldo, beta, w + r * K, h, far, K, x + (size_t)g * K); \
     }                                                                                           \
     for (size_t r = 4 * tiles; r < (size_t)n; r++) {                                            \
         int g = 0;                                                                              \
         for (; g + GX <= G; g += GX)                                                            \
-            TILE##_1_##GX(out + (size_t)g * ldo + r, ldo, beta, w + r * K, 1, K, x + (size_t)g * K); \
+            TILE##_1_##GX(out + (size_t)g * ldo + r, ldo, beta, w + r * K, 1, 0, K, x + (size_t)g * K); \
         for (; g < G; g++)                                                                      \
-            TILE##_1_1(out + (size_t)g * ldo + r, ldo, beta, w + r * K, 1, K, x + (size_t)g * K); \
+            TILE##_1_1(out + (size_t)g * ldo + r, ldo, beta, w + r * K, 1, 0, K, x + (size_t)g * K); \
     }
 
 TARGET_AVX512 static void rows_avx512(float *out, int ldo, int beta, const float *w, int n, int K,
