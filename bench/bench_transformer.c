@@ -7,8 +7,9 @@
  *       of one cblas_sgemv call (N OpenBLAS threads) and 64-row calls over N
  *       OpenMP threads (how mmgen calls it).
  *   bench_transformer model --preset small|gpt2 --threads N [--prefill P]
- *                           [--decode D] [--repeat R]
- *       creates a random GPT-2-style decoder-only model, prefills P tokens
+ *                           [--decode D] [--repeat R] [--weights W]
+ *       creates a random GPT-2-style decoder-only model (its weight
+ *       matrices in W: f32, the default, f16, q8_0 or q4_0), prefills P tokens
  *       into the KV cache and decodes D more one at a time; reports tokens/s
  *       (best of R runs), the weights and KV cache bytes, and peak RSS; then
  *       8 sequences (64-token prompts) decoded together with
@@ -16,7 +17,8 @@
  *       sequence on the same terms in alternation with it (64-token prompt,
  *       as many steps): tokens/s and the batch's ratio to it. Peak RSS is
  *       read before the batch run (the single-sequence context of ctx
- *       tokens).
+ *       tokens). decode_gbs counts W's bytes per weight; weights_bytes is
+ *       given for f32 only (null otherwise).
  * Each prints one JSON object on stdout. Two modes in two processes, so the
  * BLAS test matrices never count in the model's peak RSS. */
 #include <cblas.h>
@@ -119,7 +121,18 @@ static int blas(int threads) {
     return 0;
 }
 
-static int model(const char *preset, int threads, int prefill, int decode, int repeat) {
+/* The weight types a model can be made in, with the bytes each matrix weight
+ * takes (Q8_0: 32 bytes and a 2-byte scale a block of 32; Q4_0: 16 and 2). */
+static const struct {
+    const char *name;
+    int32_t format;
+    double bytes;
+} WEIGHT_TYPES[] = {{"f32", MMG_WEIGHTS_F32, 4},
+                    {"f16", MMG_WEIGHTS_F16, 2},
+                    {"q8_0", MMG_WEIGHTS_Q8_0, 34.0 / 32},
+                    {"q4_0", MMG_WEIGHTS_Q4_0, 18.0 / 32}};
+
+static int model(const char *preset, int threads, int prefill, int decode, int repeat, int wt) {
     long baseline_kb = current_rss_kb();
     mmg_model_config c;
     mmg_model_config_init(&c, sizeof c);
@@ -141,7 +154,10 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
     }
     mmg_model *m;
     mmg_context *ctx;
-    if (mmg_model_create(&c, NULL, &m) != MMG_OK) {
+    mmg_model_options mo;
+    mmg_model_options_init(&mo, sizeof mo);
+    mo.weights = WEIGHT_TYPES[wt].format;
+    if (mmg_model_create(&c, &mo, &m) != MMG_OK) {
         fprintf(stderr, "create: %s\n", mmg_last_error());
         return 1;
     }
@@ -231,7 +247,7 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
     double weights_bytes = (double)m->n_params * 4;
     double matrix_floats = L * (4 * C * C + 2 * C * F) + V * C;
     double avg_pos = prefill + decode / 2.0;
-    double decode_bytes = matrix_floats * 4 + 2 * L * avg_pos * C * 4;
+    double decode_bytes = matrix_floats * WEIGHT_TYPES[wt].bytes + 2 * L * avg_pos * C * 4;
     double kv_bytes = 2 * L * (double)c.max_seq_len * C * 4;
     /* Prefill FLOPs: 2 per weight per token for the layer matrices, causal
      * attention (QK^T and AV over on average P/2 keys), logits of the last
@@ -239,18 +255,21 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
     double P = prefill;
     double prefill_flops = 2 * L * (4 * C * C + 2 * C * F) * P + 2 * 2 * L * C * P * (P + 1) / 2 +
                            2 * V * C;
-    printf("{\"mode\": \"model\", \"impl\": \"mmgen\", \"preset\": \"%s\", \"threads\": %d, "
+    char weights_bytes_json[32] = "null";
+    if (WEIGHT_TYPES[wt].format == MMG_WEIGHTS_F32)
+        snprintf(weights_bytes_json, sizeof weights_bytes_json, "%.0f", weights_bytes);
+    printf("{\"mode\": \"model\", \"impl\": \"mmgen\", \"preset\": \"%s\", \"weights\": \"%s\", \"threads\": %d, "
            "\"vocab\": %d, \"d_model\": %d, \"layers\": %d, \"heads\": %d, \"ctx\": %d, "
            "\"params\": %zu, \"prefill_tokens\": %d, \"decode_tokens\": %d, "
            "\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"prefill_gflops\": %.2f, "
-           "\"decode_gbs\": %.2f, \"weights_bytes\": %.0f, \"kv_cache_bytes\": %.0f, "
+           "\"decode_gbs\": %.2f, \"weights_bytes\": %s, \"kv_cache_bytes\": %.0f, "
            "\"batch\": %d, \"batch_decode_tok_s\": %.2f, \"batch_one_decode_tok_s\": %.2f, "
            "\"batch_vs_one\": %.2f, "
            "\"peak_rss_bytes\": %ld, \"baseline_rss_bytes\": %ld}\n",
-           preset, mmg_context_threads(ctx), c.vocab_size, c.d_model, c.n_decoder_layers,
+           preset, WEIGHT_TYPES[wt].name, mmg_context_threads(ctx), c.vocab_size, c.d_model, c.n_decoder_layers,
            c.n_heads, c.max_seq_len, m->n_params, prefill, decode, P / best_prefill,
            decode / best_decode, prefill_flops / best_prefill * 1e-9,
-           decode_bytes * decode / best_decode * 1e-9, weights_bytes, kv_bytes, (int)BATCH,
+           decode_bytes * decode / best_decode * 1e-9, weights_bytes_json, kv_bytes, (int)BATCH,
            BATCH * BATCH_STEPS / best_batch, BATCH_STEPS / best_one, BATCH * best_one / best_batch,
            single_peak_kb * 1024, baseline_kb * 1024);
     free(toks);
@@ -263,18 +282,25 @@ static int model(const char *preset, int threads, int prefill, int decode, int r
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s blas|model [--preset small|gpt2] [--threads N] [--prefill P] "
-                        "[--decode D] [--repeat R]\n", argv[0]);
+                        "[--decode D] [--repeat R] [--weights f32|f16|q8_0|q4_0]\n", argv[0]);
         return 2;
     }
     const char *preset = "small";
-    int threads = 0, prefill = -1, decode = 128, repeat = 3;
+    int threads = 0, prefill = -1, decode = 128, repeat = 3, wt = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--prefill")) prefill = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--decode")) decode = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]);
-        else {
+        else if (!strcmp(argv[i], "--weights")) {
+            const int n_types = (int)(sizeof WEIGHT_TYPES / sizeof WEIGHT_TYPES[0]);
+            for (wt = 0; wt < n_types && strcmp(argv[i + 1], WEIGHT_TYPES[wt].name); wt++) {}
+            if (wt == n_types) {
+                fprintf(stderr, "unknown weight type %s (f32, f16, q8_0 or q4_0)\n", argv[i + 1]);
+                return 2;
+            }
+        } else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
@@ -282,5 +308,5 @@ int main(int argc, char **argv) {
     if (threads <= 0) threads = mmg__threads_default();
     if (!strcmp(argv[1], "blas")) return blas(threads);
     if (prefill < 0) prefill = strcmp(preset, "gpt2") == 0 ? 512 : 256;
-    return model(preset, threads, prefill, decode, repeat > 0 ? repeat : 1);
+    return model(preset, threads, prefill, decode, repeat > 0 ? repeat : 1, wt);
 }
