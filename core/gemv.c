@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "safetensors.h" /* mmg__f16_to_f32 */
+#include "threads.h"     /* MMG__PAR_MIN */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GEMV_X86 1
@@ -431,12 +432,11 @@ void mmg__gemv_rows(float *out, int ldo, int beta, const float *w, int n, int K,
 
 /* ---- the rows split among threads -------------------------------------------------- */
 
-/* Below this many multiply-adds per input row a product stays on the
- * calling thread: starting a parallel region costs microseconds. */
-#define PAR_MIN 32768
+/* Below MMG__PAR_MIN multiply-adds per input row a product stays on the
+ * calling thread. */
 
 #define ROWS_PAR(FN)                                                                             \
-    const int chunks = (size_t)n * K >= PAR_MIN ? omp_get_max_threads() : 1;                     \
+    const int chunks = (size_t)n * K >= MMG__PAR_MIN ? omp_get_max_threads() : 1;                \
     _Pragma("omp parallel for schedule(static) if (chunks > 1)")                                 \
     for (int c = 0; c < chunks; c++) {                                                           \
         const int r0 = (int)((int64_t)n * c / chunks), r1 = (int)((int64_t)n * (c + 1) / chunks); \

@@ -26,11 +26,6 @@
 
 /* ---- matrix products -------------------------------------------------------- */
 
-/* Work (elements or multiply-adds) below which a loop runs on the calling
- * thread alone: starting a parallel region costs microseconds, more than a
- * small loop itself, and the result is the same either way. */
-#define PAR_MIN 32768
-
 /* Output rows per sgemv call: small enough that a few hundred rows still
  * spread over the threads, large enough that the call overhead vanishes. */
 #define GEMV_BLOCK 64
@@ -52,7 +47,7 @@ void mmg__sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
             return;
         }
         const int bn = GEMV_BLOCK, n_blocks = (N + bn - 1) / bn;
-#pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)N * K >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (n_blocks > 1 && (size_t)N * K >= MMG__PAR_MIN)
         for (int jb = 0; jb < n_blocks; jb++) {
             int n0 = jb * bn, n = N - n0 < bn ? N - n0 : bn;
             if (trans_b) /* B is (N, K): y = B x */
@@ -79,7 +74,7 @@ void mmg__sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
     }
     const int n_blocks_m = (M + bm - 1) / bm, n_blocks_n = (N + bn - 1) / bn;
     const int n_blocks = n_blocks_m * n_blocks_n;
-#pragma omp parallel for schedule(dynamic, 1) if (n_blocks > 1 && (size_t)M * N * K >= PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 1) if (n_blocks > 1 && (size_t)M * N * K >= MMG__PAR_MIN)
     for (int blk = 0; blk < n_blocks; blk++) {
         int ib = blk / n_blocks_n, jb = blk % n_blocks_n;
         int m0 = ib * bm, m = M - m0 < bm ? M - m0 : bm;
@@ -96,7 +91,7 @@ void mmg__matmul_forward(float *out, const float *inp, const float *w, const flo
                          int IC, int OC) {
     if (bias) {
         /* Start from the bias and accumulate (beta = 1): no second pass. */
-#pragma omp parallel for schedule(static) if ((size_t)N * OC >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)N * OC >= MMG__PAR_MIN)
         for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
         mmg__sgemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
     } else {
@@ -108,7 +103,7 @@ void mmg__matmul_residual_forward(float *out, const float *inp, const float *w, 
                                   const float *resid, int N, int IC, int OC) {
     /* The residual (and bias) first, then the product accumulates onto it
      * (beta = 1): one pass over out instead of two. */
-#pragma omp parallel for schedule(static) if ((size_t)N * OC >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)N * OC >= MMG__PAR_MIN)
     for (int i = 0; i < N; i++) {
         float *o = out + (size_t)i * OC;
         const float *r = resid + (size_t)i * OC;
@@ -141,7 +136,7 @@ int mmg__linear_base(float *out, const float *bias, const float *resid, int N, i
 void mmg__embedding_forward_q(float *out, const int32_t *tokens, int B, int T, int pos0,
                               const mmg__qmatrix *wte, float scale, const float *pos, int C) {
     const size_t nb = (size_t)C / MMG__QUANT_BLOCK, vb = mmg__quant_type_of(wte->type)->value_bytes;
-#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= MMG__PAR_MIN)
     for (int bt = 0; bt < B * T; bt++) {
         int t = bt % T;
         float *o = out + (size_t)bt * C;
@@ -160,7 +155,7 @@ void mmg__embedding_forward_q(float *out, const int32_t *tokens, int B, int T, i
 
 void mmg__embedding_forward(float *out, const int32_t *tokens, int B, int T, int pos0,
                             const float *wte, float scale, const float *pos, int C) {
-#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= MMG__PAR_MIN)
     for (int bt = 0; bt < B * T; bt++) {
         int t = bt % T;
         float *o = out + (size_t)bt * C;
@@ -188,7 +183,7 @@ void mmg__sinusoid_table(float *out, int T, int C) {
 
 void mmg__layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                             const float *b, int N, int C, float eps) {
-#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= MMG__PAR_MIN)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
@@ -255,7 +250,7 @@ static void activation_range(float *out, const float *inp, long lo, long hi, int
 void mmg__activation_forward(float *out, const float *inp, size_t n, int act) {
     const long ln = (long)n, chunk = 4096;
     const long n_chunks = (ln + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (n >= MMG__PAR_MIN)
     for (long c = 0; c < n_chunks; c++) {
         const long lo = c * chunk, hi = lo + chunk < ln ? lo + chunk : ln;
         activation_range(out, inp, lo, hi, act);
@@ -263,7 +258,7 @@ void mmg__activation_forward(float *out, const float *inp, size_t n, int act) {
 }
 
 void mmg__residual_forward(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (n >= MMG__PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
@@ -359,7 +354,7 @@ void mmg__attention_forward_ex(float *out, float *att, float *scratch, const flo
     const long tasks = (long)B * H * n_qb;
     /* One task = one block of query rows of one head: a fixed set of BLAS
      * calls, whatever the thread count. */
-#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && (size_t)Tq * Tk * C >= PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && (size_t)Tq * Tk * C >= MMG__PAR_MIN)
     for (long r = 0; r < tasks; r++) {
         int qb = (int)(r % n_qb);
         int h = (int)((r / n_qb) % H);
@@ -384,7 +379,7 @@ void mmg__attention_decode(const mmg__att_query *rows, int n_rows, int H, int hs
     const int tasks = n_rows * H;
     size_t work = 0;
     for (int r = 0; r < n_rows; r++) work += (size_t)rows[r].n_keys * H * hs;
-#pragma omp parallel for schedule(static) if (tasks > 1 && work >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (tasks > 1 && work >= MMG__PAR_MIN)
     for (int t = 0; t < tasks; t++) {
         const mmg__att_query *row = &rows[t / H];
         const size_t h = (size_t)(t % H) * hs;

@@ -18,6 +18,7 @@
 #include "memory.h"
 #include "ops.h"
 #include "safetensors.h"
+#include "threads.h"
 
 /* ---- types and sizes ---------------------------------------------------------- */
 
@@ -314,10 +315,9 @@ float mmg__q4_dot_ref(const uint8_t *wq, const uint16_t *wd, int nb, const int8_
     return reduce_acc(acc);
 }
 
-/* Rows of W per task, as mmg__sgemm's matrix-vector blocks; and the work
- * below which one thread does it all (a parallel region costs more). */
+/* Rows of W per task, as mmg__sgemm's matrix-vector blocks. Below
+ * MMG__PAR_MIN multiply-adds one thread does it all. */
 #define Q8_ROWS_BLOCK 64
-#define Q8_PAR_MIN 32768
 
 /* Q4_0 rows as Q8_0 values: n - 8 in [-8, 7], 32 bytes a block. The Q8_0
  * kernels then compute the same exact integer sums and the same float
@@ -369,7 +369,7 @@ static int decode_row(float *out, int has_base, const mmg__qmatrix *w, size_t ro
         mmg__q4_arrange_act(scratch->q, nb, (int8_t *)scratch->work);
         x = (const int8_t *)scratch->work;
     }
-#pragma omp parallel num_threads(threads) if ((size_t)w->rows * w->cols >= Q8_PAR_MIN)
+#pragma omp parallel num_threads(threads) if ((size_t)w->rows * w->cols >= MMG__PAR_MIN)
     {
         const int T = omp_get_num_threads(), t = omp_get_thread_num();
         const int lo = (int)((int64_t)w->rows * t / T), hi = (int)((int64_t)w->rows * (t + 1) / T);
@@ -415,7 +415,7 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
     const mmg__q8_rows_fn q8_kernel = mmg__quant_kernel_rows(MMG__QUANT_Q8_0);
     for (int g0 = 0; g0 < N; g0 += MMG__Q8_SCRATCH_ROWS) {
         const int n = N - g0 < MMG__Q8_SCRATCH_ROWS ? N - g0 : MMG__Q8_SCRATCH_ROWS;
-#pragma omp parallel for schedule(static) if ((size_t)n * IC >= Q8_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)n * IC >= MMG__PAR_MIN)
         for (int g = 0; g < n; g++)
             mmg__q8_quantize_act(inp + (size_t)(g0 + g) * IC, IC, scratch->q + (size_t)g * IC,
                                  scratch->d + (size_t)g * nb, scratch->s + (size_t)g * nb);
@@ -424,7 +424,7 @@ void mmg__quant_linear(float *out, const float *inp, const mmg__qmatrix *w, cons
                                                                      : scratch->threads;
         if (n == 1 && decode_row(out + (size_t)g0 * OC, has_base, w, row_bytes, threads, scratch)) continue;
 #pragma omp parallel for schedule(static) num_threads(threads) \
-    if (n_blocks > 1 && (size_t)OC * IC >= Q8_PAR_MIN)
+    if (n_blocks > 1 && (size_t)OC * IC >= MMG__PAR_MIN)
         for (int jb = 0; jb < n_blocks; jb++) {
             uint8_t *work = (uint8_t *)scratch->work + (size_t)omp_get_thread_num() * MMG__Q8_WORK_BYTES;
             const int r0 = jb * Q8_ROWS_BLOCK;

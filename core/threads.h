@@ -13,6 +13,11 @@
  * call. */
 void mmg__threads_init(void);
 
+/* Work (elements or multiply-adds) below which a loop runs on the calling
+ * thread alone: starting a parallel region costs microseconds, more than a
+ * small loop itself, and the result is the same either way. */
+#define MMG__PAR_MIN 32768
+
 /* The number of online cores (>= 1), read once. */
 int mmg__threads_cores(void);
 
