@@ -434,7 +434,6 @@ void mmg__gemv_rows(float *out, int ldo, int beta, const float *w, int n, int K,
 
 /* Below MMG__PAR_MIN multiply-adds per input row a product stays on the
  * calling thread. */
-
 #define ROWS_PAR(FN)                                                                             \
     const int chunks = (size_t)n * K >= MMG__PAR_MIN ? omp_get_max_threads() : 1;                \
     _Pragma("omp parallel for schedule(static) if (chunks > 1)")                                 \
