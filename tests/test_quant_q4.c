@@ -264,9 +264,9 @@ Test(q4_kernels, decoding_kernel_equals_the_rows_kernel) {
 }
 
 /* The linear layer: every kernel, 1 and 2 threads, a batch of rows (whose
- * Q4_0 weights are widened to bytes a few rows at a time) or one row at a
- * time (read as 4-bit values): the same bits, equal to the reference plus
- * bias and residual. */
+ * Q4_0 weights are widened to bytes a few rows at a time), two rows at a
+ * time or one row at a time (read as 4-bit values): the same bits, equal to
+ * the reference plus bias and residual. */
 Test(q4_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
     /* N > the scratch's 64 rows, its last chunk one row (decoded as one);
      * OC not a multiple of 4 or 64; IC 99 blocks: the 4-blocks kernel's
@@ -299,6 +299,14 @@ Test(q4_kernels, linear_layer_is_independent_of_threads_rows_and_kernel) {
             omp_set_num_threads(threads);
             mmg__quant_linear(out, inp, &w, bias, resid, N, s);
             cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, %d threads", KERNEL_NAMES[ki], threads);
+            for (int g = 0; g < N; g += 2) { /* two rows at a time (each decoded as one), the last alone */
+                const int m = N - g < 2 ? N - g : 2;
+                memcpy(out + (size_t)g * OC, resid + (size_t)g * OC, sizeof(float) * OC * m);
+                mmg__quant_linear(out + (size_t)g * OC, inp + (size_t)g * IC, &w, bias, out + (size_t)g * OC, m,
+                                  s);
+            }
+            cr_assert(same_bits(out, want, (size_t)N * OC), "kernel %s, %d threads, two rows at a time",
+                      KERNEL_NAMES[ki], threads);
             for (int g = 0; g < N; g++) { /* one row at a time, out = resid in place */
                 memcpy(out + (size_t)g * OC, resid + (size_t)g * OC, sizeof(float) * OC);
                 mmg__quant_linear(out + (size_t)g * OC, inp + (size_t)g * IC, &w, bias, out + (size_t)g * OC, 1,
