@@ -62,7 +62,7 @@ static const char *const VARIANT_NAMES[] = {"f32", "q8_0", "q8_0_f32_logits", "q
 static double step_bytes(const mmg_model_config *c, int variant, double pos) {
     const double C = c->d_model, F = c->d_ff, L = c->n_decoder_layers, V = c->vocab_size;
     const double layer_weights = L * (4 * C * C + 2 * C * F);
-    const double q8 = 34.0 / 32.0, q4 = 18.0 / 32.0;
+    const double q8 = BENCH_Q8_0_BYTES_PER_WEIGHT, q4 = BENCH_Q4_0_BYTES_PER_WEIGHT;
     double w = variant == F32    ? 4 * (layer_weights + V * C)
                : variant == F16  ? 2 * (layer_weights + V * C)
                : variant == Q4_0 ? q4 * (layer_weights + V * C)

@@ -122,15 +122,15 @@ static int blas(int threads) {
 }
 
 /* The weight types a model can be made in, with the bytes each matrix weight
- * takes (Q8_0: 32 bytes and a 2-byte scale a block of 32; Q4_0: 16 and 2). */
+ * takes. */
 static const struct {
     const char *name;
     int32_t format;
     double bytes;
 } WEIGHT_TYPES[] = {{"f32", MMG_WEIGHTS_F32, 4},
                     {"f16", MMG_WEIGHTS_F16, 2},
-                    {"q8_0", MMG_WEIGHTS_Q8_0, 34.0 / 32},
-                    {"q4_0", MMG_WEIGHTS_Q4_0, 18.0 / 32}};
+                    {"q8_0", MMG_WEIGHTS_Q8_0, BENCH_Q8_0_BYTES_PER_WEIGHT},
+                    {"q4_0", MMG_WEIGHTS_Q4_0, BENCH_Q4_0_BYTES_PER_WEIGHT}};
 
 static int model(const char *preset, int threads, int prefill, int decode, int repeat, int wt) {
     long baseline_kb = current_rss_kb();
